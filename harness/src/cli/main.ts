@@ -1,0 +1,163 @@
+// bootc-harness command line. Parsing and exit codes live here; the work lives in the stages.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../errors.js';
+import { buildFixture } from '../fixtures/build.js';
+import { takeManifest } from '../image/manifest.js';
+import { manifestOfImage, packageRootfs } from '../image/package.js';
+import { checkSource, isImageReference, parseSource } from '../image/source.js';
+import { requireTools } from '../util/tools.js';
+import { ALL_TIERS, testInstall } from '../run/test-install.js';
+import { EXIT, exitCodeFor, formatError } from './exit-codes.js';
+
+const USAGE = `usage:
+  bootc-harness test-install [SOURCE] [--profile NAME] [--tier 0,1,..] [--installer auto|bootc|direct]
+                             [--accel auto|kvm|tcg] [--keep] [--report DIR]
+  bootc-harness package ROOTFS IMAGE [--label K=V]...
+  bootc-harness manifest ROOTFS|IMAGE
+  bootc-harness fixtures build NAME`;
+
+function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[], dflt: T): T {
+  if (value === undefined) return dflt;
+  if (!allowed.includes(value as T)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
+  return value as T;
+}
+
+export function parseTiers(value: string | undefined): number[] {
+  if (value === undefined) return [...ALL_TIERS];
+  const parts = value.split(',').map((s) => s.trim().replace(/^tier/, ''));
+  const tiers = parts.map((p) => {
+    if (!/^\d+$/.test(p) || !ALL_TIERS.includes(Number(p) as (typeof ALL_TIERS)[number])) throw new UsageError(`unknown tier "${p}" (tiers are ${ALL_TIERS.join(', ')})`);
+    return Number(p);
+  });
+  return [...new Set(tiers)].sort();
+}
+
+function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('\n')[0]);
+  }
+}
+
+const log = (line: string) => process.stderr.write(`bootc-harness: ${line}\n`);
+
+async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<number> {
+  const { values, positionals } = parse(args, {
+    profile: { type: 'string' },
+    tier: { type: 'string' },
+    installer: { type: 'string' },
+    accel: { type: 'string' },
+    keep: { type: 'boolean' },
+    report: { type: 'string' },
+  });
+  if (positionals.length > 1) throw new UsageError(`test-install takes one SOURCE, got ${positionals.length}`);
+  const result = await testInstall({
+    source: positionals[0],
+    profile: values.profile as string | undefined,
+    tiers: parseTiers(values.tier as string | undefined),
+    installer: oneOf('installer', values.installer as string | undefined, ['auto', 'bootc', 'direct'] as const, 'auto'),
+    accel: oneOf('accel', values.accel as string | undefined, ['auto', 'kvm', 'tcg'] as const, 'auto'),
+    keep: Boolean(values.keep),
+    reportDir: values.report as string | undefined,
+    log,
+    signal,
+  });
+  const s = result.summary;
+  const counts = (st: string) => s.tests.filter((t) => t.status === st).length;
+  process.stdout.write(
+    `${s.verdict.toUpperCase()}: ${s.source} on ${s.kernel.release} (${s.kernel.tier}), ${s.accel}; ` +
+      `${counts('passed')} passed, ${counts('failed') + counts('timedOut')} failed, ${counts('skipped')} skipped\nreport: ${result.runDir}\n`,
+  );
+  return result.exitCode;
+}
+
+async function cmdPackage(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { label: { type: 'string', multiple: true } });
+  if (positionals.length !== 2) throw new UsageError('package needs ROOTFS and IMAGE');
+  const [rootfs, image] = positionals as [string, string];
+  const src = parseSource(rootfs);
+  if (src.kind !== 'dir') throw new UsageError(`package: ${rootfs} is not a directory`);
+  checkSource(src);
+  if (!isImageReference(image)) throw new UsageError(`package: malformed image name "${image}"`);
+  const labels: Record<string, string> = {};
+  for (const l of (values.label as string[] | undefined) ?? []) {
+    const m = /^([A-Za-z0-9._/-]+)=(.*)$/.exec(l);
+    if (!m) throw new UsageError(`--label must be K=V, got "${l}"`);
+    labels[m[1]!] = m[2]!;
+  }
+  requireTools(['buildah', 'getfattr', 'getcap']);
+  const p = await packageRootfs(src.path, image, labels, `pkg-${process.pid}`);
+  process.stdout.write(`${p.ref} ${p.id}\n`);
+  return EXIT.passed;
+}
+
+async function cmdManifest(args: string[]): Promise<number> {
+  const { positionals } = parse(args, {});
+  if (positionals.length !== 1) throw new UsageError('manifest needs ROOTFS or IMAGE');
+  const arg = positionals[0]!;
+  requireTools(['getfattr', 'getcap']);
+  let manifest;
+  if (arg.startsWith('/') || arg.startsWith('.')) {
+    const src = parseSource(arg);
+    if (src.kind !== 'dir') throw new UsageError(`manifest: ${arg} is not a directory`);
+    if (!(await import('node:fs')).existsSync(src.path)) throw new UsageError(`manifest: ${src.path} does not exist`);
+    manifest = await takeManifest(src.path);
+  } else {
+    const ref = arg.replace(/^containers-storage:/, '');
+    if (!isImageReference(ref) && !/^[a-f0-9]{12,64}$/.test(ref)) throw new UsageError(`manifest: malformed image reference "${arg}"`);
+    requireTools(['buildah']);
+    manifest = await manifestOfImage(ref, `manifest-${process.pid}`);
+  }
+  process.stdout.write(JSON.stringify(manifest, null, 2) + '\n');
+  return EXIT.passed;
+}
+
+async function cmdFixtures(args: string[], signal: AbortSignal): Promise<number> {
+  const [verb, name, ...rest] = args;
+  if (verb !== 'build' || !name || rest.length) throw new UsageError('usage: bootc-harness fixtures build NAME');
+  const fx = await buildFixture(name, { log, signal });
+  process.stdout.write(`${fx.rootfs}${fx.cached ? ' (cached)' : ''}\n`);
+  return EXIT.passed;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return; // teardown is already running; let it finish
+    interrupted = true;
+    log(`${sig}: stopping and cleaning up`);
+    controller.abort(new UsageError(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const [cmd, ...rest] = argv;
+    switch (cmd) {
+      case 'test-install':
+        return await cmdTestInstall(rest, controller.signal);
+      case 'package':
+        return await cmdPackage(rest);
+      case 'manifest':
+        return await cmdManifest(rest);
+      case 'fixtures':
+        return await cmdFixtures(rest, controller.signal);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE + '\n');
+        return cmd === undefined ? EXIT.usage : EXIT.passed;
+      default:
+        throw new UsageError(`unknown command "${cmd}"\n${USAGE}`);
+    }
+  } catch (err) {
+    process.stderr.write(formatError(err) + '\n');
+    if (interrupted) return EXIT.interrupted;
+    return exitCodeFor(err);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

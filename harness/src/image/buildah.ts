@@ -1,0 +1,59 @@
+// buildah and skopeo, one verb a function. Working containers are registered with
+// the caller's Teardown the moment they exist, so nothing outlives the run.
+import { run, runChecked } from '../util/exec.js';
+import type { Teardown } from '../util/teardown.js';
+
+const S = { stage: 'image' as const };
+
+export interface WorkingContainer {
+  name: string;
+  mountpoint: string;
+}
+
+/** Creates a working container and mounts it; teardown unmounts and removes it. */
+export async function mountedContainer(from: string, name: string, td: Teardown): Promise<WorkingContainer> {
+  await runChecked(['buildah', 'from', '--pull-never', '--name', name, from], S);
+  td.defer(`buildah rm ${name}`, async () => {
+    await runChecked(['buildah', 'rm', name], S);
+  });
+  const m = await runChecked(['buildah', 'mount', name], S);
+  td.defer(`buildah umount ${name}`, async () => {
+    await runChecked(['buildah', 'umount', name], S);
+  });
+  return { name, mountpoint: m.stdout.trim() };
+}
+
+export async function imageId(ref: string): Promise<string | undefined> {
+  const r = await run(['buildah', 'inspect', '--type', 'image', '--format', '{{.FromImageID}}', ref], S);
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+export async function imageDigest(ref: string): Promise<string | undefined> {
+  const r = await run(['buildah', 'inspect', '--type', 'image', '--format', '{{.FromImageDigest}}', ref], S);
+  return r.exitCode === 0 ? r.stdout.trim() || undefined : undefined;
+}
+
+export async function imageLabels(ref: string): Promise<Record<string, string>> {
+  const r = await runChecked(['buildah', 'inspect', '--type', 'image', '--format', '{{json .OCIv1.Config.Labels}}', ref], S);
+  return (JSON.parse(r.stdout.trim() || 'null') as Record<string, string> | null) ?? {};
+}
+
+/** Pure: `buildah config` arguments for the labels every packaged image carries. */
+export function labelArgs(labels: Record<string, string>): string[] {
+  return Object.entries({ 'containers.bootc': '1', ...labels }).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+}
+
+export async function commit(container: string, image: string, labels: Record<string, string>): Promise<string> {
+  await runChecked(['buildah', 'config', ...labelArgs(labels), container], S);
+  const r = await runChecked(['buildah', 'commit', '--quiet', '--rm=false', container, image], S);
+  return r.stdout.trim();
+}
+
+export async function removeImage(id: string): Promise<void> {
+  await run(['buildah', 'rmi', id], S);
+}
+
+/** Copies an image from any transport skopeo knows into containers-storage. */
+export async function importImage(transportRef: string, localName: string): Promise<void> {
+  await runChecked(['skopeo', 'copy', '--quiet', transportRef, `containers-storage:${localName}`], S);
+}

@@ -1,0 +1,106 @@
+// Installer "direct": for images without bootc. Builds a GPT disk with an ESP
+// (systemd-boot + a BLS entry for the image's own kernel and initrd) and an ext4
+// root filled from the committed image. No loop devices or mounts of the disk:
+// mke2fs -d and mtools write the filesystems as files, which cannot leak.
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InfraError, UsageError } from '../errors.js';
+import { mountedContainer } from '../image/buildah.js';
+import { findKernel } from '../image/kernel.js';
+import { runChecked } from '../util/exec.js';
+import { Teardown } from '../util/teardown.js';
+import { blsEntry, kernelCmdline, loaderConf, planDisk, sfdiskScript } from './disk-layout.js';
+
+export interface DirectInstallOptions {
+  imageId: string;
+  runId: string;
+  workDir: string;
+  authorizedKey: string;
+  minDiskGiB: number;
+  kargs: readonly string[];
+}
+
+export interface InstalledDisk {
+  path: string;
+  format: 'raw';
+  kernel: { release: string; vmlinuz: string };
+  cmdline: string;
+}
+
+const S = { stage: 'disk' as const };
+const HOST_SYSTEMD_BOOT = '/usr/lib/systemd/boot/efi/systemd-bootx64.efi';
+
+export async function installDirect(opts: DirectInstallOptions): Promise<InstalledDisk> {
+  const td = new Teardown();
+  const esp = join(opts.workDir, 'esp.img');
+  const root = join(opts.workDir, 'root.img');
+  const disk = join(opts.workDir, 'disk.raw');
+  td.defer('remove partition images', () => {
+    rmSync(esp, { force: true });
+    rmSync(root, { force: true });
+  });
+  try {
+    const ctr = await mountedContainer(opts.imageId, `bh-${opts.runId}-disk`, td);
+    const mnt = ctr.mountpoint;
+    const kernel = findKernel(mnt);
+    if (!kernel) throw new UsageError(`image ${opts.imageId.slice(0, 12)} has no kernel`);
+    if (!kernel.initrd) throw new UsageError(`image has kernel ${kernel.release} but no initramfs for it`);
+
+    // The per-run key goes into the throwaway container's layer, never into the image.
+    mkdirSync(join(mnt, 'root/.ssh'), { recursive: true, mode: 0o700 });
+    chmodSync(join(mnt, 'root/.ssh'), 0o700);
+    writeFileSync(join(mnt, 'root/.ssh/authorized_keys'), opts.authorizedKey + '\n', { mode: 0o600 });
+
+    const used = await runChecked(['du', '-sxb', mnt], S);
+    const plan = planDisk(Number(used.stdout.split(/\s/)[0]), opts.minDiskGiB);
+    const rootUuid = randomUUID();
+    const cmdline = kernelCmdline(rootUuid, opts.kargs);
+
+    await runChecked(['mke2fs', '-q', '-F', '-t', 'ext4', '-L', 'root', '-U', rootUuid, '-d', mnt, root, `${plan.rootMiB}M`], S);
+
+    await runChecked(['truncate', '-s', `${plan.espMiB}M`, esp], S);
+    await runChecked(['mkfs.vfat', '-F', '32', '-n', 'ESP', esp], S);
+    const imageBoot = join(mnt, 'usr/lib/systemd/boot/efi/systemd-bootx64.efi');
+    const loader = existsSync(imageBoot) ? imageBoot : HOST_SYSTEMD_BOOT;
+    if (!existsSync(loader)) throw new InfraError('disk', `no systemd-boot: install Debian package systemd-boot-efi`);
+    const confDir = join(opts.workDir, 'esp-files');
+    mkdirSync(confDir, { recursive: true });
+    td.defer('remove esp staging', () => rmSync(confDir, { recursive: true, force: true }));
+    writeFileSync(join(confDir, 'loader.conf'), loaderConf('harness'));
+    writeFileSync(join(confDir, 'harness.conf'), blsEntry('bootc-harness', kernel.release, cmdline));
+    const env = { MTOOLS_SKIP_CHECK: '1' };
+    const m = (argv: string[]) => runChecked(argv, { ...S, env });
+    await m(['mmd', '-i', esp, '::/EFI', '::/EFI/BOOT', '::/loader', '::/loader/entries', `::/${kernel.release}`]);
+    await m(['mcopy', '-i', esp, loader, '::/EFI/BOOT/BOOTX64.EFI']);
+    await m(['mcopy', '-i', esp, kernel.vmlinuz, `::/${kernel.release}/linux`]);
+    await m(['mcopy', '-i', esp, kernel.initrd, `::/${kernel.release}/initrd`]);
+    await m(['mcopy', '-i', esp, join(confDir, 'loader.conf'), '::/loader/loader.conf']);
+    await m(['mcopy', '-i', esp, join(confDir, 'harness.conf'), '::/loader/entries/harness.conf']);
+
+    // The VM's kernel probe needs a kernel outside the image mount.
+    const vmlinuz = join(opts.workDir, 'vmlinuz');
+    await runChecked(['cp', kernel.vmlinuz, vmlinuz], S);
+
+    await runChecked(['truncate', '-s', `${plan.totalMiB}M`, disk], S);
+    await runChecked(['sfdisk', '--quiet', disk], { ...S, input: sfdiskScript(plan) });
+    await runChecked(['dd', `if=${esp}`, `of=${disk}`, 'bs=1M', 'seek=1', 'conv=notrunc,sparse', 'status=none'], S);
+    await runChecked(['dd', `if=${root}`, `of=${disk}`, 'bs=1M', `seek=${1 + plan.espMiB}`, 'conv=notrunc,sparse', 'status=none'], S);
+    await td.runOrThrow();
+    return { path: disk, format: 'raw', kernel: { release: kernel.release, vmlinuz }, cmdline };
+  } finally {
+    await td.run();
+  }
+}
+
+/** True when the image ships bootc, so `auto` picks the bootc installer. */
+export async function imageHasBootc(imageId: string, runId: string): Promise<boolean> {
+  const td = new Teardown();
+  try {
+    const ctr = await mountedContainer(imageId, `bh-${runId}-probe`, td);
+    return existsSync(join(ctr.mountpoint, 'usr/bin/bootc'));
+  } finally {
+    await td.runOrThrow();
+  }
+}
+

@@ -1,0 +1,101 @@
+// The guest API suites use, shaped after the NixOS test driver's machine object:
+// exec() reports, succeed()/fail() assert, waitForUnit() fails early on "failed",
+// reboot() waits for a new boot id and checks the pinned host key.
+import { AssertionFailure, InfraError } from './errors.js';
+import { poll, withDeadline } from './util/deadline.js';
+import { Session, HostKeyMismatch, type ExecResult } from './ssh/session.js';
+
+export interface MachineOptions {
+  port: number;
+  privateKeyPath: string;
+  hostKey?: string;
+  /** Budget for the guest to become reachable (boot or reboot). */
+  bootMs: number;
+  /** Settles (rejects) when waiting is pointless: QEMU exited, fatal console line. */
+  race?: () => Promise<never>;
+}
+
+export type { ExecResult };
+
+export class Machine {
+  private constructor(private session: Session, private opts: MachineOptions, readonly bootId: string) {}
+
+  get hostKey(): string {
+    return this.session.hostKey;
+  }
+
+  /** Ready = an authenticated command round trip, raced against the VM failing and the budget. */
+  static async waitReady(opts: MachineOptions, what = 'SSH ready'): Promise<Machine> {
+    const attempt = async () => {
+      let session: Session | undefined;
+      try {
+        session = await Session.connect({ port: opts.port, privateKeyPath: opts.privateKeyPath, hostKey: opts.hostKey, timeoutMs: 20_000 });
+        const r = await session.exec('cat /proc/sys/kernel/random/boot_id', 20_000);
+        if (r.exitCode !== 0) {
+          session.close();
+          return { done: false as const, diagnostic: `boot_id read exited ${r.exitCode}` };
+        }
+        return { done: true as const, value: { session, bootId: r.stdout.trim() } };
+      } catch (e) {
+        session?.close();
+        if (e instanceof HostKeyMismatch) throw e;
+        return { done: false as const, diagnostic: (e as Error).message };
+      }
+    };
+    const ready = poll(attempt, { what, budgetMs: opts.bootMs, initialDelayMs: 250, maxDelayMs: 2000 });
+    const { session, bootId } = await (opts.race ? Promise.race([ready, opts.race()]) : ready);
+    return new Machine(session, { ...opts, hostKey: session.hostKey }, bootId);
+  }
+
+  exec(command: string, timeoutMs?: number): Promise<ExecResult> {
+    return this.session.exec(command, timeoutMs);
+  }
+
+  /** Runs a command that must succeed; returns its stdout. */
+  async succeed(command: string, timeoutMs?: number): Promise<string> {
+    const r = await this.exec(command, timeoutMs);
+    if (r.exitCode !== 0) {
+      throw new AssertionFailure('suites', `command failed (exit ${r.exitCode}): ${command}${r.stderr.trim() ? `\n${r.stderr.trim()}` : ''}`);
+    }
+    return r.stdout;
+  }
+
+  /** Runs a command that must fail; returns its stderr. */
+  async fail(command: string, timeoutMs?: number): Promise<string> {
+    const r = await this.exec(command, timeoutMs);
+    if (r.exitCode === 0) throw new AssertionFailure('suites', `command unexpectedly succeeded: ${command}`);
+    return r.stderr;
+  }
+
+  /** Waits until a unit is active; fails as soon as it is "failed" (no point waiting longer). */
+  async waitForUnit(unit: string, budgetMs = 60_000): Promise<void> {
+    await poll(
+      async () => {
+        const r = await this.exec(`systemctl show -p ActiveState -p SubState -p Result --value -- '${unit.replace(/'/g, '')}'`, 20_000);
+        const [active, sub, result] = r.stdout.trim().split('\n');
+        if (active === 'active') return { done: true, value: undefined };
+        if (active === 'failed') throw new AssertionFailure('suites', `unit ${unit} failed (${sub}, result ${result})`);
+        return { done: false, diagnostic: `${unit} is ${active}/${sub}` };
+      },
+      { what: `unit ${unit} active`, budgetMs },
+    );
+  }
+
+  /** Reboots and waits for a new boot id; the host key must not change. */
+  async reboot(): Promise<Machine> {
+    const before = this.bootId;
+    // The connection drops as the guest goes down: the exec's outcome does not matter.
+    await withDeadline(this.session.exec('systemctl reboot', 10_000), 15_000, 'reboot request').catch(() => undefined);
+    this.session.close();
+    const next = await Machine.waitReady({ ...this.opts, hostKey: this.hostKey }, 'SSH ready after reboot');
+    if (next.bootId === before) {
+      next.close();
+      throw new InfraError('session', `guest did not reboot: boot id still ${before}`);
+    }
+    return next;
+  }
+
+  close(): void {
+    this.session.close();
+  }
+}

@@ -1,0 +1,60 @@
+// reports/<run>/summary.json: the one-glance verdict, as the design specifies.
+import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type Verdict = 'passed' | 'failed' | 'error';
+
+export interface StageRecord {
+  name: string;
+  ms: number;
+  cached: boolean;
+  error?: string;
+}
+
+export interface TestRecord {
+  id: string;
+  tier: string;
+  status: 'passed' | 'failed' | 'skipped' | 'timedOut' | 'interrupted';
+  error?: string;
+  annotations?: { type: string; description?: string }[];
+}
+
+export interface Summary {
+  verdict: Verdict;
+  exitCode: number;
+  source: string;
+  profile: string;
+  image: { ref: string; digest?: string; id?: string };
+  installer: string;
+  accel: string;
+  accelReason: string;
+  kernel: { release: string; tier: string };
+  stages: StageRecord[];
+  tests: TestRecord[];
+  error?: { stage: string; message: string; consoleTail?: string };
+  startedAt: string;
+  finishedAt: string;
+}
+
+/** Pure: the verdict follows from the tests and whether the harness itself failed. */
+export function verdictOf(tests: readonly TestRecord[], infraFailed: boolean): Verdict {
+  if (infraFailed) return 'error';
+  return tests.some((t) => t.status === 'failed' || t.status === 'timedOut' || t.status === 'interrupted') ? 'failed' : 'passed';
+}
+
+export function readTests(path: string): TestRecord[] {
+  if (!existsSync(path)) return [];
+  return JSON.parse(readFileSync(path, 'utf8')) as TestRecord[];
+}
+
+export function writeSummary(runDir: string, summary: Summary): void {
+  writeFileSync(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+}
+
+/** reports/latest -> <run>, replaced atomically so a reader never sees it missing. */
+export function pointLatest(reportsDir: string, runId: string): void {
+  const tmp = join(reportsDir, `.latest-${process.pid}`);
+  rmSync(tmp, { force: true });
+  symlinkSync(runId, tmp);
+  renameSync(tmp, join(reportsDir, 'latest'));
+}

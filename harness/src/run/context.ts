@@ -1,0 +1,24 @@
+// What the CLI hands to the suites: a JSON file named by BOOTC_HARNESS_CONTEXT.
+// It holds paths and the pinned host key, never key material.
+import { readFileSync } from 'node:fs';
+import { InfraError } from '../errors.js';
+import type { Profile } from '../profile/profile.js';
+
+export interface RunContext {
+  runId: string;
+  runDir: string;
+  workDir: string;
+  source: string;
+  profile: Profile;
+  ssh: { port: number; privateKeyPath: string; hostKey: string };
+  manifestPath: string;
+  consoleLog: string;
+  kernel: { release: string; tier: string };
+}
+
+export const CONTEXT_ENV = 'BOOTC_HARNESS_CONTEXT';
+
+export function readRunContext(path = process.env[CONTEXT_ENV]): RunContext {
+  if (!path) throw new InfraError('suites', `${CONTEXT_ENV} is not set: run the suites through "bootc-harness test-install"`);
+  return JSON.parse(readFileSync(path, 'utf8')) as RunContext;
+}

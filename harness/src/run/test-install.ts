@@ -1,0 +1,308 @@
+// test-install: source -> image -> disk -> vm -> session -> suites -> report.
+// The CLI owns the VM for the whole run; the suites attach to it over SSH.
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import getPort from 'get-port';
+import { AssertionFailure, InfraError, UsageError, describeError } from '../errors.js';
+import { buildFixture } from '../fixtures/build.js';
+import { importImage, imageDigest, imageId } from '../image/buildah.js';
+
+import { manifestOfImage, packageRootfs } from '../image/package.js';
+import type { Manifest } from '../image/manifest.js';
+import { checkSource, describeSource, parseSource, type Source } from '../image/source.js';
+import { imageHasBootc, installDirect, type InstalledDisk } from '../install/direct.js';
+import { Machine } from '../machine.js';
+import { kernelTierOf, loadProfile, DEFAULT_PROFILE, type Profile } from '../profile/profile.js';
+import { pointLatest, readTests, verdictOf, writeSummary, type Summary, type TestRecord } from '../report/summary.js';
+import { generateRunKey } from '../ssh/keys.js';
+import { runInherit } from '../util/exec.js';
+import { reportsDir, REPO_ROOT, workDir as workRoot } from '../util/paths.js';
+import { requireTools } from '../util/tools.js';
+import { Teardown } from '../util/teardown.js';
+import { chooseAccel, type AccelChoice } from '../vm/accel.js';
+import { describeHit, type ConsoleHit } from '../vm/console-patterns.js';
+import { OVMF_CODE_CANDIDATES, OVMF_VARS_CANDIDATES } from '../vm/qemu-args.js';
+import { Swtpm } from '../vm/swtpm.js';
+import { Vm } from '../vm/vm.js';
+import { CONTEXT_ENV, type RunContext } from './context.js';
+import { StageClock, normalise } from './stages.js';
+
+export const ALL_TIERS = [0, 1, 2, 3, 4] as const;
+
+export interface TestInstallOptions {
+  source?: string;
+  profile?: string;
+  tiers: number[];
+  installer: 'auto' | 'bootc' | 'direct';
+  accel: 'auto' | 'kvm' | 'tcg';
+  keep: boolean;
+  reportDir?: string;
+  log: (line: string) => void;
+  signal: AbortSignal;
+}
+
+export interface TestInstallResult {
+  exitCode: number;
+  runDir: string;
+  summary: Summary;
+}
+
+const BASE_TOOLS = ['buildah', 'qemu-system-x86_64', 'swtpm', 'mke2fs', 'mkfs.vfat', 'mcopy', 'mmd', 'sfdisk', 'getfattr', 'getcap'];
+
+function slug(s: string): string {
+  return s.replace(/^.*\//, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 40) || 'image';
+}
+
+function newRunId(source: string): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return `${t}-${slug(source)}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+/** Everything the user can get wrong, checked before anything starts (exit 2). */
+export async function validateInput(opts: TestInstallOptions): Promise<{ source: Source; profile: Profile }> {
+  for (const t of opts.tiers) if (!ALL_TIERS.includes(t as (typeof ALL_TIERS)[number])) throw new UsageError(`unknown tier ${t} (tiers are ${ALL_TIERS.join(', ')})`);
+  const profile = await loadProfile(opts.profile ?? (opts.source ? 'trixie' : DEFAULT_PROFILE));
+  let source: Source;
+  if (opts.source) source = parseSource(opts.source);
+  else if ('fixture' in profile.source) source = { kind: 'fixture', name: profile.source.fixture };
+  else source = parseSource(profile.source.image);
+  checkSource(source);
+  if (source.kind === 'dir' && opts.installer === 'bootc' && !existsSync(join(source.path, 'usr/bin/bootc'))) {
+    throw new UsageError(`--installer bootc: ${source.path} has no /usr/bin/bootc`);
+  }
+  requireTools([...BASE_TOOLS, ...(source.kind === 'fixture' ? ['mmdebstrap', 'setcap'] : []), ...(source.kind === 'oci' || source.kind === 'oci-archive' || source.kind === 'registry' ? ['skopeo'] : [])]);
+  if (!OVMF_CODE_CANDIDATES.some((p) => existsSync(p))) throw new UsageError('missing UEFI firmware (install Debian package ovmf)');
+  const free = (() => {
+    const root = workRoot();
+    mkdirSync(root, { recursive: true });
+    const s = statfsSync(root);
+    return s.bavail * s.bsize;
+  })();
+  const needed = profile.vm.diskGiB * 2 ** 30 + 2 * 2 ** 30;
+  if (free < needed) throw new UsageError(`not enough disk space in ${workRoot()}: ${(free / 2 ** 30).toFixed(1)} GiB free, ${(needed / 2 ** 30).toFixed(1)} GiB needed`);
+  return { source, profile };
+}
+
+export async function testInstall(opts: TestInstallOptions): Promise<TestInstallResult> {
+  const { source, profile } = await validateInput(opts);
+  const sourceName = describeSource(source);
+  const runId = newRunId(source.kind === 'fixture' ? source.name : sourceName);
+  const reports = opts.reportDir ?? reportsDir();
+  const runDir = join(reports, runId);
+  const work = join(workRoot(), runId);
+  mkdirSync(runDir, { recursive: true });
+  mkdirSync(work, { recursive: true, mode: 0o700 });
+
+  const td = new Teardown();
+  if (!opts.keep) td.defer('remove work dir', () => rmSync(work, { recursive: true, force: true }));
+  const clock = new StageClock();
+  const startedAt = new Date().toISOString();
+  const summary: Summary = {
+    verdict: 'error',
+    exitCode: 3,
+    source: sourceName,
+    profile: profile.name,
+    image: { ref: '' },
+    installer: opts.installer,
+    accel: '',
+    accelReason: '',
+    kernel: { release: '', tier: '' },
+    stages: clock.records,
+    tests: [],
+    startedAt,
+    finishedAt: startedAt,
+  };
+  const consoleLog = join(runDir, 'console.log');
+  let vm: Vm | undefined;
+  let failure: Error | undefined;
+  let bootTests: TestRecord[] = [];
+  const abortRace = () =>
+    new Promise<never>((_, reject) => {
+      if (opts.signal.aborted) return reject(new InfraError('input', 'interrupted'));
+      opts.signal.addEventListener('abort', () => reject(new InfraError('input', 'interrupted')), { once: true });
+    });
+
+  try {
+    // image
+    opts.log(`image: ${sourceName}`);
+    const image = await clock.run(
+      'image',
+      profile.budgets.imageMs,
+      () => Promise.race([prepareImage(source, runId, opts), abortRace()]),
+      { cached: (v) => v.cached },
+    );
+    summary.image = { ref: image.ref, digest: image.digest, id: image.id };
+    const manifestPath = join(runDir, 'manifest.json');
+    writeFileSync(manifestPath, JSON.stringify(image.manifest));
+
+    // disk
+    const hasBootc = await imageHasBootc(image.id, runId);
+    const installer = opts.installer === 'auto' ? (hasBootc ? 'bootc' : profile.installer === 'auto' ? 'direct' : profile.installer) : opts.installer;
+    summary.installer = installer;
+    if (installer === 'bootc' && !hasBootc) throw new UsageError(`--installer bootc: image ${image.ref} has no /usr/bin/bootc`);
+    if (installer === 'bootc') throw new InfraError('disk', 'the bootc installer is not available in this build (see issue 5); use --installer direct');
+    const key = generateRunKey(work);
+    opts.log(`disk: installer ${installer}`);
+    const disk: InstalledDisk = await clock.run('disk', profile.budgets.diskMs, () =>
+      Promise.race([
+        installDirect({ imageId: image.id, runId, workDir: work, authorizedKey: key.publicKey, minDiskGiB: profile.vm.diskGiB, kargs: image.kargs }),
+        abortRace(),
+      ]),
+    );
+    summary.kernel = { release: disk.kernel.release, tier: kernelTierOf(disk.kernel.release) };
+
+    // vm
+    const accel: AccelChoice = await chooseAccel(opts.accel, disk.kernel.vmlinuz);
+    summary.accel = accel.accel;
+    summary.accelReason = accel.reason;
+    opts.log(`vm: ${accel.accel} (${accel.reason})`);
+    const port = await getPort({ host: '127.0.0.1' });
+    vm = await clock.run('vm', 60_000, async () => {
+      const tpm = await Swtpm.start(join(work, 'tpm'), join(work, 'tpm.sock'));
+      td.defer('stop swtpm', () => tpm.dispose());
+      const v = await Vm.start({
+        dir: work,
+        accel: accel.accel,
+        cpus: profile.vm.cpus,
+        memoryMiB: profile.vm.memoryMiB,
+        ovmfCode: OVMF_CODE_CANDIDATES.find((p) => existsSync(p))!,
+        ovmfVarsTemplate: OVMF_VARS_CANDIDATES.find((p) => existsSync(p))!,
+        disk: { path: disk.path, format: disk.format },
+        tpmSocket: tpm.socket,
+        sshPort: port,
+        consoleLog,
+        warnOnly: new Set(profile.console.warnOnly),
+      });
+      td.defer('stop qemu', () => v.dispose());
+      return v;
+    });
+    const theVm = vm;
+
+    // session: ready is an SSH round trip, raced against QEMU exiting and a fatal console line.
+    opts.log(`session: waiting for ssh on 127.0.0.1:${port} (budget ${profile.budgets.bootMs / 1000} s)`);
+    const race = () =>
+      Promise.race([
+        theVm.exited.then((e) => Promise.reject(theVm.exitError(e))),
+        theVm.console.fatal().catch((hit: ConsoleHit) =>
+          Promise.reject(new AssertionFailure('session', `${describeHit(hit)}\n${theVm.console.context(hit)}`, { consoleTail: theVm.console.tail() })),
+        ),
+        abortRace(),
+      ]);
+    const machine = await clock.run(
+      'session',
+      profile.budgets.bootMs + 5_000,
+      () => Machine.waitReady({ port, privateKeyPath: key.privateKeyPath, bootMs: profile.budgets.bootMs, race }),
+      { consoleTail: () => theVm.console.tail() },
+    ).catch((e) => {
+      // A boot that dies on the console is the image's fault: record it as the failed tier0 check.
+      if (e instanceof AssertionFailure) bootTests = [{ id: 'boot.reached-ssh', tier: 'tier0', status: 'failed', error: e.message }];
+      throw e;
+    });
+    const release = (await machine.succeed('uname -r')).trim();
+    summary.kernel = { release, tier: kernelTierOf(release) };
+    opts.log(`session: ready, kernel ${release} (${summary.kernel.tier} tier)`);
+
+    // suites
+    const context: RunContext = {
+      runId,
+      runDir,
+      workDir: work,
+      source: sourceName,
+      profile,
+      ssh: { port, privateKeyPath: key.privateKeyPath, hostKey: machine.hostKey },
+      manifestPath,
+      consoleLog,
+      kernel: summary.kernel,
+    };
+    const contextPath = join(work, 'context.json');
+    writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });
+    const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, () => runSuites(contextPath, runDir, opts.tiers, profile));
+
+    // Journal for the report, then a clean power-off.
+    const journal = await machine.exec('journalctl -b --no-pager -o short-monotonic', 60_000).catch(() => undefined);
+    if (journal) writeFileSync(join(runDir, 'journal.txt'), journal.stdout);
+    machine.close();
+    await clock.run('shutdown', profile.budgets.shutdownMs + 5_000, async () => {
+      const how = await theVm.shutdown(profile.budgets.shutdownMs);
+      if (how === 'killed') opts.log('shutdown: guest did not power off in time; killed');
+    });
+    if (suitesExit > 1) failure = new InfraError('suites', `playwright exited ${suitesExit}`);
+  } catch (e) {
+    failure = normalise('input', e, undefined, vm?.console.tail());
+  } finally {
+    const errors = await td.run();
+    if (errors.length && !failure) failure = new InfraError('shutdown', errors.map((x) => x.message).join('; '));
+    else for (const x of errors) opts.log(`teardown: ${x.message}`);
+  }
+
+  const tests = [...bootTests, ...readTests(join(runDir, 'tests.json'))];
+  summary.tests = tests;
+  const infraFailed = failure !== undefined && !(failure instanceof AssertionFailure);
+  summary.verdict = verdictOf(tests, infraFailed);
+  if (failure instanceof AssertionFailure && summary.verdict === 'passed') summary.verdict = 'failed';
+  summary.exitCode = failure instanceof UsageError ? 2 : infraFailed ? 3 : summary.verdict === 'passed' ? 0 : 1;
+  if (failure) {
+    const f = failure as Error & { stage?: string; consoleTail?: string };
+    summary.error = { stage: f.stage ?? 'input', message: describeError(failure), ...(f.consoleTail ? { consoleTail: f.consoleTail } : {}) };
+  }
+  summary.finishedAt = new Date().toISOString();
+  writeSummary(runDir, summary);
+  pointLatest(reports, runId);
+  if (failure && summary.exitCode !== 0) {
+    (failure as Error & { runDir?: string }).runDir = runDir;
+    throw Object.assign(failure, { summary });
+  }
+  return { exitCode: summary.exitCode, runDir, summary };
+}
+
+interface PreparedImage {
+  ref: string;
+  id: string;
+  digest?: string;
+  manifest: Manifest;
+  kargs: string[];
+  cached: boolean;
+}
+
+async function prepareImage(source: Source, runId: string, opts: TestInstallOptions): Promise<PreparedImage> {
+  switch (source.kind) {
+    case 'fixture': {
+      const fx = await buildFixture(source.name, { log: opts.log, signal: opts.signal });
+      const p = await packageRootfs(fx.rootfs, `localhost/bootc-harness/${source.name}:latest`, { 'org.bootc-harness.fixture': source.name }, runId);
+      return { ref: p.ref, id: p.id, digest: p.digest, manifest: p.sourceManifest, kargs: fx.recipe.kargs, cached: fx.cached };
+    }
+    case 'dir': {
+      const p = await packageRootfs(source.path, `localhost/bootc-harness/${slug(source.path)}:latest`, {}, runId);
+      return { ref: p.ref, id: p.id, digest: p.digest, manifest: p.sourceManifest, kargs: [], cached: false };
+    }
+    case 'containers-storage': {
+      const id = await imageId(source.ref);
+      if (!id) throw new UsageError(`containers-storage: no image ${source.ref}`);
+      return { ref: source.ref, id, digest: await imageDigest(id), manifest: await manifestOfImage(id, runId), kargs: [], cached: true };
+    }
+    default: {
+      const local = `localhost/bootc-harness/import-${runId}:latest`;
+      const transport = source.kind === 'oci' ? `oci:${source.path}${source.tag ? `:${source.tag}` : ''}` : source.kind === 'oci-archive' ? `oci-archive:${source.path}` : `docker://${source.ref}`;
+      await importImage(transport, local);
+      const id = (await imageId(local))!;
+      return { ref: local, id, digest: await imageDigest(id), manifest: await manifestOfImage(id, runId), kargs: [], cached: false };
+    }
+  }
+}
+
+async function runSuites(contextPath: string, runDir: string, tiers: number[], profile: Profile): Promise<number> {
+  const grep = tiers.map((t) => `@tier${t}\\b`).join('|');
+  const code = await runInherit(['npx', 'playwright', 'test', '--config', join(REPO_ROOT, 'playwright.config.ts'), '--grep', grep], {
+    stage: 'suites',
+    cwd: REPO_ROOT,
+    env: { [CONTEXT_ENV]: contextPath, BOOTC_HARNESS_RUN_DIR: runDir, BOOTC_HARNESS_TEST_MS: String(profile.budgets.testMs) },
+  });
+  // Playwright's HTML report goes to a folder it owns; its pages belong at the run's top level.
+  const html = join(runDir, 'html');
+  if (existsSync(html)) {
+    for (const f of readdirSync(html)) renameSync(join(html, f), join(runDir, f));
+    rmSync(html, { recursive: true, force: true });
+  }
+  return code;
+}
+

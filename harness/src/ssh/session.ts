@@ -1,0 +1,96 @@
+// One authenticated SSH connection to the guest. The host key is pinned: the first
+// connect of a run records it, every later connect (after a reboot too) must match.
+import { readFileSync } from 'node:fs';
+import ssh2 from 'ssh2';
+import { AssertionFailure, InfraError } from '../errors.js';
+import { withDeadline } from '../util/deadline.js';
+import { fingerprint } from './keys.js';
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ConnectOptions {
+  port: number;
+  privateKeyPath: string;
+  /** Pinned host key fingerprint; undefined on the first connect of a run. */
+  hostKey?: string;
+  timeoutMs: number;
+}
+
+export class HostKeyMismatch extends AssertionFailure {
+  constructor(expected: string, got: string) {
+    super('session', `guest host key changed: expected ${expected}, got ${got}`);
+  }
+}
+
+export class Session {
+  private closed = false;
+  private constructor(private client: ssh2.Client, readonly hostKey: string) {
+    client.on('error', () => undefined);
+    client.on('close', () => (this.closed = true));
+  }
+
+  static connect(opts: ConnectOptions): Promise<Session> {
+    return new Promise((resolve, reject) => {
+      const client = new ssh2.Client();
+      let seenKey: string | undefined;
+      let mismatch: HostKeyMismatch | undefined;
+      client.once('ready', () => resolve(new Session(client, seenKey!)));
+      // `on`, not `once`: ssh2 can emit several errors for one failed handshake.
+      client.on('error', (err) => {
+        client.end();
+        reject(mismatch ?? err);
+      });
+      client.connect({
+        host: '127.0.0.1',
+        port: opts.port,
+        username: 'root',
+        privateKey: readFileSync(opts.privateKeyPath),
+        readyTimeout: opts.timeoutMs,
+        keepaliveInterval: 5000,
+        keepaliveCountMax: 6,
+        hostVerifier: (key: Buffer) => {
+          seenKey = fingerprint(key);
+          if (opts.hostKey && opts.hostKey !== seenKey) {
+            mismatch = new HostKeyMismatch(opts.hostKey, seenKey);
+            return false;
+          }
+          return true;
+        },
+      });
+    });
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /** Runs a shell command in the guest; never throws on a non-zero exit. */
+  exec(command: string, timeoutMs = 120_000): Promise<ExecResult> {
+    const run = new Promise<ExecResult>((resolve, reject) => {
+      this.client.exec(command, (err, stream) => {
+        if (err) return reject(new InfraError('session', `ssh exec failed: ${err.message}`, { cause: err }));
+        let stdout = '';
+        let stderr = '';
+        let code: number | null = null;
+        stream.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+        stream.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+        stream.on('exit', (c: number | null, signal?: string) => {
+          code = c ?? (signal ? 128 : -1);
+        });
+        stream.on('close', () => resolve({ exitCode: code ?? -1, stdout, stderr }));
+      });
+    });
+    return withDeadline(run, timeoutMs, `guest command "${command.slice(0, 60)}"`).catch((e) => {
+      throw e instanceof InfraError ? e : new InfraError('session', (e as Error).message, { cause: e, budgetMs: timeoutMs });
+    });
+  }
+
+  close(): void {
+    if (!this.closed) this.client.end();
+    this.closed = true;
+  }
+}

@@ -1,0 +1,97 @@
+// The one module that imports execa: every external tool goes through here,
+// as an argv array, never a shell string.
+import { execa, type ResultPromise } from 'execa';
+import { InfraError, type Stage } from '../errors.js';
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  stage: Stage;
+  cwd?: string;
+  input?: string | Buffer;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** Text or binary stdout; binary returns latin1 so bytes survive. */
+  encoding?: 'utf8' | 'latin1';
+  signal?: AbortSignal;
+}
+
+/** Runs a tool to completion; never throws on a non-zero exit (inspect exitCode). */
+export async function run(argv: readonly string[], opts: RunOptions): Promise<ExecResult> {
+  const [file, ...args] = argv;
+  if (!file) throw new InfraError(opts.stage, 'empty command line');
+  try {
+    const r = await execa(file, args, {
+      cwd: opts.cwd,
+      input: opts.input,
+      env: opts.env,
+      extendEnv: true,
+      reject: false,
+      stripFinalNewline: false,
+      timeout: opts.timeoutMs,
+      encoding: opts.encoding === 'latin1' ? 'latin1' : 'utf8',
+      cancelSignal: opts.signal,
+      maxBuffer: 512 * 1024 * 1024,
+    });
+    if (r.failed && r.exitCode === undefined) {
+      // Could not start, timed out or was killed: an infrastructure failure, not an exit status.
+      const why = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : r.isCanceled ? 'cancelled' : (r.cause as Error | undefined)?.message ?? r.shortMessage;
+      throw new InfraError(opts.stage, `${file}: ${why}`, { cause: r.cause, budgetMs: r.timedOut ? opts.timeoutMs : undefined });
+    }
+    return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
+  } catch (err) {
+    if (err instanceof InfraError) throw err;
+    throw new InfraError(opts.stage, `${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Runs a tool and throws an InfraError naming the command and its stderr when it fails. */
+export async function runChecked(argv: readonly string[], opts: RunOptions): Promise<ExecResult> {
+  const r = await run(argv, opts);
+  if (r.exitCode !== 0) {
+    const tail = r.stderr.trim().split('\n').slice(-6).join('\n');
+    throw new InfraError(opts.stage, `${argv.slice(0, 3).join(' ')}${argv.length > 3 ? ' …' : ''} exited ${r.exitCode}${tail ? `: ${tail}` : ''}`);
+  }
+  return r;
+}
+
+export interface SpawnOptions {
+  stage: Stage;
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Own process group, so teardown can kill the whole tree. */
+  detached?: boolean;
+}
+
+export type Child = ResultPromise<{ reject: false; stdin: 'ignore'; stdout: 'pipe'; stderr: 'pipe'; buffer: false; detached: boolean }>;
+
+/** Starts a long-lived process (qemu, swtpm); the caller owns its lifetime. */
+export function spawn(argv: readonly string[], opts: SpawnOptions): Child {
+  const [file, ...args] = argv;
+  if (!file) throw new InfraError(opts.stage, 'empty command line');
+  return execa(file, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    reject: false,
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    detached: opts.detached ?? true,
+    cleanup: true,
+  }) as Child;
+}
+
+
+/** Runs a tool with its output passed through to ours (the test runner); returns the exit code. */
+export async function runInherit(argv: readonly string[], opts: { stage: Stage; cwd?: string; env?: Record<string, string> }): Promise<number> {
+  const [file, ...args] = argv;
+  if (!file) throw new InfraError(opts.stage, 'empty command line');
+  const r = await execa(file, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'inherit', 'inherit'], reject: false });
+  if (r.exitCode === undefined) throw new InfraError(opts.stage, `${file}: ${r.shortMessage}`, { cause: r.cause });
+  return r.exitCode;
+}

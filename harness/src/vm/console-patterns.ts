@@ -1,0 +1,79 @@
+// Console badness, in the spirit of kola's console checks: each pattern has an id
+// (profiles can downgrade it to a warning), a description, and a regex for one line.
+
+export interface ConsolePattern {
+  id: string;
+  description: string;
+  regex: RegExp;
+  /** Fatal patterns stop the run as soon as they appear; others are judged at the end. */
+  fatal: boolean;
+}
+
+export const CONSOLE_PATTERNS: readonly ConsolePattern[] = [
+  { id: 'kernel-panic', description: 'kernel panic', regex: /Kernel panic - not syncing/, fatal: true },
+  { id: 'oops', description: 'kernel Oops', regex: /\bOops(?::| -) ?[0-9a-f]{4}|^\[[ 0-9.]+\] Oops\b|BUG: unable to handle/, fatal: false },
+  { id: 'kernel-warning', description: 'kernel WARNING', regex: /WARNING: CPU: \d+ PID: \d+ at /, fatal: false },
+  { id: 'kernel-bug', description: 'kernel BUG', regex: /kernel BUG at |BUG: soft lockup|BUG: kernel NULL pointer/, fatal: false },
+  { id: 'emergency-shell', description: 'dropped to the emergency shell', regex: /You are in emergency mode|Entering emergency mode|Reached target emergency\.target|Give root password for maintenance|Cannot open access to console, the root account is locked/, fatal: true },
+  { id: 'rescue-shell', description: 'dropped to the rescue shell', regex: /You are in rescue mode|Entering rescue mode/, fatal: true },
+  { id: 'dracut-refused', description: 'dracut refused to continue', regex: /dracut: Refusing to continue|dracut-initqueue\[\d+\]: Warning: dracut-initqueue: starting timeout scripts/, fatal: true },
+  { id: 'initramfs-shell', description: 'initramfs dropped to a shell', regex: /\(initramfs\)\s*$|Gave up waiting for root (file system )?device|ALERT! .* does not exist\.\s+Dropping to a shell/, fatal: true },
+  { id: 'ordering-cycle', description: 'systemd ordering cycle', regex: /Ordering cycle found|Found ordering cycle/, fatal: false },
+  { id: 'oom-killer', description: 'the OOM killer ran', regex: /invoked oom-killer|Out of memory: Killed process/, fatal: false },
+  { id: 'segfault', description: 'a process segfaulted', regex: /segfault at [0-9a-f]+ ip |traps: .* general protection/, fatal: false },
+  { id: 'core-dump', description: 'a process dumped core', regex: /systemd-coredump\[\d+\]: Process \d+ \(.*\) of user \d+ dumped core|\(core dumped\)/, fatal: false },
+  { id: 'passphrase-prompt', description: 'the boot asked for a disk passphrase (unattended unlock failed)', regex: /Please enter passphrase for disk|Enter passphrase for /, fatal: true },
+  { id: 'tpm2-unlock-failed', description: 'TPM2 unlock failed', regex: /Failed to unseal secret using TPM2|TPM2 operation failed|Failed to activate with TPM2|Failed to unlock .* with TPM2|tpm2.*(policy check failed|PCR mismatch)/i, fatal: true },
+  { id: 'generator-failed', description: 'a systemd generator failed', regex: /system-generators\/\S+ failed with exit status|Failed to execute generator/, fatal: false },
+  { id: 'unit-failed', description: 'a unit failed during boot', regex: /\[FAILED\] Failed to start /, fatal: false },
+];
+
+export interface ConsoleHit {
+  id: string;
+  description: string;
+  line: string;
+  lineNo: number;
+  fatal: boolean;
+  warnOnly: boolean;
+}
+
+/** Pure: the first pattern a line matches, with the profile's warn-only set applied. */
+export function matchLine(line: string, lineNo: number, warnOnly: ReadonlySet<string>): ConsoleHit | undefined {
+  for (const p of CONSOLE_PATTERNS) {
+    if (p.regex.test(line)) {
+      const warn = warnOnly.has(p.id);
+      return { id: p.id, description: p.description, line, lineNo, fatal: p.fatal && !warn, warnOnly: warn };
+    }
+  }
+  return undefined;
+}
+
+/** Pure: scan a whole log (end-of-run check). */
+export function scanConsole(text: string, warnOnly: ReadonlySet<string> = new Set()): ConsoleHit[] {
+  const hits: ConsoleHit[] = [];
+  const lines = text.split(/\r?\n/);
+  lines.forEach((l, i) => {
+    const hit = matchLine(stripAnsi(l), i + 1, warnOnly);
+    if (hit) hits.push(hit);
+  });
+  return hits;
+}
+
+/** Serial consoles carry colour codes and carriage returns. */
+export function stripAnsi(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r/g, '');
+}
+
+/** Lines around a hit, quoted in failures. */
+export function excerpt(lines: readonly string[], lineNo: number, before = 5, after = 5): string {
+  const from = Math.max(0, lineNo - 1 - before);
+  return lines
+    .slice(from, lineNo + after)
+    .map((l, i) => `${from + i + 1 === lineNo ? '>' : ' '} ${stripAnsi(l)}`)
+    .join('\n');
+}
+
+export function describeHit(hit: ConsoleHit): string {
+  return `console: ${hit.description} [${hit.id}] at line ${hit.lineNo}: ${hit.line.trim()}`;
+}

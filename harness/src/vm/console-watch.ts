@@ -1,0 +1,90 @@
+// Reads the serial console as it streams: appends it to console.log, splits lines,
+// and turns them into events (a wanted line, a badness hit) that waits race against.
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
+import { matchLine, stripAnsi, excerpt, type ConsoleHit } from './console-patterns.js';
+
+export class ConsoleWatch extends EventEmitter {
+  readonly lines: string[] = [];
+  readonly hits: ConsoleHit[] = [];
+  private partial = '';
+  private out: WriteStream;
+  private ended = false;
+
+  constructor(readonly logPath: string, private warnOnly: ReadonlySet<string> = new Set()) {
+    super();
+    this.out = createWriteStream(logPath, { flags: 'a', mode: 0o644 });
+  }
+
+  attach(stream: Readable): void {
+    stream.on('data', (chunk: Buffer) => this.feed(chunk.toString('utf8')));
+    stream.on('end', () => this.flush());
+  }
+
+  feed(text: string): void {
+    this.out.write(text);
+    const parts = (this.partial + text).split('\n');
+    this.partial = parts.pop() ?? '';
+    for (const raw of parts) this.onLine(raw);
+    // A prompt has no newline: check the partial line too, without consuming it.
+    if (this.partial) this.emit('partial', stripAnsi(this.partial));
+  }
+
+  private onLine(raw: string): void {
+    const line = stripAnsi(raw);
+    this.lines.push(line);
+    const hit = matchLine(line, this.lines.length, this.warnOnly);
+    if (hit) {
+      this.hits.push(hit);
+      this.emit('hit', hit);
+      if (hit.fatal) this.emit('fatal', hit);
+    }
+    this.emit('line', line);
+  }
+
+  flush(): void {
+    if (this.partial) this.onLine(this.partial);
+    this.partial = '';
+  }
+
+  /** Resolves with the first line (or prompt) matching `re`; use with withDeadline. */
+  waitFor(re: RegExp): Promise<string> {
+    const seen = this.lines.find((l) => re.test(l));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => {
+      const check = (l: string) => {
+        if (!re.test(l)) return;
+        this.off('line', check);
+        this.off('partial', check);
+        resolve(l);
+      };
+      this.on('line', check);
+      this.on('partial', check);
+    });
+  }
+
+  /** Rejects with the hit when a fatal pattern appears (already seen ones count). */
+  fatal(): Promise<never> {
+    const seen = this.hits.find((h) => h.fatal);
+    return new Promise((_, reject) => {
+      if (seen) return reject(seen);
+      this.once('fatal', (hit: ConsoleHit) => reject(hit));
+    });
+  }
+
+  context(hit: ConsoleHit): string {
+    return excerpt(this.lines, hit.lineNo);
+  }
+
+  tail(n = 40): string {
+    return [...this.lines.slice(-n), ...(this.partial ? [stripAnsi(this.partial)] : [])].join('\n');
+  }
+
+  async close(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.flush();
+    await new Promise<void>((resolve) => this.out.end(resolve));
+  }
+}

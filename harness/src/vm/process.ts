@@ -1,0 +1,29 @@
+// Stopping a process group for sure: SIGTERM, then SIGKILL when it does not exit in time.
+import type { Child } from '../util/exec.js';
+import { withDeadline } from '../util/deadline.js';
+
+export async function killGroup(child: Child, exited: Promise<unknown>, graceMs: number): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined || child.exitCode !== null) {
+    await exited;
+    return;
+  }
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* already gone */
+      }
+    }
+  };
+  signal('SIGTERM');
+  try {
+    await withDeadline(exited, graceMs, `process ${pid} exit after SIGTERM`);
+  } catch {
+    signal('SIGKILL');
+    await exited;
+  }
+}

@@ -1,0 +1,106 @@
+// A running QEMU: owns its process group, its console watch and its QMP socket.
+// `exited` settles when QEMU is gone; everything that waits on the guest races it.
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InfraError } from '../errors.js';
+import { spawn, type Child } from '../util/exec.js';
+import { poll, withDeadline } from '../util/deadline.js';
+import { ConsoleWatch } from './console-watch.js';
+import { Qmp } from './qmp.js';
+import { qemuArgs, type QemuProfile } from './qemu-args.js';
+import { killGroup } from './process.js';
+import { socketAppears } from './swtpm.js';
+
+export interface VmExit {
+  code: number | null;
+  signal: string | null;
+  stderr: string;
+}
+
+export interface VmOptions extends Omit<QemuProfile, 'ovmfVars' | 'qmpSocket'> {
+  dir: string;
+  ovmfVarsTemplate: string;
+  consoleLog: string;
+  warnOnly: ReadonlySet<string>;
+}
+
+export class Vm {
+  readonly exited: Promise<VmExit>;
+  private qmp?: Qmp;
+  private disposed = false;
+  private stderr = '';
+
+  private constructor(readonly console: ConsoleWatch, private child: Child, readonly sshPort: number, private qmpSocket: string) {
+    child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = child.then((r) => ({ code: r.exitCode ?? null, signal: r.signal ?? null, stderr: this.stderr.trim() }));
+  }
+
+  static async start(opts: VmOptions): Promise<Vm> {
+    // Each VM gets its own copy of the UEFI variables: boot entries written by one run never leak into the next.
+    const ovmfVars = join(opts.dir, 'OVMF_VARS.fd');
+    copyFileSync(opts.ovmfVarsTemplate, ovmfVars);
+    const qmpSocket = join(opts.dir, 'qmp.sock');
+    const args = qemuArgs({ ...opts, ovmfVars, qmpSocket });
+    const watch = new ConsoleWatch(opts.consoleLog, opts.warnOnly);
+    const child = spawn(args, { stage: 'vm', cwd: opts.dir });
+    if (child.stdout) watch.attach(child.stdout);
+    const vm = new Vm(watch, child, opts.sshPort, qmpSocket);
+    try {
+      await withDeadline(
+        Promise.race([socketAppears(qmpSocket), vm.exited.then((e) => Promise.reject(vm.exitError(e)))]),
+        15_000,
+        'QEMU monitor socket',
+      );
+      // The socket file exists a moment before QEMU listens on it: retry refused connects.
+      vm.qmp = await Promise.race([
+        poll(
+          async () => {
+            try {
+              return { done: true as const, value: await Qmp.connect(qmpSocket) };
+            } catch (e) {
+              return { done: false as const, diagnostic: (e as Error).message };
+            }
+          },
+          { what: 'QEMU monitor connect', budgetMs: 15_000, initialDelayMs: 20, maxDelayMs: 500 },
+        ),
+        vm.exited.then((e) => Promise.reject(vm.exitError(e))),
+      ]);
+    } catch (e) {
+      await vm.dispose();
+      throw e instanceof InfraError ? e : new InfraError('vm', `QEMU did not start: ${(e as Error).message}`, { cause: e });
+    }
+    return vm;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  exitError(e: VmExit): InfraError {
+    const how = e.signal ? `killed by ${e.signal}` : `exited with ${e.code}`;
+    return new InfraError('vm', `QEMU ${how}${e.stderr ? `: ${e.stderr.split('\n').slice(-3).join(' | ')}` : ''}`, {
+      consoleTail: this.console.tail(),
+    });
+  }
+
+  /** Asks the guest to power off (ACPI), waits for QEMU to exit, kills it when the budget runs out. */
+  async shutdown(budgetMs: number): Promise<'clean' | 'killed'> {
+    if (this.child.exitCode !== null) return 'clean';
+    try {
+      await this.qmp?.execute('system_powerdown');
+      await withDeadline(this.exited, budgetMs, 'guest power-off');
+      return 'clean';
+    } catch {
+      await this.dispose();
+      return 'killed';
+    }
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.qmp?.close();
+    await killGroup(this.child, this.exited, 3000);
+    await this.console.close();
+  }
+}

@@ -1,0 +1,34 @@
+# bootc-harness tasks. `just --list` shows them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+harness := "node harness/bin/bootc-harness.js"
+
+# Install the host tools from Debian (idempotent; QEMU from bookworm-backports on bookworm).
+setup:
+    bash harness/scripts/setup-host.sh
+
+# Package, install, boot and assert an image (default: the trixie fixture).
+test-install *ARGS:
+    {{harness}} test-install {{ARGS}}
+
+# Package a rootfs directory into an OCI image in containers-storage.
+package ROOTFS IMAGE *ARGS:
+    {{harness}} package {{ROOTFS}} {{IMAGE}} {{ARGS}}
+
+# Print the metadata manifest (SUID/SGID, caps, xattrs, owners, hardlinks) as JSON.
+manifest TARGET:
+    {{harness}} manifest {{TARGET}}
+
+# Build (or reuse from cache) a fixture rootfs.
+fixture NAME:
+    {{harness}} fixtures build {{NAME}}
+
+# The harness's own tests: unit tests and a real end-to-end run.
+test: setup
+    npx tsc --noEmit
+    npx tap
+
+# Unit tests only (no VM).
+unit:
+    BOOTC_HARNESS_UNIT_ONLY=1 npx tap

@@ -1,0 +1,95 @@
+// Tier 1: what the image is made of survived packaging and installation: every
+// SUID/SGID bit, file capability and security xattr of the source is in the guest.
+import type { Machine, SpecialEntry } from '../harness/src/index.js';
+import { test, expect, sq } from './fixtures.js';
+
+const isSetId = (mode: string) => (parseInt(mode, 8) & 0o6000) !== 0;
+
+/** path -> "mode uid gid" in the guest; missing paths are absent from the map. */
+async function guestStat(machine: Machine, paths: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (paths.length === 0) return out;
+  const r = await machine.exec(`stat -c '%a %u %g %n' -- ${paths.map(sq).join(' ')}`);
+  for (const line of r.stdout.split('\n').filter(Boolean)) {
+    const [mode, uid, gid, ...name] = line.split(' ');
+    out.set(name.join(' '), `${mode!.padStart(4, '0')} ${uid} ${gid}`);
+  }
+  return out;
+}
+
+/** path -> capability text in the guest ("cap_net_raw=ep"). */
+async function guestCaps(machine: Machine, paths: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (paths.length === 0) return out;
+  const has = await machine.exec('command -v getcap');
+  expect(has.exitCode, 'the guest needs getcap (libcap2-bin) to check file capabilities').toBe(0);
+  const r = await machine.exec(`getcap -- ${paths.map(sq).join(' ')}`);
+  for (const line of r.stdout.split('\n').filter(Boolean)) {
+    const m = /^(\S+)\s+(?:= )?(\S+)$/.exec(line.trim());
+    if (m) out.set(m[1]!, m[2]!.replace(/\+/, '='));
+  }
+  return out;
+}
+
+test.describe('image', { tag: '@tier1' }, () => {
+  test('image.setid-bits', async ({ machine, manifest }) => {
+    const entries = manifest.special.filter((e: SpecialEntry) => isSetId(e.mode));
+    expect(entries.length, 'the source manifest lists SUID/SGID files').toBeGreaterThan(0);
+    const got = await guestStat(machine, entries.map((e) => e.path));
+    const losses = entries
+      .map((e) => ({ e, g: got.get(e.path) }))
+      .filter(({ e, g }) => g !== `${e.mode.padStart(4, '0')} ${e.uid} ${e.gid}`)
+      .map(({ e, g }) => `${e.path}: want ${e.mode} ${e.uid}:${e.gid}, guest has ${g ?? 'no such file'}`);
+    expect(losses, 'SUID/SGID bits lost between source and guest').toEqual([]);
+  });
+
+  test('image.file-capabilities', async ({ machine, manifest }) => {
+    const entries = manifest.special.filter((e: SpecialEntry) => e.caps);
+    test.skip(entries.length === 0, 'the source has no file capabilities');
+    const got = await guestCaps(machine, entries.map((e) => e.path));
+    const losses = entries.filter((e) => got.get(e.path) !== e.caps).map((e) => `${e.path}: want ${e.caps}, guest has ${got.get(e.path) ?? 'none'}`);
+    expect(losses, 'file capabilities lost between source and guest').toEqual([]);
+  });
+
+  test('image.security-xattrs', async ({ machine, manifest }) => {
+    const entries = manifest.special.filter((e: SpecialEntry) => e.xattrs && Object.keys(e.xattrs).length > 0);
+    test.skip(entries.length === 0, 'the source has no security.* xattrs besides capabilities');
+    const losses: string[] = [];
+    for (const e of entries) {
+      for (const [name, value] of Object.entries(e.xattrs!)) {
+        const r = await machine.exec(`getfattr --absolute-names -e hex -n ${sq(name)} -- ${sq(e.path)}`);
+        const m = new RegExp(`^${name.replace(/\./g, '\\.')}=(\\S+)$`, 'm').exec(r.stdout);
+        if (m?.[1] !== value) losses.push(`${e.path}: ${name} want ${value}, guest has ${m?.[1] ?? 'none'}`);
+      }
+    }
+    expect(losses, 'security xattrs lost between source and guest').toEqual([]);
+  });
+
+  test('image.profile-setid', async ({ machine, profile }) => {
+    test.skip(profile.expect.suid.length === 0, 'the profile requires no SUID/SGID files');
+    const got = await guestStat(machine, profile.expect.suid);
+    const missing = profile.expect.suid.filter((p) => !got.has(p) || !isSetId(got.get(p)!.split(' ')[0]!)).map((p) => `${p} (${got.get(p) ?? 'no such file'})`);
+    expect(missing, 'files the profile requires to be SUID/SGID').toEqual([]);
+  });
+
+  test('image.profile-capabilities', async ({ machine, profile }) => {
+    const want = Object.entries(profile.expect.caps);
+    test.skip(want.length === 0, 'the profile requires no file capabilities');
+    const got = await guestCaps(machine, want.map(([p]) => p));
+    const missing = want.filter(([p, c]) => got.get(p) !== c).map(([p, c]) => `${p}: want ${c}, guest has ${got.get(p) ?? 'none'}`);
+    expect(missing, 'file capabilities the profile requires').toEqual([]);
+  });
+
+  test('image.usr-readonly', async ({ machine, profile }) => {
+    test.skip(!profile.expect.readonlyUsr, 'the profile does not expect a read-only /usr');
+    const r = await machine.exec('touch /usr/.bootc-harness-write-test');
+    expect(r.exitCode, '/usr must not be writable').not.toBe(0);
+  });
+
+  test('image.bootc-status', async ({ machine, profile }) => {
+    test.skip(!profile.expect.bootc, 'the profile does not expect bootc in the image');
+    const r = await machine.succeed('bootc status --json');
+    const status = JSON.parse(r) as { status?: { booted?: { image?: { image?: { image?: string } } } } };
+    expect(status.status?.booted?.image?.image?.image, 'bootc status names the booted image').toBeTruthy();
+  });
+});
