@@ -1,0 +1,43 @@
+// What a run may leave behind if teardown failed: processes, buildah working
+// containers, mounts, loop devices, work directories. Tests assert this is empty.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from './exec.js';
+import { workDir } from './paths.js';
+
+export interface Leftover {
+  kind: 'process' | 'container' | 'mount' | 'loop' | 'workdir';
+  what: string;
+}
+
+/** Everything belonging to runs whose id contains `marker` (or to any run, with ''). */
+export async function findLeftovers(marker = ''): Promise<Leftover[]> {
+  const found: Leftover[] = [];
+  const work = workDir();
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+    } catch {
+      continue;
+    }
+    const ours = /^(qemu-system-x86_64 -name bootc-harness|swtpm socket )/.test(cmd) && cmd.includes(work) && cmd.includes(marker);
+    if (ours) found.push({ kind: 'process', what: `${pid} ${cmd.slice(0, 160)}` });
+  }
+  const ctrs = await run(['buildah', 'containers', '--format', '{{.ContainerName}}'], { stage: 'shutdown' }).catch(() => undefined);
+  for (const name of ctrs?.stdout.split('\n').filter(Boolean) ?? []) {
+    if (name.startsWith('bh-') && name.includes(marker)) found.push({ kind: 'container', what: name });
+  }
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mountpoint = line.split(' ')[4];
+    if (mountpoint && mountpoint.startsWith(work) && mountpoint.includes(marker)) found.push({ kind: 'mount', what: mountpoint });
+  }
+  const loops = await run(['losetup', '--list', '--noheadings', '--output', 'NAME,BACK-FILE'], { stage: 'shutdown' }).catch(() => undefined);
+  for (const line of loops?.stdout.split('\n').filter(Boolean) ?? []) {
+    if (line.includes(work) && line.includes(marker)) found.push({ kind: 'loop', what: line.trim() });
+  }
+  if (existsSync(work)) {
+    for (const d of readdirSync(work)) if (d.includes(marker) && !d.startsWith('.')) found.push({ kind: 'workdir', what: join(work, d) });
+  }
+  return found;
+}

@@ -1,0 +1,62 @@
+// Bad input: one clear line on stderr, exit 2, nothing started or left behind.
+import t from 'tap';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { cli } from './helpers/cli.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'bh-bad-input-'));
+t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+const empty = join(tmp, 'empty');
+mkdirSync(empty);
+const noKernel = join(tmp, 'nokernel');
+mkdirSync(join(noKernel, 'etc'), { recursive: true });
+writeFileSync(join(noKernel, 'etc/os-release'), 'ID=debian\n');
+// A rootfs layout with a kernel file but no bootc: enough for input checks, which run before any use of it.
+const withKernel = join(tmp, 'withkernel');
+mkdirSync(join(withKernel, 'usr/lib/modules/6.1.0-test'), { recursive: true });
+writeFileSync(join(withKernel, 'usr/lib/modules/6.1.0-test/vmlinuz'), '');
+const aFile = join(tmp, 'file');
+writeFileSync(aFile, 'x');
+const work = join(tmp, 'work');
+
+const cases: [string, string[], RegExp, Record<string, string>?][] = [
+  ['missing path', ['test-install', join(tmp, 'nope')], /does not exist/],
+  ['file instead of directory', ['test-install', aFile], /is a file, expected a rootfs directory/],
+  ['empty directory', ['test-install', empty], /is empty/],
+  ['rootfs without kernel', ['test-install', noKernel], /has no kernel/],
+  ['malformed image reference', ['test-install', 'quay.io/Foo/BAR:::x'], /malformed image reference/],
+  ['unknown profile', ['test-install', '--profile', 'no-such-profile'], /unknown profile "no-such-profile" \(known: .*trixie/],
+  ['unknown tier', ['test-install', '--tier', '0,9'], /unknown tier "9"/],
+  ['bad accel', ['test-install', '--accel', 'fast'], /--accel must be one of auto, kvm, tcg/],
+  ['unknown flag', ['test-install', '--frobnicate'], /frobnicate/],
+  ['bootc installer without bootc', ['test-install', withKernel, '--installer', 'bootc'], /--installer bootc: .* has no \/usr\/bin\/bootc/],
+  ['missing host tool', ['test-install', withKernel], /missing host tools? .*\(install Debian package .*buildah/, { PATH: join(tmp, 'empty') }],
+  ['unknown command', ['frobnicate'], /unknown command "frobnicate"/],
+  ['unknown fixture', ['fixtures', 'build', 'no-such-fixture'], /unknown fixture "no-such-fixture" \(known: .*trixie/],
+  ['package from a missing dir', ['package', join(tmp, 'nope'), 'localhost/x:y'], /does not exist/],
+  ['package to a malformed name', ['package', withKernel, 'Not A Name'], /malformed image name/],
+];
+
+for (const [name, args, re, env] of cases) {
+  t.test(name, async (t) => {
+    const r = await cli(args, { BOOTC_HARNESS_WORK: work, ...(env ?? {}) });
+    t.equal(r.code, 2, 'exit code 2');
+    const lines = r.stderr.trim().split('\n');
+    t.equal(lines.length, name === 'unknown command' ? lines.length : 1, `one line: ${r.stderr}`);
+    t.match(lines[0], re);
+    t.equal(r.stdout, '', 'nothing on stdout');
+    t.same(existsSync(work) ? readdirSync(work) : [], [], 'no run was started');
+  });
+}
+
+t.test('not enough disk space', { skip: process.getuid?.() !== 0 && 'needs root to mount a small tmpfs' }, async (t) => {
+  const small = join(tmp, 'small');
+  mkdirSync(small);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', small]);
+  t.teardown(() => execFileSync('umount', [small]));
+  const r = await cli(['test-install', withKernel, '--installer', 'direct'], { BOOTC_HARNESS_WORK: small });
+  t.equal(r.code, 2);
+  t.match(r.stderr.trim(), /^bootc-harness: not enough disk space in .*: 0\.0 GiB free, \d+\.\d GiB needed$/);
+});

@@ -1,0 +1,29 @@
+// The image stage for real: package a rootfs with buildah and read it back.
+import t from 'tap';
+import { cli, VM_TESTS } from './helpers/cli.js';
+import { findLeftovers } from '../src/util/leftovers.js';
+import { run } from '../src/util/exec.js';
+
+t.test('manifest of a rootfs equals the manifest of its packaged image', { skip: !VM_TESTS && 'BOOTC_HARNESS_UNIT_ONLY=1' }, async (t) => {
+  const built = await cli(['fixtures', 'build', 'trixie']);
+  t.equal(built.code, 0, built.stderr);
+  const rootfs = built.stdout.trim().split(' ')[0]!;
+  const image = `localhost/bootc-harness/e2e-package:${process.pid}`;
+  t.teardown(async () => {
+    await run(['buildah', 'rmi', image], { stage: 'image' });
+  });
+  const p = await cli(['package', rootfs, image, '--label', 'org.example.test=yes']);
+  t.equal(p.code, 0, p.stderr);
+  const labels = await run(['buildah', 'inspect', '--type', 'image', '--format', '{{json .OCIv1.Config.Labels}}', image], { stage: 'image' });
+  t.match(JSON.parse(labels.stdout), { 'containers.bootc': '1', 'org.example.test': 'yes' });
+  const fromDir = await cli(['manifest', rootfs]);
+  const fromImage = await cli(['manifest', image]);
+  t.equal(fromDir.code, 0, fromDir.stderr);
+  t.equal(fromImage.code, 0, fromImage.stderr);
+  const a = JSON.parse(fromDir.stdout);
+  const b = JSON.parse(fromImage.stdout);
+  t.ok(a.special.some((e: { path: string; mode: string }) => e.path === '/usr/bin/sudo' && e.mode === '4755'), 'sudo is SUID in the source');
+  t.ok(a.special.some((e: { path: string; caps?: string }) => e.path === '/usr/bin/ping' && e.caps === 'cap_net_raw=ep'), 'ping has cap_net_raw');
+  t.same(b, a, 'image manifest equals rootfs manifest');
+  t.same(await findLeftovers(), [], 'no working container or mount left');
+});
