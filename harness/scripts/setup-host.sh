@@ -13,7 +13,7 @@ mirror="${BOOTC_HARNESS_MIRROR:-}"
 if [ -z "$mirror" ]; then
   mirror=$( { grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}';
               grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk '{for(i=2;i<=NF;i++) if ($i ~ /^[a-z]+:\/\//) {print $i; break}}'; } \
-            | grep -v -- '-security' | grep -E '/debian/?$' | head -n1 || true)
+            | grep -v -- '-security' | grep -E '/debian/?$' | awk '{print (/debian\.org\//?0:1), $0}' | sort -s -k1,1n | cut -d' ' -f2 | head -n1 || true)
 fi
 if [ -z "$mirror" ]; then echo "setup: no Debian mirror found in the host's apt sources; set BOOTC_HARNESS_MIRROR" >&2; exit 2; fi
 

@@ -1,8 +1,12 @@
 // The image stage for real: package a rootfs with buildah and read it back.
 import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { cli, VM_TESTS } from './helpers/cli.js';
 import { findLeftovers } from '../src/util/leftovers.js';
 import { run } from '../src/util/exec.js';
+import { imageLabels } from '../src/image/buildah.js';
 
 t.test('manifest of a rootfs equals the manifest of its packaged image', { skip: !VM_TESTS && 'BOOTC_HARNESS_UNIT_ONLY=1' }, async (t) => {
   const built = await cli(['fixtures', 'build', 'trixie']);
@@ -14,8 +18,7 @@ t.test('manifest of a rootfs equals the manifest of its packaged image', { skip:
   });
   const p = await cli(['package', rootfs, image, '--label', 'org.example.test=yes']);
   t.equal(p.code, 0, p.stderr);
-  const labels = await run(['buildah', 'inspect', '--type', 'image', '--format', '{{json .OCIv1.Config.Labels}}', image], { stage: 'image' });
-  t.match(JSON.parse(labels.stdout), { 'containers.bootc': '1', 'org.example.test': 'yes' });
+  t.match(await imageLabels(image), { 'containers.bootc': '1', 'org.example.test': 'yes' });
   const fromDir = await cli(['manifest', rootfs]);
   const fromImage = await cli(['manifest', image]);
   t.equal(fromDir.code, 0, fromDir.stderr);
@@ -25,5 +28,17 @@ t.test('manifest of a rootfs equals the manifest of its packaged image', { skip:
   t.ok(a.special.some((e: { path: string; mode: string }) => e.path === '/usr/bin/sudo' && e.mode === '4755'), 'sudo is SUID in the source');
   t.ok(a.special.some((e: { path: string; caps?: string }) => e.path === '/usr/bin/ping' && e.caps === 'cap_net_raw=ep'), 'ping has cap_net_raw');
   t.same(b, a, 'image manifest equals rootfs manifest');
+
+  // The other transports a SOURCE may use: an OCI layout directory and an OCI archive.
+  const ociDir = mkdtempSync(join(tmpdir(), 'bh-oci-'));
+  t.teardown(() => rmSync(ociDir, { recursive: true, force: true }));
+  await run(['skopeo', 'copy', '--quiet', `containers-storage:${image}`, `oci:${join(ociDir, 'layout')}:e2e`], { stage: 'image' });
+  await run(['skopeo', 'copy', '--quiet', `containers-storage:${image}`, `oci-archive:${join(ociDir, 'image.tar')}`], { stage: 'image' });
+  const fromOci = await cli(['manifest', `oci:${join(ociDir, 'layout')}:e2e`]);
+  t.equal(fromOci.code, 0, fromOci.stderr);
+  t.same(JSON.parse(fromOci.stdout), a, 'oci: layout manifest equals rootfs manifest');
+  const fromArchive = await cli(['manifest', `oci-archive:${join(ociDir, 'image.tar')}`]);
+  t.equal(fromArchive.code, 0, fromArchive.stderr);
+  t.same(JSON.parse(fromArchive.stdout), a, 'oci-archive: manifest equals rootfs manifest');
   t.same(await findLeftovers(), [], 'no working container or mount left');
 });

@@ -1,5 +1,7 @@
 // bootc-harness command line. Parsing and exit codes live here; the work lives in the stages.
+import { existsSync, statSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { importImage, removeImage } from '../image/buildah.js';
 import { UsageError } from '../errors.js';
 import { buildFixture } from '../fixtures/build.js';
 import { takeManifest } from '../image/manifest.js';
@@ -98,11 +100,25 @@ async function cmdManifest(args: string[]): Promise<number> {
   const arg = positionals[0]!;
   requireTools(['getfattr', 'getcap']);
   let manifest;
-  if (arg.startsWith('/') || arg.startsWith('.')) {
+  if (arg.startsWith('/') || arg.startsWith('.') || existsSync(arg)) {
     const src = parseSource(arg);
     if (src.kind !== 'dir') throw new UsageError(`manifest: ${arg} is not a directory`);
-    if (!(await import('node:fs')).existsSync(src.path)) throw new UsageError(`manifest: ${src.path} does not exist`);
+    if (!existsSync(src.path)) throw new UsageError(`manifest: ${src.path} does not exist`);
+    if (!statSync(src.path).isDirectory()) throw new UsageError(`manifest: ${src.path} is a file, expected a rootfs directory`);
     manifest = await takeManifest(src.path);
+  } else if (/^(oci|oci-archive|docker):/.test(arg)) {
+    // Another transport: copy into containers-storage under a throwaway name, read, remove.
+    const src = parseSource(arg);
+    checkSource(src);
+    requireTools(['buildah', 'skopeo']);
+    const local = `localhost/bootc-harness/manifest:${process.pid}`;
+    const transport = src.kind === 'oci' ? `oci:${src.path}${src.tag ? `:${src.tag}` : ''}` : src.kind === 'oci-archive' ? `oci-archive:${src.path}` : arg;
+    await importImage(transport, local);
+    try {
+      manifest = await manifestOfImage(local, `manifest-${process.pid}`);
+    } finally {
+      await removeImage(local);
+    }
   } else {
     const ref = arg.replace(/^containers-storage:/, '');
     if (!isImageReference(ref) && !/^[a-f0-9]{12,64}$/.test(ref)) throw new UsageError(`manifest: malformed image reference "${arg}"`);

@@ -34,18 +34,21 @@ export async function imageDigest(ref: string): Promise<string | undefined> {
 }
 
 export async function imageLabels(ref: string): Promise<Record<string, string>> {
-  const r = await runChecked(['buildah', 'inspect', '--type', 'image', '--format', '{{json .OCIv1.Config.Labels}}', ref], S);
-  return (JSON.parse(r.stdout.trim() || 'null') as Record<string, string> | null) ?? {};
+  // buildah 1.28's templates have no json function: parse the whole inspect document.
+  const r = await runChecked(['buildah', 'inspect', '--type', 'image', ref], S);
+  const doc = JSON.parse(r.stdout) as { OCIv1?: { config?: { Labels?: Record<string, string> } } };
+  return doc.OCIv1?.config?.Labels ?? {};
 }
 
 /** Pure: `buildah config` arguments for the labels every packaged image carries. */
 export function labelArgs(labels: Record<string, string>): string[] {
-  return Object.entries({ 'containers.bootc': '1', ...labels }).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+  // containers.bootc=1 last: a caller cannot switch it off.
+  return Object.entries({ ...labels, 'containers.bootc': '1' }).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
 }
 
-export async function commit(container: string, image: string, labels: Record<string, string>): Promise<string> {
+export async function commit(container: string, image: string, labels: Record<string, string>, signal?: AbortSignal): Promise<string> {
   await runChecked(['buildah', 'config', ...labelArgs(labels), container], S);
-  const r = await runChecked(['buildah', 'commit', '--quiet', '--rm=false', container, image], S);
+  const r = await runChecked(['buildah', 'commit', '--quiet', '--rm=false', container, image], { ...S, signal });
   return r.stdout.trim();
 }
 

@@ -5,7 +5,7 @@
 import { AssertionFailure } from '../errors.js';
 import { runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
-import { commit, imageDigest, imageId, mountedContainer, removeImage } from './buildah.js';
+import { commit, imageDigest, mountedContainer } from './buildah.js';
 import { diffManifest, formatLosses, takeManifest, type Manifest } from './manifest.js';
 
 export interface PackagedImage {
@@ -15,16 +15,14 @@ export interface PackagedImage {
   sourceManifest: Manifest;
 }
 
-export async function packageRootfs(rootfs: string, image: string, labels: Record<string, string>, runId: string): Promise<PackagedImage> {
+export async function packageRootfs(rootfs: string, image: string, labels: Record<string, string>, runId: string, signal?: AbortSignal): Promise<PackagedImage> {
   const td = new Teardown();
   try {
     const sourceManifest = await takeManifest(rootfs);
-    const previous = await imageId(image);
     const ctr = await mountedContainer('scratch', `bh-${runId}-pkg`, td);
-    await runChecked(['cp', '-a', `${rootfs}/.`, `${ctr.mountpoint}/`], { stage: 'image' });
-    const id = await commit(ctr.name, image, labels);
+    await runChecked(['cp', '-a', `${rootfs}/.`, `${ctr.mountpoint}/`], { stage: 'image', signal });
+    const id = await commit(ctr.name, image, labels, signal);
     await td.runOrThrow();
-    if (previous && previous !== id) await removeImage(previous);
     await verifyImage(id, sourceManifest, runId);
     return { ref: image, id, digest: await imageDigest(id), sourceManifest };
   } finally {

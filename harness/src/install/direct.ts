@@ -19,6 +19,7 @@ export interface DirectInstallOptions {
   authorizedKey: string;
   minDiskGiB: number;
   kargs: readonly string[];
+  signal?: AbortSignal;
 }
 
 export interface InstalledDisk {
@@ -28,10 +29,12 @@ export interface InstalledDisk {
   cmdline: string;
 }
 
-const S = { stage: 'disk' as const };
+const STAGE = { stage: 'disk' as const };
 const HOST_SYSTEMD_BOOT = '/usr/lib/systemd/boot/efi/systemd-bootx64.efi';
 
 export async function installDirect(opts: DirectInstallOptions): Promise<InstalledDisk> {
+  // Long steps stop on Ctrl-C; teardown steps never take the signal, so they always run.
+  const S = { ...STAGE, signal: opts.signal };
   const td = new Teardown();
   const esp = join(opts.workDir, 'esp.img');
   const root = join(opts.workDir, 'root.img');

@@ -1,11 +1,11 @@
 // test-install: source -> image -> disk -> vm -> session -> suites -> report.
 // The CLI owns the VM for the whole run; the suites attach to it over SSH.
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import getPort from 'get-port';
 import { AssertionFailure, InfraError, UsageError, describeError } from '../errors.js';
 import { buildFixture } from '../fixtures/build.js';
-import { importImage, imageDigest, imageId } from '../image/buildah.js';
+import { importImage, imageDigest, imageId, removeImage } from '../image/buildah.js';
 
 import { manifestOfImage, packageRootfs } from '../image/package.js';
 import type { Manifest } from '../image/manifest.js';
@@ -26,6 +26,7 @@ import { Swtpm } from '../vm/swtpm.js';
 import { Vm } from '../vm/vm.js';
 import { CONTEXT_ENV, type RunContext } from './context.js';
 import { StageClock, normalise } from './stages.js';
+import { withDeadline } from '../util/deadline.js';
 
 export const ALL_TIERS = [0, 1, 2, 3, 4] as const;
 
@@ -128,7 +129,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const image = await clock.run(
       'image',
       profile.budgets.imageMs,
-      () => Promise.race([prepareImage(source, runId, opts), abortRace()]),
+      () => Promise.race([prepareImage(source, runId, opts, td), abortRace()]),
       { cached: (v) => v.cached },
     );
     summary.image = { ref: image.ref, digest: image.digest, id: image.id };
@@ -145,7 +146,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     opts.log(`disk: installer ${installer}`);
     const disk: InstalledDisk = await clock.run('disk', profile.budgets.diskMs, () =>
       Promise.race([
-        installDirect({ imageId: image.id, runId, workDir: work, authorizedKey: key.publicKey, minDiskGiB: profile.vm.diskGiB, kargs: image.kargs }),
+        installDirect({ imageId: image.id, runId, workDir: work, authorizedKey: key.publicKey, minDiskGiB: profile.vm.diskGiB, kargs: image.kargs, signal: opts.signal }),
         abortRace(),
       ]),
     );
@@ -186,6 +187,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
         theVm.console.fatal().catch((hit: ConsoleHit) =>
           Promise.reject(new AssertionFailure('session', `${describeHit(hit)}\n${theVm.console.context(hit)}`, { consoleTail: theVm.console.tail() })),
         ),
+        sshSilentAfterLogin(theVm, SSH_GRACE_AFTER_LOGIN_MS),
         abortRace(),
       ]);
     const machine = await clock.run(
@@ -216,7 +218,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     };
     const contextPath = join(work, 'context.json');
     writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });
-    const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, () => runSuites(contextPath, runDir, opts.tiers, profile));
+    const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, () => Promise.race([runSuites(contextPath, runDir, opts.tiers, profile, opts.signal), abortRace()]));
 
     // Journal for the report, then a clean power-off.
     const journal = await machine.exec('journalctl -b --no-pager -o short-monotonic', 60_000).catch(() => undefined);
@@ -226,7 +228,10 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       const how = await theVm.shutdown(profile.budgets.shutdownMs);
       if (how === 'killed') opts.log('shutdown: guest did not power off in time; killed');
     });
-    if (suitesExit > 1) failure = new InfraError('suites', `playwright exited ${suitesExit}`);
+    const recorded = readTests(join(runDir, 'tests.json'));
+    const failedTests = recorded.filter((x) => x.status !== 'passed' && x.status !== 'skipped').length;
+    if (suitesExit !== 0 && failedTests === 0) failure = new InfraError('suites', `playwright exited ${suitesExit} without a failed test (no tests selected, or a runner error): see the output above`);
+    if (suitesExit === 0 && recorded.length === 0) failure = new InfraError('suites', 'no test ran');
   } catch (e) {
     failure = normalise('input', e, undefined, vm?.console.tail());
   } finally {
@@ -255,6 +260,19 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
   return { exitCode: summary.exitCode, runDir, summary };
 }
 
+/** sshd starts before the getty; a login prompt with no SSH this long after means sshd is not there. */
+const SSH_GRACE_AFTER_LOGIN_MS = 10_000;
+
+/** Rejects when the console shows a login prompt and `graceMs` pass: racing waitReady, it only fires if SSH never came. */
+function sshSilentAfterLogin(vm: Vm, graceMs: number): Promise<never> {
+  return vm.console.waitFor(/\blogin: *$/).then(async (line) => {
+    await withDeadline(new Promise<never>(() => undefined), graceMs, 'ssh after login prompt').catch(() => undefined);
+    throw new AssertionFailure('session', `the guest reached its login prompt ("${line.trim()}") but SSH did not answer within ${graceMs / 1000} s: is sshd enabled and listening on port 22?`, {
+      consoleTail: vm.console.tail(),
+    });
+  });
+}
+
 interface PreparedImage {
   ref: string;
   id: string;
@@ -264,15 +282,27 @@ interface PreparedImage {
   cached: boolean;
 }
 
-async function prepareImage(source: Source, runId: string, opts: TestInstallOptions): Promise<PreparedImage> {
+async function prepareImage(source: Source, runId: string, opts: TestInstallOptions, td: Teardown): Promise<PreparedImage> {
   switch (source.kind) {
     case 'fixture': {
+      // Fixture images are cached under the recipe's hash, with the manifest they were verified against.
       const fx = await buildFixture(source.name, { log: opts.log, signal: opts.signal });
-      const p = await packageRootfs(fx.rootfs, `localhost/bootc-harness/${source.name}:latest`, { 'org.bootc-harness.fixture': source.name }, runId);
-      return { ref: p.ref, id: p.id, digest: p.digest, manifest: p.sourceManifest, kargs: fx.recipe.kargs, cached: fx.cached };
+      const ref = `localhost/bootc-harness/${source.name}:${fx.hash}`;
+      const record = join(fx.dir, 'image.json');
+      const id = await imageId(ref);
+      if (id && existsSync(record)) {
+        const saved = JSON.parse(readFileSync(record, 'utf8')) as { id: string; manifest: Manifest };
+        if (saved.id === id) return { ref, id, digest: await imageDigest(id), manifest: saved.manifest, kargs: fx.recipe.kargs, cached: true };
+      }
+      const p = await packageRootfs(fx.rootfs, ref, { 'org.bootc-harness.fixture': source.name }, runId, opts.signal);
+      writeFileSync(record, JSON.stringify({ id: p.id, manifest: p.sourceManifest }));
+      return { ref, id: p.id, digest: p.digest, manifest: p.sourceManifest, kargs: fx.recipe.kargs, cached: false };
     }
     case 'dir': {
-      const p = await packageRootfs(source.path, `localhost/bootc-harness/${slug(source.path)}:latest`, {}, runId);
+      // A directory may change between runs: package it afresh, and drop the image afterwards.
+      const ref = `localhost/bootc-harness/${slug(source.path).toLowerCase()}:${runId.toLowerCase()}`;
+      const p = await packageRootfs(source.path, ref, {}, runId, opts.signal);
+      if (!opts.keep) td.defer(`remove image ${ref}`, () => removeImage(p.id));
       return { ref: p.ref, id: p.id, digest: p.digest, manifest: p.sourceManifest, kargs: [], cached: false };
     }
     case 'containers-storage': {
@@ -281,21 +311,23 @@ async function prepareImage(source: Source, runId: string, opts: TestInstallOpti
       return { ref: source.ref, id, digest: await imageDigest(id), manifest: await manifestOfImage(id, runId), kargs: [], cached: true };
     }
     default: {
-      const local = `localhost/bootc-harness/import-${runId}:latest`;
+      const local = `localhost/bootc-harness/import:${runId.toLowerCase()}`;
       const transport = source.kind === 'oci' ? `oci:${source.path}${source.tag ? `:${source.tag}` : ''}` : source.kind === 'oci-archive' ? `oci-archive:${source.path}` : `docker://${source.ref}`;
       await importImage(transport, local);
       const id = (await imageId(local))!;
+      if (!opts.keep) td.defer(`remove image ${local}`, () => removeImage(id));
       return { ref: local, id, digest: await imageDigest(id), manifest: await manifestOfImage(id, runId), kargs: [], cached: false };
     }
   }
 }
 
-async function runSuites(contextPath: string, runDir: string, tiers: number[], profile: Profile): Promise<number> {
+async function runSuites(contextPath: string, runDir: string, tiers: number[], profile: Profile, signal: AbortSignal): Promise<number> {
   const grep = tiers.map((t) => `@tier${t}\\b`).join('|');
   const code = await runInherit(['npx', 'playwright', 'test', '--config', join(REPO_ROOT, 'playwright.config.ts'), '--grep', grep], {
     stage: 'suites',
     cwd: REPO_ROOT,
     env: { [CONTEXT_ENV]: contextPath, BOOTC_HARNESS_RUN_DIR: runDir, BOOTC_HARNESS_TEST_MS: String(profile.budgets.testMs) },
+    signal,
   });
   // Playwright's HTML report goes to a folder it owns; its pages belong at the run's top level.
   const html = join(runDir, 'html');

@@ -4,19 +4,47 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 
-/** Pure: archive URIs found in deb822 (.sources) or one-line (.list) texts, security archives skipped. */
+const DEBIAN_SUITE = /^(buster|bullseye|bookworm|trixie|forky|duke|sid|stable|testing|unstable|oldstable)(-updates|-backports|-proposed-updates)?$/;
+
+interface AptEntry {
+  uris: string[];
+  suites: string[];
+  components: string[];
+}
+
+function entries(text: string): AptEntry[] {
+  const out: AptEntry[] = [];
+  for (const line of text.split('\n')) {
+    const t = line.trim();
+    if (!/^deb\s/.test(t)) continue;
+    const words = t.replace(/\[[^\]]*\]/, '').split(/\s+/).slice(1);
+    const [uri, suite, ...components] = words;
+    if (uri) out.push({ uris: [uri], suites: suite ? [suite] : [], components });
+  }
+  for (const stanza of text.split(/\n\s*\n/)) {
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
+    const uris = field('URIs');
+    if (uris.length && /^Types:.*\bdeb\b/im.test(stanza)) out.push({ uris, suites: field('Suites'), components: field('Components') });
+  }
+  return out;
+}
+
+/**
+ * Pure: Debian archive URIs in deb822 (.sources) or one-line (.list) texts. An entry
+ * counts when it serves a Debian suite with "main" (so docker's or tailscale's
+ * /debian repos do not); security archives are skipped; debian.org hosts come first.
+ */
 export function mirrorsFromAptSources(texts: readonly string[]): string[] {
   const found: string[] = [];
   for (const text of texts) {
-    for (const line of text.split('\n')) {
-      const t = line.trim();
-      let uris: string[] = [];
-      if (/^URIs:/i.test(t)) uris = t.replace(/^URIs:/i, '').trim().split(/\s+/);
-      else if (/^deb\s/.test(t)) uris = t.split(/\s+/).filter((w) => /^[a-z]+:\/\//.test(w)).slice(0, 1);
-      for (const u of uris) if (!/-security/.test(u) && /\/debian\/?$/.test(u)) found.push(u.replace(/\/$/, ''));
+    for (const e of entries(text)) {
+      if (!e.components.includes('main') || !e.suites.some((s) => DEBIAN_SUITE.test(s))) continue;
+      for (const u of e.uris) if (!/-security/.test(u) && /\/debian\/?$/.test(u)) found.push(u.replace(/\/$/, ''));
     }
   }
-  return [...new Set(found)];
+  const unique = [...new Set(found)];
+  const official = (u: string) => (/^[a-z]+:\/\/([^/]*\.)?debian\.org\//.test(u) ? 0 : 1);
+  return unique.sort((a, b) => official(a) - official(b));
 }
 
 export function hostDebianMirror(): string {

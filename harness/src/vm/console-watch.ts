@@ -11,6 +11,8 @@ export class ConsoleWatch extends EventEmitter {
   private partial = '';
   private out: WriteStream;
   private ended = false;
+  /** The pending partial line already produced a hit; its completed line must not count twice. */
+  private partialHit = false;
 
   constructor(readonly logPath: string, private warnOnly: ReadonlySet<string> = new Set()) {
     super();
@@ -27,18 +29,35 @@ export class ConsoleWatch extends EventEmitter {
     const parts = (this.partial + text).split('\n');
     this.partial = parts.pop() ?? '';
     for (const raw of parts) this.onLine(raw);
-    // A prompt has no newline: check the partial line too, without consuming it.
-    if (this.partial) this.emit('partial', stripAnsi(this.partial));
+    // A prompt has no newline (a passphrase prompt, "login: "): check the pending
+    // line too, without consuming it, and judge it once.
+    if (this.partial) {
+      const line = stripAnsi(this.partial);
+      if (!this.partialHit) {
+        const hit = matchLine(line, this.lines.length + 1, this.warnOnly);
+        if (hit) {
+          this.partialHit = true;
+          this.record(hit);
+        }
+      }
+      this.emit('partial', line);
+    }
+  }
+
+  private record(hit: ConsoleHit): void {
+    this.hits.push(hit);
+    this.emit('hit', hit);
+    if (hit.fatal) this.emit('fatal', hit);
   }
 
   private onLine(raw: string): void {
     const line = stripAnsi(raw);
     this.lines.push(line);
-    const hit = matchLine(line, this.lines.length, this.warnOnly);
-    if (hit) {
-      this.hits.push(hit);
-      this.emit('hit', hit);
-      if (hit.fatal) this.emit('fatal', hit);
+    const judged = this.partialHit;
+    this.partialHit = false;
+    if (!judged) {
+      const hit = matchLine(line, this.lines.length, this.warnOnly);
+      if (hit) this.record(hit);
     }
     this.emit('line', line);
   }
@@ -50,7 +69,7 @@ export class ConsoleWatch extends EventEmitter {
 
   /** Resolves with the first line (or prompt) matching `re`; use with withDeadline. */
   waitFor(re: RegExp): Promise<string> {
-    const seen = this.lines.find((l) => re.test(l));
+    const seen = this.lines.find((l) => re.test(l)) ?? (this.partial && re.test(stripAnsi(this.partial)) ? stripAnsi(this.partial) : undefined);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve) => {
       const check = (l: string) => {

@@ -1,0 +1,50 @@
+// Broken fixtures, each failing for its own reason, fast: from the console or the
+// first check that can see it, never by waiting out the SSH budget.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { findLeftovers } from '../src/util/leftovers.js';
+import { cli, VM_TESTS } from './helpers/cli.js';
+import type { Summary } from '../src/report/summary.js';
+
+interface Case {
+  profile: string;
+  exit: number;
+  tier: string;
+  test: string;
+  reason: RegExp;
+  /** The failure comes from the console during boot, before SSH. */
+  duringBoot: boolean;
+}
+
+const CASES: Case[] = [
+  { profile: 'broken-panic', exit: 1, tier: 'tier0', test: 'boot.reached-ssh', reason: /kernel panic \[kernel-panic\].*Attempted to kill init/, duringBoot: true },
+  { profile: 'broken-emergency', exit: 1, tier: 'tier0', test: 'boot.reached-ssh', reason: /emergency shell \[emergency-shell\]/, duringBoot: true },
+  { profile: 'broken-nossh', exit: 1, tier: 'tier0', test: 'boot.reached-ssh', reason: /login prompt .* SSH did not answer within 10 s/, duringBoot: true },
+  { profile: 'broken-unit', exit: 1, tier: 'tier0', test: 'boot.no-failed-units', reason: /bootc-harness-broken\.service/, duringBoot: false },
+  { profile: 'broken-nosuid', exit: 1, tier: 'tier1', test: 'image.profile-setid', reason: /\/usr\/bin\/sudo/, duringBoot: false },
+];
+
+for (const c of CASES) {
+  t.test(`${c.profile} fails with exit ${c.exit} naming its reason`, { skip: !VM_TESTS && 'BOOTC_HARNESS_UNIT_ONLY=1' }, async (t) => {
+    const r = await cli(['test-install', '--profile', c.profile, '--tier', '0,1']);
+    t.equal(r.code, c.exit, `exit ${c.exit}\n${r.stderr.slice(-2000)}`);
+    const m = /^report: (.+)$/m.exec(r.stdout + r.stderr);
+    t.ok(m, 'the run names its report');
+    const summary = JSON.parse(readFileSync(join(m![1]!, 'summary.json'), 'utf8')) as Summary;
+    t.equal(summary.verdict, 'failed');
+    const failed = summary.tests.filter((x) => x.status === 'failed');
+    const named = failed.find((x) => x.id === c.test);
+    t.ok(named, `${c.test} failed (failed: ${failed.map((x) => x.id).join(', ')})`);
+    t.equal(named?.tier, c.tier);
+    t.match(named?.error ?? '', c.reason, 'the failure names the reason');
+    const session = summary.stages.find((s) => s.name === 'session');
+    t.ok(session, 'the session stage ran');
+    if (c.duringBoot) {
+      // A TCG boot to the login prompt takes ~60-90 s here; the SSH budget is 300 s.
+      t.ok(session!.ms < 150_000, `failed during boot in ${(session!.ms / 1000).toFixed(0)} s, not by waiting out the 300 s SSH budget`);
+      t.match(r.stderr, c.reason, 'stderr says why');
+    }
+    t.same(await findLeftovers(), [], 'nothing left behind');
+  });
+}

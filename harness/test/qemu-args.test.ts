@@ -1,0 +1,183 @@
+import t from 'tap';
+import { kvmProbeArgs, qemuArgs, type QemuProfile } from '../src/vm/qemu-args.js';
+
+const profile = (over: Partial<QemuProfile> = {}): QemuProfile => ({
+  accel: 'kvm',
+  cpus: 2,
+  memoryMiB: 2048,
+  ovmfCode: '/usr/share/OVMF/OVMF_CODE_4M.fd',
+  ovmfVars: '/var/tmp/bootc-harness/run-1/OVMF_VARS.fd',
+  disk: { path: '/var/tmp/bootc-harness/run-1/disk.qcow2', format: 'qcow2' },
+  sshPort: 40222,
+  qmpSocket: '/var/tmp/bootc-harness/run-1/qmp.sock',
+  ...over,
+});
+
+/** The value that follows each occurrence of `flag`. */
+function valuesOf(args: readonly string[], flag: string): string[] {
+  const out: string[] = [];
+  args.forEach((a, i) => {
+    if (a === flag) out.push(args[i + 1]!);
+  });
+  return out;
+}
+
+/** True when `seq` occurs contiguously in `args`. */
+function hasSeq(args: readonly string[], seq: readonly string[]): boolean {
+  for (let i = 0; i + seq.length <= args.length; i++) {
+    if (seq.every((s, j) => args[i + j] === s)) return true;
+  }
+  return false;
+}
+
+t.test('kvm uses the host CPU', async (t) => {
+  const a = qemuArgs(profile({ accel: 'kvm' }));
+  t.equal(a[0], 'qemu-system-x86_64', 'argv[0] is the emulator');
+  t.ok(hasSeq(a, ['-accel', 'kvm']), '-accel kvm');
+  t.ok(hasSeq(a, ['-cpu', 'host']), '-cpu host');
+  t.same(valuesOf(a, '-accel'), ['kvm'], 'exactly one -accel');
+  t.same(valuesOf(a, '-cpu'), ['host'], 'exactly one -cpu');
+  t.notOk(a.some((x) => x.startsWith('tcg')), 'no tcg anywhere');
+});
+
+t.test('tcg is multi-threaded with -cpu max', async (t) => {
+  const a = qemuArgs(profile({ accel: 'tcg' }));
+  t.ok(hasSeq(a, ['-accel', 'tcg,thread=multi']), '-accel tcg,thread=multi');
+  t.ok(hasSeq(a, ['-cpu', 'max']), '-cpu max');
+  t.same(valuesOf(a, '-accel'), ['tcg,thread=multi']);
+  t.same(valuesOf(a, '-cpu'), ['max']);
+  t.notOk(a.includes('host'), 'no host CPU under TCG');
+  t.notOk(a.includes('kvm'), 'no kvm under TCG');
+});
+
+t.test('cpus and memory are passed as numbers', async (t) => {
+  const a = qemuArgs(profile({ cpus: 4, memoryMiB: 3072 }));
+  t.same(valuesOf(a, '-smp'), ['4']);
+  t.same(valuesOf(a, '-m'), ['3072']);
+});
+
+t.test('ssh is forwarded on loopback only, to the given port', async (t) => {
+  const a = qemuArgs(profile({ sshPort: 45678 }));
+  const netdevs = valuesOf(a, '-netdev');
+  t.equal(netdevs.length, 1, 'one netdev');
+  const nd = netdevs[0]!;
+  t.match(nd, /^user,id=net0,/, 'user-mode networking');
+  const fwds = nd.split(',').filter((o) => o.startsWith('hostfwd='));
+  t.same(fwds, ['hostfwd=tcp:127.0.0.1:45678-:22'], 'exactly one forward: 127.0.0.1:45678 -> guest 22');
+  t.notMatch(nd, /0\.0\.0\.0|hostfwd=tcp::/, 'never bound to all interfaces');
+  t.ok(valuesOf(a, '-device').includes('virtio-net-pci,netdev=net0'), 'the NIC uses that netdev');
+});
+
+t.test('pflash: firmware code read-only, vars per VM and writable', async (t) => {
+  const p = profile({ ovmfCode: '/fw/CODE.fd', ovmfVars: '/run/vm7/VARS.fd' });
+  const pflash = valuesOf(qemuArgs(p), '-drive').filter((d) => d.startsWith('if=pflash'));
+  t.equal(pflash.length, 2, 'two pflash drives');
+  const code = pflash.find((d) => d.includes('unit=0'))!;
+  const vars = pflash.find((d) => d.includes('unit=1'))!;
+  t.ok(code, 'unit 0 exists');
+  t.ok(vars, 'unit 1 exists');
+  t.match(code, /(^|,)readonly=on(,|$)/, 'code is read-only');
+  t.match(code, /(^|,)file=\/fw\/CODE\.fd$/, 'code is the OVMF code file');
+  t.match(code, /(^|,)format=raw(,|$)/);
+  t.notMatch(vars, /readonly/, 'vars are writable');
+  t.match(vars, /(^|,)file=\/run\/vm7\/VARS\.fd$/, 'vars are the per-VM copy');
+  t.match(vars, /(^|,)format=raw(,|$)/);
+  t.ok(pflash.indexOf(code) < pflash.indexOf(vars), 'code comes before vars');
+});
+
+t.test('root disk: virtio-blk, boot index 1, the given format', async (t) => {
+  const a = qemuArgs(profile({ disk: { path: '/d/root.raw', format: 'raw' } }));
+  const drives = valuesOf(a, '-drive').filter((d) => d.includes('id=disk0'));
+  t.equal(drives.length, 1);
+  t.match(drives[0]!, /^file=\/d\/root\.raw,format=raw,if=none,id=disk0,/);
+  t.ok(valuesOf(a, '-device').includes('virtio-blk-pci,drive=disk0,bootindex=1'));
+});
+
+t.test('TPM flags appear only with a tpmSocket', async (t) => {
+  const without = qemuArgs(profile());
+  t.notOk(without.includes('-tpmdev'), 'no -tpmdev without a socket');
+  t.notOk(without.some((x) => /tpm/i.test(x)), 'no tpm word at all without a socket');
+
+  const a = qemuArgs(profile({ tpmSocket: '/run/vm7/tpm.sock' }));
+  t.same(valuesOf(a, '-tpmdev'), ['emulator,id=tpm0,chardev=tpmchr']);
+  t.ok(valuesOf(a, '-chardev').includes('socket,id=tpmchr,path=/run/vm7/tpm.sock'), 'chardev on the swtpm socket');
+  t.ok(valuesOf(a, '-device').includes('tpm-crb,tpmdev=tpm0'), 'TPM CRB device');
+});
+
+t.test('extra disks are attached with their serials', async (t) => {
+  const none = qemuArgs(profile());
+  t.notOk(none.some((x) => x.includes('extra')), 'no extra disks unless asked');
+
+  const a = qemuArgs(
+    profile({
+      extraDisks: [
+        { path: '/d/a.qcow2', format: 'qcow2', serial: 'data-a' },
+        { path: '/d/b.raw', format: 'raw', serial: 'data-b' },
+      ],
+    }),
+  );
+  const drives = valuesOf(a, '-drive');
+  t.ok(drives.includes('file=/d/a.qcow2,format=qcow2,if=none,id=extra0,cache=unsafe'));
+  t.ok(drives.includes('file=/d/b.raw,format=raw,if=none,id=extra1,cache=unsafe'));
+  const devices = valuesOf(a, '-device');
+  t.ok(devices.includes('virtio-blk-pci,drive=extra0,serial=data-a'));
+  t.ok(devices.includes('virtio-blk-pci,drive=extra1,serial=data-b'));
+  t.notOk(devices.some((d) => /drive=extra\d.*bootindex/.test(d)), 'extra disks are not bootable');
+});
+
+t.test('serial console on a stdio chardev with signal=off; QMP on a unix socket', async (t) => {
+  const a = qemuArgs(profile({ qmpSocket: '/run/vm7/qmp.sock' }));
+  t.ok(valuesOf(a, '-chardev').includes('stdio,id=console,signal=off'));
+  t.same(valuesOf(a, '-serial'), ['chardev:console'], 'one serial port, on that chardev');
+  t.same(valuesOf(a, '-qmp'), ['unix:/run/vm7/qmp.sock,server=on,wait=off']);
+  t.ok(a.includes('-nodefaults'), 'no default devices (no stray serial/monitor)');
+  t.same(valuesOf(a, '-display'), ['none']);
+  t.notOk(a.includes('-monitor'), 'no monitor on stdio');
+});
+
+t.test('argv purity: one token per element, values kept whole', async (t) => {
+  const full = profile({
+    accel: 'tcg',
+    tpmSocket: '/run/vm7/tpm.sock',
+    extraDisks: [{ path: '/d/a.qcow2', format: 'qcow2', serial: 's1' }],
+  });
+  for (const a of [qemuArgs(full), qemuArgs(profile())]) {
+    t.same(
+      a.filter((x) => !/^\S+$/.test(x)),
+      [],
+      'no element is empty or holds whitespace',
+    );
+    t.same(
+      a.filter((x) => /[;|&$`<>"'\\]/.test(x)),
+      [],
+      'no element holds shell metacharacters or quoting',
+    );
+    t.ok(a.every((x) => typeof x === 'string'), 'all strings');
+  }
+  // A path with a space stays inside its own element: nothing is split or quoted.
+  const spaced = qemuArgs(profile({ disk: { path: '/tmp/my disk.qcow2', format: 'qcow2' } }));
+  t.equal(spaced.filter((x) => x.includes('my disk')).length, 1);
+  t.ok(spaced.some((x) => x.startsWith('file=/tmp/my disk.qcow2,')), 'path kept whole, unquoted');
+  t.equal(spaced.length, qemuArgs(profile()).length, 'same number of elements');
+});
+
+t.test('kvmProbeArgs: the kernel, no disk, no reboot', async (t) => {
+  const a = kvmProbeArgs('/rootfs/usr/lib/modules/6.12.0/vmlinuz');
+  t.equal(a[0], 'qemu-system-x86_64');
+  t.ok(a.includes('-no-reboot'), '-no-reboot');
+  t.same(valuesOf(a, '-kernel'), ['/rootfs/usr/lib/modules/6.12.0/vmlinuz'], 'the given kernel');
+  t.ok(hasSeq(a, ['-accel', 'kvm']) && hasSeq(a, ['-cpu', 'host']), 'probes KVM');
+  t.notOk(a.includes('-drive'), 'no disk');
+  t.ok(valuesOf(a, '-chardev').includes('stdio,id=console,signal=off'));
+  const append = valuesOf(a, '-append');
+  t.equal(append.length, 1);
+  t.ok(append[0]!.split(' ').includes('console=ttyS0'), 'kernel talks on the serial port');
+  t.ok(append[0]!.split(' ').includes('panic=-1'), 'a panic ends QEMU at once');
+  // Every element but the -append value is one token.
+  const appendIdx = a.indexOf('-append') + 1;
+  t.same(
+    a.filter((x, i) => i !== appendIdx && !/^\S+$/.test(x)),
+    [],
+    'every element but the -append value is a single token',
+  );
+});
