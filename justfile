@@ -32,3 +32,15 @@ test: setup
 # Unit tests only (no VM).
 unit:
     BOOTC_HARNESS_UNIT_ONLY=1 npx tap
+
+# Interrupt N runs at random moments and check that each leaves nothing behind.
+soak-interrupt N="20":
+    npx tsx harness/scripts/interrupt-soak.ts {{N}}
+
+# Stage timings of RUNS default-fixture runs against their targets.
+bench RUNS="3":
+    npx tsx harness/scripts/bench.ts {{RUNS}}
+
+# Every local fixture profile (one per kernel compat tier) and one report with a row per tier.
+matrix *ARGS:
+    {{harness}} matrix {{ARGS}}

@@ -24,12 +24,16 @@ export class Machine {
     return this.session.hostKey;
   }
 
-  /** Ready = an authenticated command round trip, raced against the VM failing and the budget. */
+  /**
+   * Ready = an authenticated command round trip, raced against the VM failing and the
+   * budget. Whichever settles first stops the others: no attempt outlives the wait.
+   */
   static async waitReady(opts: MachineOptions, what = 'SSH ready'): Promise<Machine> {
+    const stop = new AbortController();
     const attempt = async () => {
       let session: Session | undefined;
       try {
-        session = await Session.connect({ port: opts.port, privateKeyPath: opts.privateKeyPath, hostKey: opts.hostKey, timeoutMs: 20_000 });
+        session = await Session.connect({ port: opts.port, privateKeyPath: opts.privateKeyPath, hostKey: opts.hostKey, timeoutMs: 20_000, signal: stop.signal });
         const r = await session.exec('cat /proc/sys/kernel/random/boot_id', 20_000);
         if (r.exitCode !== 0) {
           session.close();
@@ -38,13 +42,17 @@ export class Machine {
         return { done: true as const, value: { session, bootId: r.stdout.trim() } };
       } catch (e) {
         session?.close();
-        if (e instanceof HostKeyMismatch) throw e;
+        if (e instanceof HostKeyMismatch || stop.signal.aborted) throw e;
         return { done: false as const, diagnostic: (e as Error).message };
       }
     };
-    const ready = poll(attempt, { what, budgetMs: opts.bootMs, initialDelayMs: 250, maxDelayMs: 2000 });
-    const { session, bootId } = await (opts.race ? Promise.race([ready, opts.race()]) : ready);
-    return new Machine(session, { ...opts, hostKey: session.hostKey }, bootId);
+    try {
+      const ready = poll(attempt, { what, budgetMs: opts.bootMs, initialDelayMs: 250, maxDelayMs: 2000, signal: stop.signal });
+      const { session, bootId } = await (opts.race ? Promise.race([ready, opts.race()]) : ready);
+      return new Machine(session, { ...opts, hostKey: session.hostKey }, bootId);
+    } finally {
+      stop.abort(new Error(`${what}: stopped`));
+    }
   }
 
   exec(command: string, timeoutMs?: number): Promise<ExecResult> {

@@ -9,6 +9,7 @@ import { manifestOfImage, packageRootfs } from '../image/package.js';
 import { checkSource, isImageReference, parseSource } from '../image/source.js';
 import { requireTools } from '../util/tools.js';
 import { ALL_TIERS, testInstall } from '../run/test-install.js';
+import { matrixProfiles, matrixTable, runMatrix } from '../run/matrix.js';
 import { EXIT, exitCodeFor, formatError } from './exit-codes.js';
 
 const USAGE = `usage:
@@ -16,7 +17,8 @@ const USAGE = `usage:
                              [--accel auto|kvm|tcg] [--keep] [--report DIR]
   bootc-harness package ROOTFS IMAGE [--label K=V]...
   bootc-harness manifest ROOTFS|IMAGE
-  bootc-harness fixtures build NAME`;
+  bootc-harness fixtures build NAME
+  bootc-harness matrix [--tier 0,1,..] [--accel auto|kvm|tcg] [--report DIR] [--list]`;
 
 function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[], dflt: T): T {
   if (value === undefined) return dflt;
@@ -129,6 +131,28 @@ async function cmdManifest(args: string[]): Promise<number> {
   return EXIT.passed;
 }
 
+async function cmdMatrix(args: string[], signal: AbortSignal): Promise<number> {
+  const { values, positionals } = parse(args, { tier: { type: 'string' }, accel: { type: 'string' }, report: { type: 'string' }, list: { type: 'boolean' } });
+  if (positionals.length) throw new UsageError('matrix takes no SOURCE: it runs every profile marked ci.matrix');
+  if (values.list) {
+    // For CI: the matrix as JSON, one entry per profile.
+    const profiles = await matrixProfiles();
+    process.stdout.write(JSON.stringify(profiles.map((p) => ({ profile: p.name, tier: p.kernel.tier, release: p.kernel.release ?? '' }))) + '\n');
+    return EXIT.passed;
+  }
+  const r = await runMatrix({
+    tiers: parseTiers(values.tier as string | undefined),
+    installer: 'auto',
+    accel: oneOf('accel', values.accel as string | undefined, ['auto', 'kvm', 'tcg'] as const, 'auto'),
+    keep: false,
+    reportDir: values.report as string | undefined,
+    log,
+    signal,
+  });
+  process.stdout.write(matrixTable(r.rows) + `report: ${r.dir}\n`);
+  return r.exitCode;
+}
+
 async function cmdFixtures(args: string[], signal: AbortSignal): Promise<number> {
   const [verb, name, ...rest] = args;
   if (verb !== 'build' || !name || rest.length) throw new UsageError('usage: bootc-harness fixtures build NAME');
@@ -148,6 +172,11 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  // A parent that went away (closed pipe) must not crash us before teardown.
+  const ignore = () => undefined;
+  process.stdout.on('error', ignore);
+  process.stderr.on('error', ignore);
   try {
     const [cmd, ...rest] = argv;
     switch (cmd) {
@@ -159,6 +188,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdManifest(rest);
       case 'fixtures':
         return await cmdFixtures(rest, controller.signal);
+      case 'matrix':
+        return await cmdMatrix(rest, controller.signal);
       case undefined:
       case 'help':
       case '--help':
@@ -169,11 +200,14 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${cmd}"\n${USAGE}`);
     }
   } catch (err) {
+    if (interrupted) {
+      const runDir = (err as { runDir?: string }).runDir;
+      process.stderr.write(`bootc-harness: interrupted: stopped and cleaned up${runDir ? `\nreport: ${runDir}` : ''}\n`);
+      return EXIT.interrupted;
+    }
     process.stderr.write(formatError(err) + '\n');
-    if (interrupted) return EXIT.interrupted;
     return exitCodeFor(err);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
+  // The signal handlers stay: cleanup still in flight (a cancelled stage's own
+  // teardown) must not be cut short by a second Ctrl-C.
 }

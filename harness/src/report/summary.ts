@@ -52,9 +52,9 @@ export function writeSummary(runDir: string, summary: Summary): void {
 }
 
 /** reports/latest -> <run>, replaced atomically so a reader never sees it missing. */
-export function pointLatest(reportsDir: string, runId: string): void {
-  const tmp = join(reportsDir, `.latest-${process.pid}`);
+export function pointLatest(reportsDir: string, runId: string, name = 'latest'): void {
+  const tmp = join(reportsDir, `.${name}-${process.pid}`);
   rmSync(tmp, { force: true });
   symlinkSync(runId, tmp);
-  renameSync(tmp, join(reportsDir, 'latest'));
+  renameSync(tmp, join(reportsDir, name));
 }

@@ -26,7 +26,8 @@ import { Swtpm } from '../vm/swtpm.js';
 import { Vm } from '../vm/vm.js';
 import { CONTEXT_ENV, type RunContext } from './context.js';
 import { StageClock, normalise } from './stages.js';
-import { withDeadline } from '../util/deadline.js';
+import { poll } from '../util/deadline.js';
+import { readSshBanner } from '../ssh/banner.js';
 
 export const ALL_TIERS = [0, 1, 2, 3, 4] as const;
 
@@ -181,13 +182,15 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
 
     // session: ready is an SSH round trip, raced against QEMU exiting and a fatal console line.
     opts.log(`session: waiting for ssh on 127.0.0.1:${port} (budget ${profile.budgets.bootMs / 1000} s)`);
+    // Background watches of the boot end with the session stage, however it ends.
+    const bootWatch = new AbortController();
     const race = () =>
       Promise.race([
         theVm.exited.then((e) => Promise.reject(theVm.exitError(e))),
         theVm.console.fatal().catch((hit: ConsoleHit) =>
           Promise.reject(new AssertionFailure('session', `${describeHit(hit)}\n${theVm.console.context(hit)}`, { consoleTail: theVm.console.tail() })),
         ),
-        sshSilentAfterLogin(theVm, SSH_GRACE_AFTER_LOGIN_MS),
+        sshSilentAfterLogin(theVm, port, SSH_GRACE_AFTER_LOGIN_MS, bootWatch.signal),
         abortRace(),
       ]);
     const machine = await clock.run(
@@ -195,7 +198,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       profile.budgets.bootMs + 5_000,
       () => Machine.waitReady({ port, privateKeyPath: key.privateKeyPath, bootMs: profile.budgets.bootMs, race }),
       { consoleTail: () => theVm.console.tail() },
-    ).catch((e) => {
+    ).finally(() => bootWatch.abort()).catch((e) => {
       // A boot that dies on the console is the image's fault: record it as the failed tier0 check.
       if (e instanceof AssertionFailure) bootTests = [{ id: 'boot.reached-ssh', tier: 'tier0', status: 'failed', error: e.message }];
       throw e;
@@ -260,14 +263,29 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
   return { exitCode: summary.exitCode, runDir, summary };
 }
 
-/** sshd starts before the getty; a login prompt with no SSH this long after means sshd is not there. */
+/** sshd starts before the getty: a login prompt and no SSH identification this long after means no sshd. */
 const SSH_GRACE_AFTER_LOGIN_MS = 10_000;
 
-/** Rejects when the console shows a login prompt and `graceMs` pass: racing waitReady, it only fires if SSH never came. */
-function sshSilentAfterLogin(vm: Vm, graceMs: number): Promise<never> {
+/**
+ * Rejects when the console shows a login prompt and, for `graceMs` after it, the
+ * port never answers with an SSH identification. Once one is seen sshd is there
+ * (a slow handshake is not a missing daemon) and this never fires.
+ */
+function sshSilentAfterLogin(vm: Vm, port: number, graceMs: number, signal: AbortSignal): Promise<never> {
   return vm.console.waitFor(/\blogin: *$/).then(async (line) => {
-    await withDeadline(new Promise<never>(() => undefined), graceMs, 'ssh after login prompt').catch(() => undefined);
-    throw new AssertionFailure('session', `the guest reached its login prompt ("${line.trim()}") but SSH did not answer within ${graceMs / 1000} s: is sshd enabled and listening on port 22?`, {
+    if (signal.aborted) return new Promise<never>(() => undefined);
+    let last = '';
+    const heard = await poll(
+      async () => {
+        const r = await readSshBanner(port, 5_000);
+        if ('banner' in r) return { done: true, value: r.banner };
+        last = r.closed;
+        return { done: false, diagnostic: r.closed };
+      },
+      { what: 'SSH identification after the login prompt', budgetMs: graceMs, initialDelayMs: 500, maxDelayMs: 2_000, signal },
+    ).catch(() => undefined);
+    if (heard || signal.aborted) return new Promise<never>(() => undefined);
+    throw new AssertionFailure('session', `the guest reached its login prompt ("${line.trim()}") but SSH did not answer within ${graceMs / 1000} s (${last}): is sshd enabled and listening on port 22?`, {
       consoleTail: vm.console.tail(),
     });
   });

@@ -18,6 +18,8 @@ export interface ConnectOptions {
   /** Pinned host key fingerprint; undefined on the first connect of a run. */
   hostKey?: string;
   timeoutMs: number;
+  /** Aborting ends a connect in progress (the wait it belonged to is over). */
+  signal?: AbortSignal;
 }
 
 export class HostKeyMismatch extends AssertionFailure {
@@ -36,9 +38,19 @@ export class Session {
   static connect(opts: ConnectOptions): Promise<Session> {
     return new Promise((resolve, reject) => {
       const client = new ssh2.Client();
+      if (opts.signal?.aborted) return reject(opts.signal.reason);
+      const onAbort = () => {
+        client.end();
+        reject(opts.signal?.reason);
+      };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      client.once('close', () => opts.signal?.removeEventListener('abort', onAbort));
       let seenKey: string | undefined;
       let mismatch: HostKeyMismatch | undefined;
-      client.once('ready', () => resolve(new Session(client, seenKey!)));
+      client.once('ready', () => {
+        opts.signal?.removeEventListener('abort', onAbort);
+        resolve(new Session(client, seenKey!));
+      });
       // `on`, not `once`: ssh2 can emit several errors for one failed handshake.
       client.on('error', (err) => {
         client.end();

@@ -1,0 +1,81 @@
+// `matrix`: every profile marked ci.matrix (the local fixtures, one per kernel
+// compat tier) through test-install, and one report with a row per kernel tier.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeError } from '../errors.js';
+import { listProfiles, loadProfile, type Profile } from '../profile/profile.js';
+import { pointLatest, type Summary } from '../report/summary.js';
+import { reportsDir } from '../util/paths.js';
+import { testInstall, type TestInstallOptions } from './test-install.js';
+
+export interface MatrixRow {
+  profile: string;
+  expectedTier: string;
+  kernel: { release: string; tier: string };
+  verdict: string;
+  exitCode: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+  report: string;
+  error?: string;
+}
+
+export async function matrixProfiles(): Promise<Profile[]> {
+  const all = await Promise.all((await listProfiles()).map((n) => loadProfile(n)));
+  return all.filter((p) => p.ci.matrix);
+}
+
+/** Pure: one markdown table, a row per kernel tier. */
+export function matrixTable(rows: readonly MatrixRow[]): string {
+  const head = '| profile | kernel | compat tier | verdict | passed | failed | skipped | report |\n|---|---|---|---|---|---|---|---|';
+  const body = rows.map((r) => `| ${r.profile} | ${r.kernel.release || '-'} | ${r.kernel.tier || r.expectedTier} | ${r.verdict} | ${r.passed} | ${r.failed} | ${r.skipped} | ${r.report} |`);
+  return [head, ...body].join('\n') + '\n';
+}
+
+export async function runMatrix(opts: Omit<TestInstallOptions, 'source' | 'profile'>): Promise<{ exitCode: number; dir: string; rows: MatrixRow[] }> {
+  const profiles = await matrixProfiles();
+  const rows: MatrixRow[] = [];
+  for (const profile of profiles) {
+    if (opts.signal.aborted) break;
+    opts.log(`matrix: ${profile.name} (${profile.kernel.tier} tier)`);
+    let summary: Summary | undefined;
+    let runDir = '';
+    let exitCode: number;
+    let error: string | undefined;
+    try {
+      const r = await testInstall({ ...opts, profile: profile.name });
+      summary = r.summary;
+      runDir = r.runDir;
+      exitCode = r.exitCode;
+    } catch (e) {
+      const x = e as Error & { summary?: Summary; runDir?: string };
+      summary = x.summary;
+      runDir = x.runDir ?? '';
+      exitCode = summary?.exitCode ?? 3;
+      error = describeError(e).split('\n')[0];
+    }
+    const count = (st: string) => summary?.tests.filter((t) => t.status === st).length ?? 0;
+    rows.push({
+      profile: profile.name,
+      expectedTier: profile.kernel.tier,
+      kernel: summary?.kernel ?? { release: '', tier: '' },
+      verdict: summary?.verdict ?? 'error',
+      exitCode,
+      passed: count('passed'),
+      failed: count('failed') + count('timedOut'),
+      skipped: count('skipped'),
+      report: runDir.split('/').pop() ?? '',
+      ...(error ? { error } : {}),
+    });
+  }
+  const id = `matrix-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`;
+  const dir = join(opts.reportDir ?? reportsDir(), id);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'matrix.json'), JSON.stringify({ rows }, null, 2) + '\n');
+  writeFileSync(join(dir, 'matrix.md'), matrixTable(rows));
+  pointLatest(opts.reportDir ?? reportsDir(), id, 'latest-matrix');
+  // The worst row decides: infrastructure (3) over failure (1) over pass (0).
+  const exitCode = rows.length === 0 ? 3 : rows.some((r) => r.exitCode === 3) ? 3 : rows.some((r) => r.exitCode !== 0) ? 1 : 0;
+  return { exitCode, dir, rows };
+}
