@@ -47,13 +47,13 @@ export async function probeKvm(vmlinuz: string): Promise<{ ok: boolean; reason: 
   const started = Date.now();
   try {
     const result = await withDeadline(
-      Promise.race([reached.then((line) => ({ line })), exited.then((r) => ({ exit: r.exitCode }))]),
+      Promise.race([reached.then((line) => ({ line })), exited.then((r) => ({ exit: r.exitCode ?? r.signal ?? 'unknown' }))]),
       PROBE_BUDGET_MS,
       'KVM probe',
     );
     if ('line' in result) return { ok: true, reason: `KVM probe: guest kernel reached "${result.line}" in ${((Date.now() - started) / 1000).toFixed(1)} s` };
     if (PROBE_REACHED.test(out)) return { ok: true, reason: 'KVM probe: guest kernel ran to its root mount' };
-    return { ok: false, reason: `KVM probe: QEMU exited ${result.exit} before the guest kernel ran (${err.trim().split('\n').pop() ?? 'no message'})` };
+    return { ok: false, reason: `KVM probe: QEMU ended (${result.exit}) before the guest kernel ran (${err.trim().split('\n').pop() ?? 'no message'})` };
   } catch {
     const lines = out.split('\n').filter(Boolean).length;
     return { ok: false, reason: `KVM probe: guest kernel stalled under KVM (${lines} console lines in ${PROBE_BUDGET_MS / 1000} s)` };
