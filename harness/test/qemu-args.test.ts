@@ -181,3 +181,19 @@ t.test('kvmProbeArgs: the kernel, no disk, no reboot', async (t) => {
     'every element but the -append value is a single token',
   );
 });
+
+t.test('a comma in a path is doubled, as QEMU option syntax requires', async (t) => {
+  const args = qemuArgs({
+    accel: 'tcg',
+    cpus: 1,
+    memoryMiB: 512,
+    ovmfCode: '/fw/code.fd',
+    ovmfVars: '/run/a,b/vars.fd',
+    disk: { path: '/run/a,b/disk.raw', format: 'raw' },
+    sshPort: 2222,
+    qmpSocket: '/run/a,b/qmp.sock',
+  });
+  t.ok(args.includes('if=pflash,format=raw,unit=1,file=/run/a,,b/vars.fd'));
+  t.ok(args.includes('file=/run/a,,b/disk.raw,format=raw,if=none,id=disk0,cache=unsafe,discard=unmap'));
+  t.ok(args.includes('unix:/run/a,,b/qmp.sock,server=on,wait=off'));
+});

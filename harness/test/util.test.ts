@@ -365,3 +365,22 @@ t.test('requireTools names the missing tool and its Debian package', async (t) =
   t.doesNotThrow(() => requireTools([]), 'nothing required, nothing missing');
   t.equal(TOOL_PACKAGES['qemu-system-x86_64'], 'qemu-system-x86');
 });
+
+t.test('Teardown: a step deferred after a finished run runs on the next call', async (t) => {
+  const td = new Teardown();
+  const order: string[] = [];
+  td.defer('first', () => {
+    order.push('first');
+  });
+  await td.run();
+  td.defer('late', () => {
+    order.push('late');
+  });
+  await td.run();
+  t.same(order, ['first', 'late']);
+});
+
+t.test('DeadlineExceeded names sub-second budgets in ms', async (t) => {
+  t.equal(new DeadlineExceeded('probe', 300).message, 'probe: no result within 300 ms');
+  t.equal(new DeadlineExceeded('boot', 300_000).message, 'boot: no result within 300 s');
+});

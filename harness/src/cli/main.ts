@@ -33,7 +33,7 @@ export function parseTiers(value: string | undefined): number[] {
     if (!/^\d+$/.test(p) || !ALL_TIERS.includes(Number(p) as (typeof ALL_TIERS)[number])) throw new UsageError(`unknown tier "${p}" (tiers are ${ALL_TIERS.join(', ')})`);
     return Number(p);
   });
-  return [...new Set(tiers)].sort();
+  return [...new Set(tiers)].sort((a, b) => a - b);
 }
 
 function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>) {

@@ -4,7 +4,7 @@
 export class DeadlineExceeded extends Error {
   override name = 'DeadlineExceeded';
   constructor(readonly what: string, readonly budgetMs: number) {
-    super(`${what}: no result within ${(budgetMs / 1000).toFixed(0)} s`);
+    super(`${what}: no result within ${budgetMs < 1000 ? `${budgetMs} ms` : `${(budgetMs / 1000).toFixed(0)} s`}`);
   }
 }
 

@@ -10,6 +10,7 @@ interface Step {
 export class Teardown {
   private steps: Step[] = [];
   private running: Promise<Error[]> | undefined;
+  private finished = false;
 
   /** Registers a cleanup; returns a function that runs (and unregisters) it early. */
   defer(name: string, fn: () => Promise<void> | void): () => Promise<void> {
@@ -27,9 +28,14 @@ export class Teardown {
     return this.steps.length;
   }
 
-  /** Idempotent: a second call (say, SIGINT during teardown) waits for the first. */
+  /**
+   * Idempotent: a second call (say, SIGINT during teardown) waits for the first.
+   * Steps deferred after a finished run are run by the next call.
+   */
   run(): Promise<Error[]> {
+    if (this.running && this.finished && this.steps.length > 0) this.running = undefined;
     this.running ??= (async () => {
+      this.finished = false;
       const errors: Error[] = [];
       while (this.steps.length > 0) {
         const step = this.steps.pop()!;
@@ -39,6 +45,7 @@ export class Teardown {
           errors.push(new Error(`teardown ${step.name}: ${(e as Error).message}`, { cause: e }));
         }
       }
+      this.finished = true;
       return errors;
     })();
     return this.running;

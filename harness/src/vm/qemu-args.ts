@@ -15,6 +15,11 @@ export interface QemuProfile {
   qmpSocket: string;
 }
 
+/** QEMU option values are comma-separated: a comma inside a path is written twice. */
+function v(path: string): string {
+  return path.replace(/,/g, ',,');
+}
+
 export function qemuArgs(p: QemuProfile): string[] {
   const args = [
     'qemu-system-x86_64',
@@ -30,10 +35,10 @@ export function qemuArgs(p: QemuProfile): string[] {
     // Serial console on stdout, read live by ConsoleWatch; signal=off so ^C goes to us, not the guest.
     '-chardev', 'stdio,id=console,signal=off',
     '-serial', 'chardev:console',
-    '-qmp', `unix:${p.qmpSocket},server=on,wait=off`,
-    '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${p.ovmfCode}`,
-    '-drive', `if=pflash,format=raw,unit=1,file=${p.ovmfVars}`,
-    '-drive', `file=${p.disk.path},format=${p.disk.format},if=none,id=disk0,cache=unsafe,discard=unmap`,
+    '-qmp', `unix:${v(p.qmpSocket)},server=on,wait=off`,
+    '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${v(p.ovmfCode)}`,
+    '-drive', `if=pflash,format=raw,unit=1,file=${v(p.ovmfVars)}`,
+    '-drive', `file=${v(p.disk.path)},format=${p.disk.format},if=none,id=disk0,cache=unsafe,discard=unmap`,
     '-device', 'virtio-blk-pci,drive=disk0,bootindex=1',
     // User-mode networking; the only way in is sshd, forwarded on loopback only.
     '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${p.sshPort}-:22`,
@@ -41,11 +46,11 @@ export function qemuArgs(p: QemuProfile): string[] {
     '-device', 'virtio-rng-pci',
   ];
   for (const [i, d] of (p.extraDisks ?? []).entries()) {
-    args.push('-drive', `file=${d.path},format=${d.format},if=none,id=extra${i},cache=unsafe`);
+    args.push('-drive', `file=${v(d.path)},format=${d.format},if=none,id=extra${i},cache=unsafe`);
     args.push('-device', `virtio-blk-pci,drive=extra${i},serial=${d.serial}`);
   }
   if (p.tpmSocket) {
-    args.push('-chardev', `socket,id=tpmchr,path=${p.tpmSocket}`, '-tpmdev', 'emulator,id=tpm0,chardev=tpmchr', '-device', 'tpm-crb,tpmdev=tpm0');
+    args.push('-chardev', `socket,id=tpmchr,path=${v(p.tpmSocket)}`, '-tpmdev', 'emulator,id=tpm0,chardev=tpmchr', '-device', 'tpm-crb,tpmdev=tpm0');
   }
   return args;
 }
