@@ -34,7 +34,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg"
 fi
 
 pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools buildah skopeo mmdebstrap
-      fdisk dosfstools e2fsprogs util-linux mount cryptsetup-bin
+      fdisk dosfstools mtools e2fsprogs util-linux mount cryptsetup-bin
       openssh-client systemd-boot-efi attr libcap2-bin uidmap fuse-overlayfs
       debian-archive-keyring zstd cpio)
 
