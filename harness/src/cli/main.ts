@@ -68,6 +68,11 @@ async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<numb
     signal,
   });
   const s = result.summary;
+  if (signal.aborted) {
+    // The signal came after the last cancellable step: the run finished, but the user asked to stop.
+    process.stderr.write(`bootc-harness: interrupted: stopped and cleaned up (the run had finished: ${s.verdict})\nreport: ${result.runDir}\n`);
+    return EXIT.interrupted;
+  }
   const counts = (st: string) => s.tests.filter((t) => t.status === st).length;
   process.stdout.write(
     `${s.verdict.toUpperCase()}: ${s.source} on ${s.kernel.release} (${s.kernel.tier}), ${s.accel}; ` +
