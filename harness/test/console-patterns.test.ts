@@ -319,3 +319,17 @@ t.test('ConsoleWatch: tail() returns the last lines and the pending partial', as
   await w.close(); // idempotent
   t.equal(w.lines.length, 51);
 });
+
+t.test('ConsoleWatch: a panic line split across chunks is quoted whole', async (t) => {
+  const w = newWatch();
+  const f = w.fatal().then(
+    () => undefined,
+    (h: ConsoleHit) => h,
+  );
+  w.feed('[   15.48] Kernel panic - not syncing: ');
+  w.feed('Attempted to kill init! exitcode=0x00000100\n');
+  const hit = await f;
+  t.equal(hit?.id, 'kernel-panic');
+  t.match(hit?.line, /Attempted to kill init!/, 'the hit carries the complete line');
+  await w.close();
+});

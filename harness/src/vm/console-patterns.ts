@@ -7,6 +7,8 @@ export interface ConsolePattern {
   regex: RegExp;
   /** Fatal patterns stop the run as soon as they appear; others are judged at the end. */
   fatal: boolean;
+  /** A prompt waiting for input (no newline follows): judged on the pending partial line too. */
+  prompt?: boolean;
 }
 
 export const CONSOLE_PATTERNS: readonly ConsolePattern[] = [
@@ -17,12 +19,12 @@ export const CONSOLE_PATTERNS: readonly ConsolePattern[] = [
   { id: 'emergency-shell', description: 'dropped to the emergency shell', regex: /You are in emergency mode|Entering emergency mode|Reached target emergency\.target|Give root password for maintenance|Cannot open access to console, the root account is locked/, fatal: true },
   { id: 'rescue-shell', description: 'dropped to the rescue shell', regex: /You are in rescue mode|Entering rescue mode/, fatal: true },
   { id: 'dracut-refused', description: 'dracut refused to continue', regex: /dracut: Refusing to continue|dracut-initqueue\[\d+\]: Warning: dracut-initqueue: starting timeout scripts/, fatal: true },
-  { id: 'initramfs-shell', description: 'initramfs dropped to a shell', regex: /\(initramfs\)\s*$|Gave up waiting for root (file system )?device|ALERT! .* does not exist\.\s+Dropping to a shell/, fatal: true },
+  { id: 'initramfs-shell', description: 'initramfs dropped to a shell', regex: /\(initramfs\)\s*$|Gave up waiting for root (file system )?device|ALERT! .* does not exist\.\s+Dropping to a shell/, fatal: true, prompt: true },
   { id: 'ordering-cycle', description: 'systemd ordering cycle', regex: /Ordering cycle found|Found ordering cycle/, fatal: false },
   { id: 'oom-killer', description: 'the OOM killer ran', regex: /invoked oom-killer|Out of memory: Killed process/, fatal: false },
   { id: 'segfault', description: 'a process segfaulted', regex: /segfault at [0-9a-f]+ ip |traps: .* general protection/, fatal: false },
   { id: 'core-dump', description: 'a process dumped core', regex: /systemd-coredump\[\d+\]: Process \d+ \(.*\) of user \d+ dumped core|\(core dumped\)/, fatal: false },
-  { id: 'passphrase-prompt', description: 'the boot asked for a disk passphrase (unattended unlock failed)', regex: /Please enter passphrase for disk|Enter passphrase for /, fatal: true },
+  { id: 'passphrase-prompt', description: 'the boot asked for a disk passphrase (unattended unlock failed)', regex: /Please enter passphrase for disk|Enter passphrase for /, fatal: true, prompt: true },
   { id: 'tpm2-unlock-failed', description: 'TPM2 unlock failed', regex: /Failed to unseal secret using TPM2|TPM2 operation failed|Failed to activate with TPM2|Failed to unlock .* with TPM2|tpm2.*(policy check failed|PCR mismatch)/i, fatal: true },
   { id: 'generator-failed', description: 'a systemd generator failed', regex: /system-generators\/\S+ failed with exit status|Failed to execute generator/, fatal: false },
   { id: 'unit-failed', description: 'a unit failed during boot', regex: /\[FAILED\] Failed to start /, fatal: false },
@@ -38,8 +40,9 @@ export interface ConsoleHit {
 }
 
 /** Pure: the first pattern a line matches, with the profile's warn-only set applied. */
-export function matchLine(line: string, lineNo: number, warnOnly: ReadonlySet<string>): ConsoleHit | undefined {
+export function matchLine(line: string, lineNo: number, warnOnly: ReadonlySet<string>, promptsOnly = false): ConsoleHit | undefined {
   for (const p of CONSOLE_PATTERNS) {
+    if (promptsOnly && !p.prompt) continue;
     if (p.regex.test(line)) {
       const warn = warnOnly.has(p.id);
       return { id: p.id, description: p.description, line, lineNo, fatal: p.fatal && !warn, warnOnly: warn };

@@ -34,7 +34,8 @@ export class ConsoleWatch extends EventEmitter {
     if (this.partial) {
       const line = stripAnsi(this.partial);
       if (!this.partialHit) {
-        const hit = matchLine(line, this.lines.length + 1, this.warnOnly);
+        // Only prompts: any other line is judged once complete, so its hit quotes all of it.
+        const hit = matchLine(line, this.lines.length + 1, this.warnOnly, true);
         if (hit) {
           this.partialHit = true;
           this.record(hit);
