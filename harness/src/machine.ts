@@ -79,8 +79,10 @@ export class Machine {
   async waitForUnit(unit: string, budgetMs = 60_000): Promise<void> {
     await poll(
       async () => {
-        const r = await this.exec(`systemctl show -p ActiveState -p SubState -p Result --value -- '${unit.replace(/'/g, '')}'`, 20_000);
-        const [active, sub, result] = r.stdout.trim().split('\n');
+        const r = await this.exec(`systemctl show -p ActiveState -p SubState -p Result -- '${unit.replace(/'/g, '')}'`, 20_000);
+        // Key=value: systemctl prints properties in its own order, not the order asked for.
+        const p = Object.fromEntries(r.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+        const [active, sub, result] = [p.ActiveState, p.SubState, p.Result];
         if (active === 'active') return { done: true, value: undefined };
         if (active === 'failed') throw new AssertionFailure('suites', `unit ${unit} failed (${sub}, result ${result})`);
         return { done: false, diagnostic: `${unit} is ${active}/${sub}` };

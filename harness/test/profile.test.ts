@@ -81,7 +81,7 @@ t.test('defaults are filled for omitted keys', async (t) => {
     },
     console: { warnOnly: [] },
     budgets: { imageMs: 600000, diskMs: 600000, bootMs: 300000, testMs: 120000, shutdownMs: 60000 },
-    vm: { memoryMiB: 2048, cpus: 2, diskGiB: 6 },
+    vm: { memoryMiB: 2048, cpus: 2, diskGiB: 6, scratchDisks: 1 },
     ci: { matrix: false },
   });
   t.notOk('release' in p.kernel, 'optional kernel.release stays out');
@@ -89,7 +89,7 @@ t.test('defaults are filled for omitted keys', async (t) => {
 
   const partial = validateProfile({ ...minimal(), budgets: { bootMs: 5 }, vm: { cpus: 4 } }, 'partial');
   t.same(partial.budgets, { imageMs: 600000, diskMs: 600000, bootMs: 5, testMs: 120000, shutdownMs: 60000 });
-  t.same(partial.vm, { memoryMiB: 2048, cpus: 4, diskGiB: 6 });
+  t.same(partial.vm, { memoryMiB: 2048, cpus: 4, diskGiB: 6, scratchDisks: 1 });
 
   // Defaults are fresh objects, never shared between profiles.
   const a = validateProfile(minimal(), 'a');
@@ -119,7 +119,7 @@ t.test('full profiles keep every value', async (t) => {
     },
     console: { warnOnly: ['kernel-warning'] },
     budgets: { imageMs: 1, diskMs: 2, bootMs: 3, testMs: 4, shutdownMs: 5 },
-    vm: { memoryMiB: 4096, cpus: 4, diskGiB: 20 },
+    vm: { memoryMiB: 4096, cpus: 4, diskGiB: 20, scratchDisks: 0 },
     ci: { matrix: false, runner: 'ubuntu-24.04' },
   };
   const p = validateProfile(raw, 'full');
@@ -129,6 +129,8 @@ t.test('full profiles keep every value', async (t) => {
 // Each row: the key path to set (undefined value = delete), the value, the exact message after `profile "bad": `.
 const BAD: [string, unknown, string][] = [
   ['expect.zfs', 'yes', 'expect.zfs must be a boolean, found "yes"'],
+  ['vm.scratchDisks', 5, 'vm.scratchDisks must be a whole number from 0 to 4, found 5'],
+  ['vm.scratchDisks', -1, 'vm.scratchDisks must be a whole number from 0 to 4, found -1'],
   ['expect.zsf', true, 'unknown key expect.zsf'],
   ['colour', 'blue', 'unknown key colour'],
   ['kernel.flavor', 'rt', 'unknown key kernel.flavor'],

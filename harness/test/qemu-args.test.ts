@@ -197,3 +197,22 @@ t.test('a comma in a path is doubled, as QEMU option syntax requires', async (t)
   t.ok(args.includes('file=/run/a,,b/disk.raw,format=raw,if=none,id=disk0,cache=unsafe,discard=unmap'));
   t.ok(args.includes('unix:/run/a,,b/qmp.sock,server=on,wait=off'));
 });
+
+t.test('scratch disks: sparse files named by serial in the guest', async (t) => {
+  const { createScratchDisks, scratchDiskSpec } = await import('../src/vm/scratch-disks.js');
+  const { mkdtempSync, statSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  t.same(scratchDiskSpec(0), { serial: 'bh-scratch0', sizeGiB: 1, guestPath: '/dev/disk/by-id/virtio-bh-scratch0' });
+  const dir = mkdtempSync(`${tmpdir()}/bh-scratch-`);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  t.same(createScratchDisks(dir, 0), { host: [], guest: [] }, 'none asked, none made');
+  const two = createScratchDisks(dir, 2);
+  t.same(two.guest.map((g) => g.serial), ['bh-scratch0', 'bh-scratch1']);
+  for (const d of two.host) {
+    const st = statSync(d.path);
+    t.equal(st.size, 1024 ** 3, `${d.serial} is 1 GiB`);
+    t.ok(st.blocks * 512 < 1024 * 1024, `${d.serial} is sparse (allocates nothing up front)`);
+  }
+  const args = qemuArgs(profile({ extraDisks: two.host }));
+  t.ok(valuesOf(args, '-device').includes('virtio-blk-pci,drive=extra1,serial=bh-scratch1'), 'the serial the guest path is named by');
+});

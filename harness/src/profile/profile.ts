@@ -41,7 +41,8 @@ export interface Profile {
   /** Ids of console-badness patterns downgraded to warnings. */
   console: { warnOnly: string[] };
   budgets: { imageMs: number; diskMs: number; bootMs: number; testMs: number; shutdownMs: number };
-  vm: { memoryMiB: number; cpus: number; diskGiB: number };
+  /** scratchDisks: empty virtio disks (1 GiB each) for suites that need a block device, e.g. a throwaway zpool. */
+  vm: { memoryMiB: number; cpus: number; diskGiB: number; scratchDisks: number };
   /** matrix: a CI matrix row runnable here (local fixtures). */
   ci: { matrix: boolean; runner?: string };
 }
@@ -98,6 +99,14 @@ const positiveInt: Check<number> = (v, at) => {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw bad(at, 'must be a positive integer', v);
   return v;
 };
+
+/** A whole number from 0 to max. */
+function count(max: number): Check<number> {
+  return (v, at) => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw bad(at, `must be a whole number from 0 to ${max}`, v);
+    return v;
+  };
+}
 
 function text(pattern: RegExp, what: string): Check<string> {
   return (v, at) => {
@@ -238,6 +247,7 @@ const vmSection = object<Profile['vm']>({
   memoryMiB: withDefault(positiveInt, () => 2048),
   cpus: withDefault(positiveInt, () => 2),
   diskGiB: withDefault(positiveInt, () => 6),
+  scratchDisks: withDefault(count(4), () => 1),
 });
 
 const ciSection = object<Profile['ci']>({

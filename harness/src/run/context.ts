@@ -14,6 +14,14 @@ export interface RunContext {
   manifestPath: string;
   consoleLog: string;
   kernel: { release: string; tier: string };
+  /** Empty disks attached to the VM; `guestPath` is their stable name in the guest. */
+  scratchDisks: ScratchDisk[];
+}
+
+export interface ScratchDisk {
+  serial: string;
+  sizeGiB: number;
+  guestPath: string;
 }
 
 export const CONTEXT_ENV = 'BOOTC_HARNESS_CONTEXT';

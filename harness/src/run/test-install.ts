@@ -22,6 +22,7 @@ import { Teardown } from '../util/teardown.js';
 import { chooseAccel, type AccelChoice } from '../vm/accel.js';
 import { describeHit, type ConsoleHit } from '../vm/console-patterns.js';
 import { OVMF_CODE_CANDIDATES, OVMF_VARS_CANDIDATES } from '../vm/qemu-args.js';
+import { createScratchDisks } from '../vm/scratch-disks.js';
 import { Swtpm } from '../vm/swtpm.js';
 import { Vm } from '../vm/vm.js';
 import { CONTEXT_ENV, type RunContext } from './context.js';
@@ -159,6 +160,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     summary.accelReason = accel.reason;
     opts.log(`vm: ${accel.accel} (${accel.reason})`);
     const port = await getPort({ host: '127.0.0.1' });
+    const scratch = createScratchDisks(work, profile.vm.scratchDisks);
     vm = await clock.run('vm', 60_000, async () => {
       const tpm = await Swtpm.start(join(work, 'tpm'), join(work, 'tpm.sock'));
       td.defer('stop swtpm', () => tpm.dispose());
@@ -170,6 +172,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
         ovmfCode: OVMF_CODE_CANDIDATES.find((p) => existsSync(p))!,
         ovmfVarsTemplate: OVMF_VARS_CANDIDATES.find((p) => existsSync(p))!,
         disk: { path: disk.path, format: disk.format },
+        extraDisks: scratch.host,
         tpmSocket: tpm.socket,
         sshPort: port,
         consoleLog,
@@ -218,6 +221,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       manifestPath,
       consoleLog,
       kernel: summary.kernel,
+      scratchDisks: scratch.guest,
     };
     const contextPath = join(work, 'context.json');
     writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });

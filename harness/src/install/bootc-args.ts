@@ -1,0 +1,438 @@
+// Pure builders for installing a bootable container image with `bootc install to-disk`:
+// argv arrays, a parser for the bits of bootc's install config we need, a check of the
+// wanted block setup against it, and a classifier for podman's own failures. No I/O.
+//
+// Written to bootc's documentation (repository bootc-dev/bootc):
+//   docs/src/bootc-installation.7.md  "Executing bootc install" (the podman flags) and
+//                                     "Using bootc install to-disk --via-loopback"
+//   docs/src/man/bootc-install-to-disk.8.md  (every to-disk option used here)
+//   docs/src/man/bootc-install-config.5.md   (install config files, `block` default)
+//   docs/src/bootc-composefs.7.md            (composefs backend: known issues)
+//   crates/lib/src/install/config.rs         (how config files are found and merged)
+import { Buffer } from 'node:buffer';
+import { UsageError } from '../errors.js';
+
+export type RootFilesystem = 'ext4' | 'xfs' | 'btrfs';
+export type BlockSetup = 'direct' | 'tpm2-luks';
+
+export interface BootcInstallOptions {
+  /** The image bootc runs from; it installs itself (used by `bootcInstallCommand`). */
+  imageRef: string;
+  /** Host placement: a disk image file (with viaLoopback). VM placement: a block device,
+   *  e.g. /dev/disk/by-id/virtio-bh-target. As seen by bootc, i.e. inside the container. */
+  targetDevice: string;
+  filesystem: RootFilesystem;
+  /** Extra kernel arguments; `console=ttyS0` always comes first. */
+  kargs: readonly string[];
+  /** An authorized_keys file as seen by bootc. Passed only to the ostree backend: see rootKeyPlacement. */
+  authorizedKeysPath?: string;
+  composefsBackend: boolean;
+  /** composefs on a filesystem without fs-verity (xfs). Only with composefsBackend. */
+  allowMissingVerity?: boolean;
+  blockSetup?: BlockSetup;
+  viaLoopback: boolean;
+  /** All bootloader types installed, firmware (EFI variables) left alone. */
+  genericImage: boolean;
+  /** The image `bootc upgrade` fetches later; default: the ref podman ran. */
+  targetImgref?: string;
+  /** Install from this ref instead of finding the running container's image. */
+  sourceImgref?: string;
+  /** Skip the pre-install "can the target ref be fetched" registry probe. */
+  skipFetchCheck?: boolean;
+}
+
+export const SERIAL_CONSOLE_KARG = 'console=ttyS0';
+
+function absolute(what: string, p: string): void {
+  if (!p.startsWith('/')) throw new UsageError(`${what} must be an absolute path, got ${JSON.stringify(p)}`);
+}
+
+/** The `bootc install to-disk …` argv. Throws UsageError on combinations bootc refuses or that cannot work. */
+export function bootcInstallArgs(o: BootcInstallOptions): string[] {
+  absolute('bootc target', o.targetDevice);
+  const isDev = o.targetDevice.startsWith('/dev/');
+  if (o.viaLoopback && isDev) throw new UsageError(`--via-loopback writes to a file, not the device ${o.targetDevice}`);
+  if (!o.viaLoopback && !isDev) throw new UsageError(`${o.targetDevice} is not under /dev: a disk image file needs --via-loopback`);
+  // tpm2-luks enrolls the TPM bootc sees (systemd-cryptenroll). On the host that is the
+  // host's TPM, never the VM's swtpm, so the installed disk could not unlock in the VM.
+  if (o.blockSetup === 'tpm2-luks' && o.viaLoopback) {
+    throw new UsageError('tpm2-luks binds the disk to the TPM bootc sees: install inside the VM that owns the swtpm, not via loopback on the host');
+  }
+  // clap: `--allow-missing-verity` requires `--composefs-backend`.
+  if (o.allowMissingVerity && !o.composefsBackend) throw new UsageError('--allow-missing-verity needs the composefs backend');
+  // bootc-composefs(7): filesystems without fs-verity (such as XFS) only with fs-verity made optional.
+  if (o.composefsBackend && o.filesystem === 'xfs' && !o.allowMissingVerity) {
+    throw new UsageError('composefs on xfs needs --allow-missing-verity: xfs has no fs-verity');
+  }
+  if (o.authorizedKeysPath !== undefined) absolute('authorized_keys path', o.authorizedKeysPath);
+  for (const k of o.kargs) {
+    if (k === '' || /\s/.test(k) || k.startsWith('-')) throw new UsageError(`bad kernel argument ${JSON.stringify(k)}`);
+  }
+
+  const args = ['bootc', 'install', 'to-disk'];
+  if (o.viaLoopback) args.push('--via-loopback');
+  if (o.genericImage) args.push('--generic-image');
+  args.push('--wipe', '--filesystem', o.filesystem);
+  if (o.blockSetup) args.push('--block-setup', o.blockSetup);
+  if (o.composefsBackend) args.push('--composefs-backend');
+  if (o.allowMissingVerity) args.push('--allow-missing-verity');
+  if (o.sourceImgref) args.push('--source-imgref', o.sourceImgref);
+  if (o.targetImgref) args.push('--target-imgref', o.targetImgref);
+  if (o.skipFetchCheck) args.push('--skip-fetch-check');
+  const kargs = [SERIAL_CONSOLE_KARG, ...o.kargs.filter((k) => k !== SERIAL_CONSOLE_KARG)];
+  for (const k of kargs) args.push('--karg', k);
+  if (o.authorizedKeysPath !== undefined && rootKeyPlacement(o) === 'bootc-flag') {
+    args.push('--root-ssh-authorized-keys', o.authorizedKeysPath);
+  }
+  args.push(o.targetDevice);
+  return args;
+}
+
+// Root's SSH key.
+// ostree backend: `--root-ssh-authorized-keys` writes /etc/tmpfiles.d/bootc-root-ssh.conf
+//   into the deployment (to-disk(8); crates/lib/src/install.rs InstallConfigOpts).
+// composefs backend: the flag "is silently ignored" (bootc-composefs(7), Known issues,
+//   bootc-dev/bootc#2535), so it is not passed. The key goes in at boot instead, as the
+//   systemd credential `ssh.authorized_keys.root` in an SMBIOS type 11 string on the QEMU
+//   command line (smbios-type-11(7), systemd >= 252). systemd's own
+//   /usr/lib/tmpfiles.d/provision.conf writes it to /root/.ssh/authorized_keys.
+// Why not `--karg systemd.set_credential_binary=…`: CLI kargs do land on the composefs
+//   to-disk BLS path (bootc-dev/bootc#2304), but not in a UKI, and a per-run key baked
+//   into the disk defeats the cached base disk. Why not a tmpfiles.d snippet: it changes
+//   the image under test (and its composefs digest). The SMBIOS credential changes neither
+//   image nor disk, and works for both backends: callers may always add it.
+export type RootKeyPlacement = 'bootc-flag' | 'smbios-credential';
+
+export function rootKeyPlacement(o: Pick<BootcInstallOptions, 'composefsBackend'>): RootKeyPlacement {
+  return o.composefsBackend ? 'smbios-credential' : 'bootc-flag';
+}
+
+/** QEMU args passing an authorized_keys text as the `ssh.authorized_keys.root` credential.
+ *  Base64 (the `.binary` form) so spaces and commas in key comments need no QEMU escaping. */
+export function rootKeyCredentialQemuArgs(authorizedKeys: string): string[] {
+  const text = authorizedKeys.endsWith('\n') ? authorizedKeys : authorizedKeys + '\n';
+  if (text.trim() === '') throw new UsageError('empty authorized_keys');
+  const b64 = Buffer.from(text, 'utf8').toString('base64');
+  return ['-smbios', `type=11,value=io.systemd.credential.binary:ssh.authorized_keys.root=${b64}`];
+}
+
+export interface BindMount {
+  host: string;
+  guest: string;
+  readOnly?: boolean;
+}
+
+export interface PodmanRunOptions {
+  imageRef: string;
+  mounts: readonly BindMount[];
+  bootcArgs: readonly string[];
+}
+
+/** `podman run` for bootc install, with the flags of bootc-installation(7) "Executing bootc install":
+ *  --privileged (all host devices), --pid=host --ipc=host --security-opt label=type:unconfined_t
+ *  (privileged operations), /var/lib/containers (bootc reads its own image from there), and
+ *  /dev (--via-loopback refuses to run without it: "Loopback mounts (--via-loopback) require
+ *  host devices (-v /dev:/dev)"). Rootful podman only: the image must be in root's storage. */
+export function podmanRunArgs(p: PodmanRunOptions): string[] {
+  if (p.imageRef === '' || p.imageRef.startsWith('-')) throw new UsageError(`bad image reference ${JSON.stringify(p.imageRef)}`);
+  if (p.bootcArgs[0] !== 'bootc') throw new UsageError('the container command must be bootc');
+  const volumes = p.mounts.flatMap((m) => {
+    for (const [what, path] of [['mount source', m.host], ['mount target', m.guest]] as const) {
+      absolute(what, path);
+      if (/[:,]/.test(path)) throw new UsageError(`${what} ${path}: podman -v cannot take ':' or ','`);
+    }
+    return ['-v', `${m.host}:${m.guest}${m.readOnly ? ':ro' : ''}`];
+  });
+  return [
+    'podman', 'run', '--rm', '--privileged', '--pid=host', '--ipc=host',
+    '-v', '/var/lib/containers:/var/lib/containers',
+    '-v', '/dev:/dev',
+    '--security-opt', 'label=type:unconfined_t',
+    ...volumes,
+    p.imageRef,
+    ...p.bootcArgs,
+  ];
+}
+
+/** podman run + bootc install for one set of options. */
+export function bootcInstallCommand(o: BootcInstallOptions, mounts: readonly BindMount[] = []): string[] {
+  return podmanRunArgs({ imageRef: o.imageRef, mounts, bootcArgs: bootcInstallArgs(o) });
+}
+
+// ---- install config: /usr/lib/bootc/install/*.toml and friends ----------------------
+
+export interface InstallConfig {
+  /** The file has an [install] table (only then does bootc count it). */
+  hasInstall: boolean;
+  /** [install] block = [...] */
+  allowedBlock?: string[];
+  /** [install.filesystem.root] type, else the older [install] root-fs-type. */
+  rootFs?: string;
+  /** [install] match-architectures (serde's kebab-case name; the man page spells it match_architectures). */
+  matchArchitectures?: string[];
+}
+
+type TomlValue = string | TomlValue[] | { [k: string]: TomlValue } | { raw: string };
+type TomlTable = { [k: string]: TomlValue };
+
+/** A small TOML reader: tables, dotted and quoted keys, basic/literal strings (also
+ *  multi-line), arrays, inline tables; other scalars are kept raw. Enough for bootc's
+ *  install config; a full TOML parser (smol-toml) would be the choice for more. */
+class MiniToml {
+  private i = 0;
+  constructor(private readonly s: string) {}
+
+  private line(): number {
+    return this.s.slice(0, this.i).split('\n').length;
+  }
+  private fail(msg: string): never {
+    throw new Error(`line ${this.line()}: ${msg}`);
+  }
+  private skipSpace(newlines: boolean): void {
+    for (;;) {
+      const c = this.s[this.i];
+      if (c === ' ' || c === '\t' || c === '\r' || (newlines && c === '\n')) this.i++;
+      else if (c === '#') while (this.i < this.s.length && this.s[this.i] !== '\n') this.i++;
+      else return;
+    }
+  }
+  private key(): string[] {
+    const parts: string[] = [];
+    for (;;) {
+      this.skipSpace(false);
+      const c = this.s[this.i];
+      if (c === '"' || c === "'") parts.push(this.string());
+      else {
+        const m = /^[A-Za-z0-9_-]+/.exec(this.s.slice(this.i));
+        if (!m) this.fail('expected a key');
+        parts.push(m[0]);
+        this.i += m[0].length;
+      }
+      this.skipSpace(false);
+      if (this.s[this.i] !== '.') return parts;
+      this.i++;
+    }
+  }
+  private string(): string {
+    const q = this.s[this.i]!;
+    const multi = this.s.startsWith(q.repeat(3), this.i);
+    this.i += multi ? 3 : 1;
+    if (multi && this.s[this.i] === '\n') this.i++;
+    let out = '';
+    for (;;) {
+      if (this.i >= this.s.length) this.fail('unterminated string');
+      if (multi ? this.s.startsWith(q.repeat(3), this.i) : this.s[this.i] === q) {
+        this.i += multi ? 3 : 1;
+        return out;
+      }
+      const c = this.s[this.i++]!;
+      if (c === '\n' && !multi) this.fail('newline in string');
+      if (c !== '\\' || q === "'") {
+        out += c;
+        continue;
+      }
+      const e = this.s[this.i++];
+      const simple: Record<string, string> = { b: '\b', t: '\t', n: '\n', f: '\f', r: '\r', '"': '"', '\\': '\\' };
+      if (e !== undefined && e in simple) out += simple[e];
+      else if (e === 'u' || e === 'U') {
+        const n = e === 'u' ? 4 : 8;
+        const hex = this.s.slice(this.i, this.i + n);
+        if (!/^[0-9A-Fa-f]+$/.test(hex) || hex.length !== n) this.fail('bad unicode escape');
+        out += String.fromCodePoint(parseInt(hex, 16));
+        this.i += n;
+      } else if (multi && e === '\n') this.skipSpace(true);
+      else this.fail(`bad escape \\${e ?? ''}`);
+    }
+  }
+  private value(): TomlValue {
+    this.skipSpace(false);
+    const c = this.s[this.i];
+    if (c === '"' || c === "'") return this.string();
+    if (c === '[') {
+      this.i++;
+      const arr: TomlValue[] = [];
+      for (;;) {
+        this.skipSpace(true);
+        if (this.s[this.i] === ']') break;
+        arr.push(this.value());
+        this.skipSpace(true);
+        if (this.s[this.i] === ',') this.i++;
+        else if (this.s[this.i] !== ']') this.fail("expected ',' or ']' in array");
+      }
+      this.i++;
+      return arr;
+    }
+    if (c === '{') {
+      this.i++;
+      const t: TomlTable = {};
+      this.skipSpace(false);
+      if (this.s[this.i] === '}') {
+        this.i++;
+        return t;
+      }
+      for (;;) {
+        this.assign(t, [], this.key());
+        this.skipSpace(false);
+        const d = this.s[this.i++];
+        if (d === '}') return t;
+        if (d !== ',') this.fail("expected ',' or '}' in inline table");
+      }
+    }
+    const m = /^[^\s,\]}#]+/.exec(this.s.slice(this.i));
+    if (!m) this.fail('expected a value');
+    this.i += m[0].length;
+    return { raw: m[0] };
+  }
+  private assign(root: TomlTable, table: string[], key: string[]): void {
+    this.skipSpace(false);
+    if (this.s[this.i] !== '=') this.fail("expected '='");
+    this.i++;
+    const v = this.value();
+    const path = [...table, ...key];
+    const t = this.tableAt(root, path.slice(0, -1));
+    const last = path[path.length - 1]!;
+    if (last in t) this.fail(`duplicate key ${path.join('.')}`);
+    t[last] = v;
+  }
+  private tableAt(root: TomlTable, path: string[]): TomlTable {
+    let t = root;
+    for (const p of path) {
+      const next = t[p] ?? (t[p] = {});
+      if (typeof next !== 'object' || Array.isArray(next) || 'raw' in next) this.fail(`${path.join('.')} is not a table`);
+      t = next as TomlTable;
+    }
+    return t;
+  }
+  parse(): TomlTable {
+    const root: TomlTable = {};
+    let table: string[] = [];
+    for (;;) {
+      this.skipSpace(true);
+      if (this.i >= this.s.length) return root;
+      if (this.s[this.i] === '[') {
+        const arrayOfTables = this.s[this.i + 1] === '[';
+        this.i += arrayOfTables ? 2 : 1;
+        table = this.key();
+        if (!this.s.startsWith(arrayOfTables ? ']]' : ']', this.i)) this.fail("expected ']'");
+        this.i += arrayOfTables ? 2 : 1;
+        // [[x]] does not occur in bootc's schema; its keys go to a table nothing reads.
+        if (arrayOfTables) table = ['\0array', ...table];
+        this.tableAt(root, table);
+      } else {
+        this.assign(root, table, this.key());
+      }
+      this.skipSpace(false);
+      if (this.i < this.s.length && this.s[this.i] !== '\n') this.fail('expected end of line');
+    }
+  }
+}
+
+function asTable(v: TomlValue | undefined): TomlTable | undefined {
+  return v !== undefined && typeof v === 'object' && !Array.isArray(v) && !('raw' in v) ? (v as TomlTable) : undefined;
+}
+
+function stringList(v: TomlValue | undefined, what: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error(`${what} must be an array of strings`);
+  return v as string[];
+}
+
+/** The parts of one bootc install config file that the harness needs. Throws on bad TOML. */
+export function parseInstallConfig(tomlText: string): InstallConfig {
+  const install = asTable(new MiniToml(tomlText).parse().install);
+  if (!install) return { hasInstall: false };
+  const out: InstallConfig = { hasInstall: true };
+  const block = stringList(install.block, 'install.block');
+  if (block) out.allowedBlock = block;
+  const rootType = asTable(asTable(install.filesystem)?.root)?.type;
+  const legacy = install['root-fs-type'];
+  const fs = rootType ?? legacy;
+  if (fs !== undefined) {
+    if (typeof fs !== 'string') throw new Error('root filesystem type must be a string');
+    out.rootFs = fs;
+  }
+  const arches = stringList(install['match-architectures'] ?? install['match_architectures'], 'install.match-architectures');
+  if (arches) out.matchArchitectures = arches;
+  return out;
+}
+
+// bootc reads bootc/install/*.toml under these bases; a later base's file replaces a
+// same-named one, then files apply in name order, later values winning (config.rs load_config).
+const CONFIG_BASES = ['/usr/lib/', '/usr/local/lib/', '/etc/', '/run/'];
+
+function baseRank(path: string): number {
+  const r = CONFIG_BASES.findIndex((b) => path.startsWith(b));
+  return r < 0 ? 0 : r;
+}
+
+/** Undefined when bootc will accept `--block-setup wanted`, else a one-line reason.
+ *  No [install] table anywhere: bootc takes any --block-setup (we always pass --filesystem).
+ *  Otherwise the last `block` set wins and, when none is set, it is ["direct"]
+ *  (bootc-install-config(5): "if not specified, this will just be `direct`"). */
+export function checkBlockSetupAllowed(
+  configs: readonly { path: string; text: string }[],
+  wanted: BlockSetup,
+  arch = 'x86_64',
+): string | undefined {
+  const byName = new Map<string, { path: string; text: string }>();
+  for (const c of configs) {
+    const name = c.path.slice(c.path.lastIndexOf('/') + 1);
+    const prev = byName.get(name);
+    if (!prev || baseRank(c.path) >= baseRank(prev.path)) byName.set(name, c);
+  }
+  const ordered = [...byName.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
+  const counted: string[] = [];
+  let block: string[] | undefined;
+  let blockFrom = '';
+  for (const c of ordered) {
+    let parsed: InstallConfig;
+    try {
+      parsed = parseInstallConfig(c.text);
+    } catch (err) {
+      return `image install config ${c.path} does not parse: ${(err as Error).message}`;
+    }
+    if (!parsed.hasInstall) continue;
+    if (parsed.matchArchitectures && !parsed.matchArchitectures.includes(arch)) continue;
+    counted.push(c.path);
+    if (parsed.allowedBlock) {
+      block = parsed.allowedBlock;
+      blockFrom = c.path;
+    }
+  }
+  if (counted.length === 0) return undefined;
+  const allowed = block ?? ['direct'];
+  if (allowed.includes(wanted)) return undefined;
+  const list = allowed.length ? `block setups ${allowed.join(', ')}` : 'no block setup';
+  return block
+    ? `image install config ${blockFrom} allows ${list}, not ${wanted}`
+    : `image install config ${counted.join(', ')} sets no block, so bootc allows only direct, not ${wanted}`;
+}
+
+// ---- podman's own failures ---------------------------------------------------------
+
+// Only podman's lines count: "Error: …" (capital E) or logrus "level=error"/"ERRO[…]".
+// bootc's own failures print "error: …" and are about the image, not the host.
+const PODMAN_ERROR_LINE = /^\s*(Error: |ERRO\[\d+\]|time="[^"]*" level=(error|fatal) )/;
+
+const PODMAN_RULES: readonly [RegExp, string][] = [
+  [/cgroup/i, 'the OCI runtime cannot create the container cgroup'],
+  [/newuidmap|newgidmap|cannot set up namespace|user namespace|cannot clone|cannot re-exec|unshare/i, 'cannot create the container namespaces (rootless podman, or inside an unprivileged container?)'],
+  [/rootless/i, 'bootc install needs rootful podman'],
+  [/apparmor|seccomp/i, 'a host security policy refused the container'],
+  [/OCI runtime|crun: |runc: |conmon/i, 'the OCI runtime could not start the container'],
+  [/operation not permitted|permission denied/i, 'the host refused a privileged operation'],
+];
+
+/** A one-line reason when podman itself cannot run the privileged install container here. */
+export function classifyPodmanFailure(stderr: string): string | undefined {
+  for (const line of stderr.split('\n')) {
+    if (!PODMAN_ERROR_LINE.test(line)) continue;
+    const cap = /\bCAP_[A-Z_]+\b/.exec(line);
+    const rule = PODMAN_RULES.find(([re]) => re.test(line));
+    if (!rule && !cap) continue;
+    const why = cap && /not permitted|denied/i.test(line) ? `missing capability ${cap[0]}` : rule ? rule[1] : `missing capability ${cap![0]}`;
+    const detail = line.trim().replace(/\s+/g, ' ');
+    return `podman cannot run a privileged container on this host: ${why} (${detail.length > 160 ? detail.slice(0, 159) + '…' : detail})`;
+  }
+  return undefined;
+}
