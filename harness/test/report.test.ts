@@ -202,6 +202,7 @@ t.test('mmdebstrapArgs builds the bootstrap command line', async (t) => {
     '--mode=root',
     '--format=directory',
     '--components=main,contrib',
+    '--aptopt=APT::Default-Release "trixie"',
     'trixie',
     '/t',
     `deb ${MIRROR} trixie main contrib`,
@@ -230,7 +231,9 @@ t.test('loadRecipe rejects unknown and unsafe fixtures', async (t) => {
   write('badhook', { suite: 'trixie', hooks: ['missing.sh'] });
   write('badjson', '{ not json');
   const g = loadRecipe('good', dir);
-  t.same([g.suite, g.components, g.variant, g.include, g.extraSuites, g.hooks, g.files, g.kargs], ['bookworm', ['main'], 'apt', ['systemd'], [], [], {}, []], 'defaults');
+  t.same([g.suite, g.components, g.variant, g.include, g.extraSuites, g.hooks, g.files, g.kargs, g.root], ['bookworm', ['main'], 'apt', ['systemd'], [], [], {}, [], 'plain'], 'defaults');
+  write('badroot', { suite: 'trixie', root: 'btrfs' });
+  t.throws(() => loadRecipe('badroot', dir), { message: /root must be "plain" or "composefs", found "btrfs"/ });
   t.throws(() => loadRecipe('badcaps', dir), { message: /caps must look like cap_net_raw=ep/ });
   t.throws(() => loadRecipe('badpath', dir), { message: /must be an absolute path/ });
   t.throws(() => loadRecipe('badmode', dir), { message: /mode must be octal/ });

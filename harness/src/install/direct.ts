@@ -3,13 +3,14 @@
 // root filled from the committed image. No loop devices or mounts of the disk:
 // mke2fs -d and mtools write the filesystems as files, which cannot leak.
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
 import { mountedContainer } from '../image/buildah.js';
 import { findKernel } from '../image/kernel.js';
 import { runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
+import { composefsKarg, stageComposefsRoot, type ComposefsStage } from './composefs-layout.js';
 import { blsEntry, kernelCmdline, loaderConf, planDisk, sfdiskScript } from './disk-layout.js';
 
 export interface DirectInstallOptions {
@@ -19,6 +20,8 @@ export interface DirectInstallOptions {
   authorizedKey: string;
   minDiskGiB: number;
   kargs: readonly string[];
+  /** composefs: the root filesystem holds a composefs repository, not the image's tree. */
+  rootLayout?: 'plain' | 'composefs';
   signal?: AbortSignal;
 }
 
@@ -27,6 +30,8 @@ export interface InstalledDisk {
   format: 'raw';
   kernel: { release: string; vmlinuz: string };
   cmdline: string;
+  /** The composefs image digest, when the root is composefs. */
+  composefsDigest?: string;
 }
 
 const STAGE = { stage: 'disk' as const };
@@ -50,17 +55,31 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
     if (!kernel) throw new UsageError(`image ${opts.imageId.slice(0, 12)} has no kernel`);
     if (!kernel.initrd) throw new UsageError(`image has kernel ${kernel.release} but no initramfs for it`);
 
-    // The per-run key goes into the throwaway container's layer, never into the image.
-    mkdirSync(join(mnt, 'root/.ssh'), { recursive: true, mode: 0o700 });
-    chmodSync(join(mnt, 'root/.ssh'), 0o700);
-    writeFileSync(join(mnt, 'root/.ssh/authorized_keys'), opts.authorizedKey + '\n', { mode: 0o600 });
+    let tree = mnt;
+    let composefs: ComposefsStage | undefined;
+    if (opts.rootLayout === 'composefs') {
+      const stageDir = join(opts.workDir, 'root-tree');
+      td.defer('remove root staging', () => rmSync(stageDir, { recursive: true, force: true }));
+      composefs = await stageComposefsRoot({ mnt, stageDir, authorizedKey: opts.authorizedKey, signal: opts.signal });
+      tree = stageDir;
+    } else {
+      // The per-run key goes into the throwaway container's layer, never into the image.
+      // /root may be a symlink (bootc images: /var/roothome): never follow it out of the image.
+      if (lstatSync(join(mnt, 'root'), { throwIfNoEntry: false })?.isSymbolicLink()) {
+        throw new UsageError("the image's /root is a symlink: the direct installer places the SSH key only in a real /root (or use a composefs root)");
+      }
+      mkdirSync(join(mnt, 'root/.ssh'), { recursive: true, mode: 0o700 });
+      chmodSync(join(mnt, 'root/.ssh'), 0o700);
+      writeFileSync(join(mnt, 'root/.ssh/authorized_keys'), opts.authorizedKey + '\n', { mode: 0o600 });
+    }
 
-    const used = await runChecked(['du', '-sxb', mnt], S);
+    const used = await runChecked(['du', '-sxb', tree], S);
     const plan = planDisk(Number(used.stdout.split(/\s/)[0]), opts.minDiskGiB);
     const rootUuid = randomUUID();
-    const cmdline = kernelCmdline(rootUuid, opts.kargs);
+    const kargs = composefs ? [composefsKarg(composefs.digest, false), ...opts.kargs] : opts.kargs;
+    const cmdline = kernelCmdline(rootUuid, kargs, { readOnlyRoot: !!composefs });
 
-    await runChecked(['mke2fs', '-q', '-F', '-t', 'ext4', '-L', 'root', '-U', rootUuid, '-d', mnt, root, `${plan.rootMiB}M`], S);
+    await runChecked(['mke2fs', '-q', '-F', '-t', 'ext4', '-L', 'root', '-U', rootUuid, '-d', tree, root, `${plan.rootMiB}M`], S);
 
     await runChecked(['truncate', '-s', `${plan.espMiB}M`, esp], S);
     await runChecked(['mkfs.vfat', '-F', '32', '-n', 'ESP', esp], S);
@@ -90,7 +109,7 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
     await runChecked(['dd', `if=${esp}`, `of=${disk}`, 'bs=1M', 'seek=1', 'conv=notrunc,sparse', 'status=none'], S);
     await runChecked(['dd', `if=${root}`, `of=${disk}`, 'bs=1M', `seek=${1 + plan.espMiB}`, 'conv=notrunc,sparse', 'status=none'], S);
     await td.runOrThrow();
-    return { path: disk, format: 'raw', kernel: { release: kernel.release, vmlinuz }, cmdline };
+    return { path: disk, format: 'raw', kernel: { release: kernel.release, vmlinuz }, cmdline, ...(composefs ? { composefsDigest: composefs.digest } : {}) };
   } finally {
     await td.run();
   }

@@ -28,9 +28,11 @@ export function sfdiskScript(plan: DiskPlan): string {
   ].join('\n');
 }
 
-export function kernelCmdline(rootUuid: string, extra: readonly string[]): string {
+export function kernelCmdline(rootUuid: string, extra: readonly string[], opts: { readOnlyRoot?: boolean } = {}): string {
   // console=ttyS0 last so the serial console is /dev/console and the harness sees everything.
-  return ['root=UUID=' + rootUuid, 'rw', 'panic=-1', ...extra, 'console=tty0', 'console=ttyS0,115200'].join(' ');
+  // A composefs root is read-only: "ro" keeps systemd from trying to remount it writable
+  // (the initramfs makes the physical root under it writable itself).
+  return ['root=UUID=' + rootUuid, opts.readOnlyRoot ? 'ro' : 'rw', 'panic=-1', ...extra, 'console=tty0', 'console=ttyS0,115200'].join(' ');
 }
 
 export function blsEntry(title: string, release: string, cmdline: string): string {

@@ -26,6 +26,8 @@ export interface Summary {
   profile: string;
   image: { ref: string; digest?: string; id?: string };
   installer: string;
+  /** How the installer laid out the root: the image's tree, or a composefs repository. */
+  rootLayout?: 'plain' | 'composefs';
   accel: string;
   accelReason: string;
   kernel: { release: string; tier: string };

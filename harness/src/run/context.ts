@@ -16,6 +16,8 @@ export interface RunContext {
   kernel: { release: string; tier: string };
   /** Empty disks attached to the VM; `guestPath` is their stable name in the guest. */
   scratchDisks: ScratchDisk[];
+  /** The composefs image digest the installer wrote, when the root is composefs. */
+  composefsDigest?: string;
 }
 
 export interface ScratchDisk {

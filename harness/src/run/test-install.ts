@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import getPort from 'get-port';
 import { AssertionFailure, InfraError, UsageError, describeError } from '../errors.js';
 import { buildFixture } from '../fixtures/build.js';
-import { importImage, imageDigest, imageId, removeImage } from '../image/buildah.js';
+import { importImage, imageDigest, imageId, imageLabels, removeImage } from '../image/buildah.js';
+import { ROOT_LABEL } from '../fixtures/recipe.js';
 
 import { manifestOfImage, packageRootfs } from '../image/package.js';
 import type { Manifest } from '../image/manifest.js';
@@ -144,11 +145,14 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     summary.installer = installer;
     if (installer === 'bootc' && !hasBootc) throw new UsageError(`--installer bootc: image ${image.ref} has no /usr/bin/bootc`);
     if (installer === 'bootc') throw new InfraError('disk', 'the bootc installer is not available in this build (see issue 5); use --installer direct');
+    // The image says how its root is laid out (a label, as containers.bootc says it is bootable).
+    const rootLayout = (await imageLabels(image.id))[ROOT_LABEL] === 'composefs' ? 'composefs' : 'plain';
+    summary.rootLayout = rootLayout;
     const key = generateRunKey(work);
     opts.log(`disk: installer ${installer}`);
     const disk: InstalledDisk = await clock.run('disk', profile.budgets.diskMs, () =>
       Promise.race([
-        installDirect({ imageId: image.id, runId, workDir: work, authorizedKey: key.publicKey, minDiskGiB: profile.vm.diskGiB, kargs: image.kargs, signal: opts.signal }),
+        installDirect({ imageId: image.id, runId, workDir: work, authorizedKey: key.publicKey, minDiskGiB: profile.vm.diskGiB, kargs: image.kargs, rootLayout, signal: opts.signal }),
         abortRace(),
       ]),
     );
@@ -222,6 +226,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       consoleLog,
       kernel: summary.kernel,
       scratchDisks: scratch.guest,
+      ...(disk.composefsDigest ? { composefsDigest: disk.composefsDigest } : {}),
     };
     const contextPath = join(work, 'context.json');
     writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });
@@ -316,7 +321,9 @@ async function prepareImage(source: Source, runId: string, opts: TestInstallOpti
         const saved = JSON.parse(readFileSync(record, 'utf8')) as { id: string; manifest: Manifest };
         if (saved.id === id) return { ref, id, digest: await imageDigest(id), manifest: saved.manifest, kargs: fx.recipe.kargs, cached: true };
       }
-      const p = await packageRootfs(fx.rootfs, ref, { 'org.bootc-harness.fixture': source.name }, runId, opts.signal);
+      const labels: Record<string, string> = { 'org.bootc-harness.fixture': source.name };
+      if (fx.recipe.root !== 'plain') labels[ROOT_LABEL] = fx.recipe.root;
+      const p = await packageRootfs(fx.rootfs, ref, labels, runId, opts.signal);
       writeFileSync(record, JSON.stringify({ id: p.id, manifest: p.sourceManifest }));
       return { ref, id: p.id, digest: p.digest, manifest: p.sourceManifest, kargs: fx.recipe.kargs, cached: false };
     }

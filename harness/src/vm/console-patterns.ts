@@ -24,6 +24,7 @@ export const CONSOLE_PATTERNS: readonly ConsolePattern[] = [
   { id: 'oom-killer', description: 'the OOM killer ran', regex: /invoked oom-killer|Out of memory: Killed process/, fatal: false },
   { id: 'segfault', description: 'a process segfaulted', regex: /segfault at [0-9a-f]+ ip |traps: .* general protection/, fatal: false },
   { id: 'core-dump', description: 'a process dumped core', regex: /systemd-coredump\[\d+\]: Process \d+ \(.*\) of user \d+ dumped core|\(core dumped\)/, fatal: false },
+  { id: 'root-setup-failed', description: 'the initramfs could not set up the root filesystem', regex: /composefs-root: FAILED: /, fatal: true },
   { id: 'passphrase-prompt', description: 'the boot asked for a disk passphrase (unattended unlock failed)', regex: /Please enter passphrase for disk|Enter passphrase for /, fatal: true, prompt: true },
   { id: 'tpm2-unlock-failed', description: 'TPM2 unlock failed', regex: /Failed to unseal secret using TPM2|TPM2 operation failed|Failed to activate with TPM2|Failed to unlock .* with TPM2|tpm2.*(policy check failed|PCR mismatch)/i, fatal: true },
   { id: 'generator-failed', description: 'a systemd generator failed', regex: /system-generators\/\S+ failed with exit status|Failed to execute generator/, fatal: false },

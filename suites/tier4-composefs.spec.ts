@@ -1,0 +1,84 @@
+// Tier 4: the root filesystem is a composefs mount (an overlay whose metadata lower
+// layer is an EROFS image and whose data comes from a digest-named object store),
+// verified from inside the booted system; fs-verity as the profile says.
+import type { Machine } from '../harness/src/index.js';
+import { test, expect, sq } from './fixtures.js';
+
+interface RootMount {
+  source: string;
+  fstype: string;
+  options: string[];
+}
+
+async function rootMount(machine: Machine): Promise<RootMount> {
+  const [source = '', fstype = '', options = ''] = (await machine.succeed('findmnt -n -r -o SOURCE,FSTYPE,OPTIONS /')).trim().split(' ');
+  return { source, fstype, options: options.split(',') };
+}
+
+const describeMount = (m: RootMount) => `${m.fstype} from ${m.source} (${m.options.join(',')})`;
+
+/** The composefs= argument of the running kernel: digest, and whether "?" waived fs-verity. */
+async function cmdlineDigest(machine: Machine): Promise<{ digest: string; insecure: boolean } | undefined> {
+  const arg = (await machine.succeed('cat /proc/cmdline')).split(/\s+/).find((a) => a.startsWith('composefs='));
+  if (!arg) return undefined;
+  const v = arg.slice('composefs='.length);
+  return { digest: v.replace(/^\?/, ''), insecure: v.startsWith('?') };
+}
+
+test.describe('composefs', { tag: '@tier4' }, () => {
+  test.beforeEach(({ profile }) => test.skip(profile.expect.composefs === null, 'the profile does not expect a composefs root'));
+
+  test('composefs.root-mount', async ({ machine }) => {
+    const m = await rootMount(machine);
+    expect(m.source.startsWith('composefs') && m.fstype === 'overlay', `/ is not composefs: it is ${describeMount(m)}`).toBe(true);
+    const missing = ['metacopy=on', 'redirect_dir=on'].filter((o) => !m.options.includes(o));
+    expect(missing, `the composefs overlay lacks ${missing.join(', ')}: ${describeMount(m)}`).toEqual([]);
+    test.info().annotations.push({ type: 'root', description: describeMount(m) });
+  });
+
+  test('composefs.erofs-lower', async ({ machine }) => {
+    const m = await rootMount(machine);
+    expect(m.fstype === 'overlay', `/ is not an overlay, so it has no EROFS lower layer: it is ${describeMount(m)}`).toBe(true);
+    const lower = m.options.filter((o) => /^lowerdir\+?=/.test(o));
+    expect(lower.length, `the root overlay names no lower layer: ${describeMount(m)}`).toBeGreaterThan(0);
+    // The EROFS mount itself is detached once the overlay holds it, so the kernel's own
+    // record of mounting it this boot is the evidence (loop-backed before 6.12, file-backed after).
+    const log = await machine.succeed("dmesg | grep -iE 'erofs.*mounted' || true");
+    expect(log.trim(), 'the kernel mounted no EROFS filesystem this boot').not.toBe('');
+    test.info().annotations.push({ type: 'erofs', description: log.trim().split('\n')[0]! });
+  });
+
+  test('composefs.root-readonly', async ({ machine }) => {
+    const r = await machine.exec('touch /.bootc-harness-write-test');
+    expect(r.exitCode, '/ must not be writable on a composefs root').not.toBe(0);
+    expect(r.stderr, 'refused because the filesystem is read-only').toMatch(/Read-only file system/);
+  });
+
+  test('composefs.digest', async ({ machine, run, profile }) => {
+    const d = await cmdlineDigest(machine);
+    expect(d, 'the kernel command line has no composefs=<digest>').toBeTruthy();
+    expect(d!.digest, 'composefs= on the kernel command line is a hex digest').toMatch(/^[0-9a-f]{64}([0-9a-f]{64})?$/);
+    if (run.composefsDigest) expect(d!.digest, 'the kernel booted the image the installer wrote').toBe(run.composefsDigest);
+    if (profile.expect.bootc) {
+      const status = JSON.parse(await machine.succeed('bootc status --json')) as { status?: { booted?: { composefs?: { verity?: string } } } };
+      expect(status.status?.booted?.composefs?.verity, 'bootc status .status.booted.composefs.verity equals the digest on the kernel command line').toBe(d!.digest);
+    }
+  });
+
+  test('composefs.verity', async ({ machine, profile }) => {
+    const want = profile.expect.composefs?.verity;
+    const d = await cmdlineDigest(machine);
+    const m = await rootMount(machine);
+    expect(d, `there is no composefs root to judge fs-verity on: no composefs= on the kernel command line, / is ${describeMount(m)}`).toBeTruthy();
+    const enforced = !d!.insecure;
+    test.info().annotations.push({ type: 'verity', description: `profile: ${want}; kernel command line ${enforced ? 'enforces' : 'waives'} fs-verity; overlay ${m.options.find((o) => o.startsWith('verity=')) ?? 'has no verity option'}` });
+    if (want === 'required') {
+      expect(enforced, 'fs-verity is required but composefs= carries "?" (verity not enforced)').toBe(true);
+      const img = d ? `/sysroot/composefs/images/${d.digest}` : '';
+      const attr = await machine.exec(`lsattr -d ${sq(img)}`);
+      expect(attr.stdout.split(/\s+/)[0] ?? '', `the composefs image ${img} has no fs-verity (lsattr: ${attr.stdout.trim() || attr.stderr.trim()})`).toContain('V');
+    } else if (want === 'none') {
+      expect(enforced, 'the profile says no fs-verity, but the root enforces it').toBe(false);
+    }
+  });
+});
