@@ -37,6 +37,13 @@ pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools buildah skopeo mmdebstra
       fdisk dosfstools mtools e2fsprogs util-linux mount cryptsetup-bin
       openssh-client systemd-boot-efi attr libcap2-bin uidmap fuse-overlayfs
       debian-archive-keyring zstd cpio)
+# systemd-cryptenroll seals LUKS keys to a swtpm through tpm2-tss's swtpm TCTI. Debian 12
+# ships cryptenroll in systemd and the pre-t64 library name; later releases split both.
+if [ "$codename" = bookworm ]; then
+  pkgs+=(libtss2-tcti-swtpm0)
+else
+  pkgs+=(libtss2-tcti-swtpm0t64 systemd-cryptsetup)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

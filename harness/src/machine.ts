@@ -18,7 +18,12 @@ export interface MachineOptions {
 export type { ExecResult };
 
 export class Machine {
-  private constructor(private session: Session, private opts: MachineOptions, readonly bootId: string) {}
+  private constructor(private session: Session, private opts: MachineOptions, private currentBootId: string) {}
+
+  /** The boot id of the boot this machine is talking to (changes with reboot()). */
+  get bootId(): string {
+    return this.currentBootId;
+  }
 
   get hostKey(): string {
     return this.session.hostKey;
@@ -91,8 +96,11 @@ export class Machine {
     );
   }
 
-  /** Reboots and waits for a new boot id; the host key must not change. */
-  async reboot(): Promise<Machine> {
+  /**
+   * Reboots and waits for a new boot id; the host key must not change. The same Machine
+   * then talks to the new boot, so fixtures holding it stay valid.
+   */
+  async reboot(): Promise<this> {
     const before = this.bootId;
     // The connection drops as the guest goes down: the exec's outcome does not matter.
     await withDeadline(this.session.exec('systemctl reboot', 10_000), 15_000, 'reboot request').catch(() => undefined);
@@ -102,7 +110,9 @@ export class Machine {
       next.close();
       throw new InfraError('session', `guest did not reboot: boot id still ${before}`);
     }
-    return next;
+    this.session = next.session;
+    this.currentBootId = next.bootId;
+    return this;
   }
 
   close(): void {

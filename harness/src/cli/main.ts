@@ -9,11 +9,12 @@ import { manifestOfImage, packageRootfs } from '../image/package.js';
 import { checkSource, isImageReference, parseSource } from '../image/source.js';
 import { requireTools } from '../util/tools.js';
 import { ALL_TIERS, testInstall } from '../run/test-install.js';
-import { matrixProfiles, matrixTable, runMatrix } from '../run/matrix.js';
+import { ciMatrix, matrixProfiles, matrixTable, runMatrix } from '../run/matrix.js';
 import { EXIT, exitCodeFor, formatError } from './exit-codes.js';
 
 const USAGE = `usage:
   bootc-harness test-install [SOURCE] [--profile NAME] [--tier 0,1,..] [--installer auto|bootc|direct]
+                             [--luks tpm2|none] [--fresh-tpm]
                              [--accel auto|kvm|tcg] [--keep] [--report DIR]
   bootc-harness package ROOTFS IMAGE [--label K=V]...
   bootc-harness manifest ROOTFS|IMAGE
@@ -54,6 +55,8 @@ async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<numb
     accel: { type: 'string' },
     keep: { type: 'boolean' },
     report: { type: 'string' },
+    luks: { type: 'string' },
+    'fresh-tpm': { type: 'boolean' },
   });
   if (positionals.length > 1) throw new UsageError(`test-install takes one SOURCE, got ${positionals.length}`);
   const result = await testInstall({
@@ -64,6 +67,8 @@ async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<numb
     accel: oneOf('accel', values.accel as string | undefined, ['auto', 'kvm', 'tcg'] as const, 'auto'),
     keep: Boolean(values.keep),
     reportDir: values.report as string | undefined,
+    ...(values.luks !== undefined ? { luks: oneOf('luks', values.luks as string, ['tpm2', 'none'] as const, 'none') } : {}),
+    freshTpm: Boolean(values['fresh-tpm']),
     log,
     signal,
   });
@@ -142,7 +147,7 @@ async function cmdMatrix(args: string[], signal: AbortSignal): Promise<number> {
   if (values.list) {
     // For CI: the matrix as JSON, one entry per profile.
     const profiles = await matrixProfiles();
-    process.stdout.write(JSON.stringify(profiles.map((p) => ({ profile: p.name, tier: p.kernel.tier, release: p.kernel.release ?? '' }))) + '\n');
+    process.stdout.write(JSON.stringify(ciMatrix(profiles)) + '\n');
     return EXIT.passed;
   }
   const r = await runMatrix({

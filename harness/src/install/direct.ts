@@ -10,6 +10,7 @@ import { mountedContainer } from '../image/buildah.js';
 import { findKernel } from '../image/kernel.js';
 import { runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
+import { LUKS_HEADER_MIB, encryptForTpm2, luksKargs } from './luks.js';
 import { composefsKarg, stageComposefsRoot, type ComposefsStage } from './composefs-layout.js';
 import { blsEntry, kernelCmdline, loaderConf, planDisk, sfdiskScript } from './disk-layout.js';
 
@@ -22,6 +23,8 @@ export interface DirectInstallOptions {
   kargs: readonly string[];
   /** composefs: the root filesystem holds a composefs repository, not the image's tree. */
   rootLayout?: 'plain' | 'composefs';
+  /** Encrypt the root (LUKS2) with its key sealed to the TPM whose state is in tpmStateDir. */
+  luks?: { tpm2: { stateDir: string } };
   signal?: AbortSignal;
 }
 
@@ -32,6 +35,8 @@ export interface InstalledDisk {
   cmdline: string;
   /** The composefs image digest, when the root is composefs. */
   composefsDigest?: string;
+  /** The LUKS2 UUID of the root, when it is encrypted. */
+  luksUuid?: string;
 }
 
 const STAGE = { stage: 'disk' as const };
@@ -76,10 +81,14 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
     const used = await runChecked(['du', '-sxb', tree], S);
     const plan = planDisk(Number(used.stdout.split(/\s/)[0]), opts.minDiskGiB);
     const rootUuid = randomUUID();
-    const kargs = composefs ? [composefsKarg(composefs.digest, false), ...opts.kargs] : opts.kargs;
-    const cmdline = kernelCmdline(rootUuid, kargs, { readOnlyRoot: !!composefs });
+    // An encrypted root keeps its last LUKS_HEADER_MIB free: cryptsetup moves the data up by that much for the header.
+    const fsMiB = opts.luks ? plan.rootMiB - LUKS_HEADER_MIB : plan.rootMiB;
+    await runChecked(['truncate', '-s', `${plan.rootMiB}M`, root], S);
+    await runChecked(['mke2fs', '-q', '-F', '-t', 'ext4', '-L', 'root', '-U', rootUuid, '-d', tree, root, `${fsMiB}M`], S);
+    const luks = opts.luks ? await encryptForTpm2({ image: root, workDir: opts.workDir, tpmStateDir: opts.luks.tpm2.stateDir, signal: opts.signal }) : undefined;
 
-    await runChecked(['mke2fs', '-q', '-F', '-t', 'ext4', '-L', 'root', '-U', rootUuid, '-d', tree, root, `${plan.rootMiB}M`], S);
+    const kargs = [...(composefs ? [composefsKarg(composefs.digest, false)] : []), ...(luks ? luksKargs(luks.luksUuid) : []), ...opts.kargs];
+    const cmdline = kernelCmdline(rootUuid, kargs, { readOnlyRoot: !!composefs });
 
     await runChecked(['truncate', '-s', `${plan.espMiB}M`, esp], S);
     await runChecked(['mkfs.vfat', '-F', '32', '-n', 'ESP', esp], S);
@@ -109,7 +118,7 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
     await runChecked(['dd', `if=${esp}`, `of=${disk}`, 'bs=1M', 'seek=1', 'conv=notrunc,sparse', 'status=none'], S);
     await runChecked(['dd', `if=${root}`, `of=${disk}`, 'bs=1M', `seek=${1 + plan.espMiB}`, 'conv=notrunc,sparse', 'status=none'], S);
     await td.runOrThrow();
-    return { path: disk, format: 'raw', kernel: { release: kernel.release, vmlinuz }, cmdline, ...(composefs ? { composefsDigest: composefs.digest } : {}) };
+    return { path: disk, format: 'raw', kernel: { release: kernel.release, vmlinuz }, cmdline, ...(composefs ? { composefsDigest: composefs.digest } : {}), ...(luks ? { luksUuid: luks.luksUuid } : {}) };
   } finally {
     await td.run();
   }

@@ -28,6 +28,8 @@ export interface Summary {
   installer: string;
   /** How the installer laid out the root: the image's tree, or a composefs repository. */
   rootLayout?: 'plain' | 'composefs';
+  /** tpm2: the root is LUKS2 with its key sealed to the VM's TPM. */
+  luks?: 'tpm2' | 'none';
   accel: string;
   accelReason: string;
   kernel: { release: string; tier: string };

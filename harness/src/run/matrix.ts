@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError } from '../errors.js';
-import { listProfiles, loadProfile, type Profile } from '../profile/profile.js';
+import { KERNEL_TIERS, listProfiles, loadProfile, type Profile } from '../profile/profile.js';
 import { pointLatest, type Summary } from '../report/summary.js';
 import { reportsDir } from '../util/paths.js';
 import { testInstall, type TestInstallOptions } from './test-install.js';
@@ -21,9 +21,19 @@ export interface MatrixRow {
   error?: string;
 }
 
+/** Where a matrix row runs in CI when its profile names no runner: a hosted runner with KVM. */
+export const DEFAULT_RUNNER = 'ubuntu-latest';
+
+/** Profiles marked ci.matrix, in kernel-tier order (oldest kernels first), then by name. */
 export async function matrixProfiles(): Promise<Profile[]> {
   const all = await Promise.all((await listProfiles()).map((n) => loadProfile(n)));
-  return all.filter((p) => p.ci.matrix);
+  const rank = (p: Profile) => KERNEL_TIERS.indexOf(p.kernel.tier);
+  return all.filter((p) => p.ci.matrix).sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+}
+
+/** Pure: the CI matrix (GitHub's strategy.matrix.include), one entry per profile. */
+export function ciMatrix(profiles: readonly Profile[]): { profile: string; tier: string; release: string; runner: string }[] {
+  return profiles.map((p) => ({ profile: p.name, tier: p.kernel.tier, release: p.kernel.release ?? '', runner: p.ci.runner ?? DEFAULT_RUNNER }));
 }
 
 /** Pure: one markdown table, a row per kernel tier. */

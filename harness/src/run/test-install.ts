@@ -12,6 +12,7 @@ import { manifestOfImage, packageRootfs } from '../image/package.js';
 import type { Manifest } from '../image/manifest.js';
 import { checkSource, describeSource, parseSource, type Source } from '../image/source.js';
 import { imageHasBootc, installDirect, type InstalledDisk } from '../install/direct.js';
+import { installBootcOnHost } from '../install/bootc.js';
 import { Machine } from '../machine.js';
 import { kernelTierOf, loadProfile, DEFAULT_PROFILE, type Profile } from '../profile/profile.js';
 import { pointLatest, readTests, verdictOf, writeSummary, type Summary, type TestRecord } from '../report/summary.js';
@@ -41,6 +42,10 @@ export interface TestInstallOptions {
   accel: 'auto' | 'kvm' | 'tcg';
   keep: boolean;
   reportDir?: string;
+  /** Encrypt the root with a TPM2-sealed key; default: what the profile expects (expect.luks.tpm2). */
+  luks?: 'tpm2' | 'none';
+  /** Boot with a new TPM instead of the one the installer enrolled (a negative test of TPM binding). */
+  freshTpm?: boolean;
   log: (line: string) => void;
   signal: AbortSignal;
 }
@@ -144,15 +149,41 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const installer = opts.installer === 'auto' ? (hasBootc ? 'bootc' : profile.installer === 'auto' ? 'direct' : profile.installer) : opts.installer;
     summary.installer = installer;
     if (installer === 'bootc' && !hasBootc) throw new UsageError(`--installer bootc: image ${image.ref} has no /usr/bin/bootc`);
-    if (installer === 'bootc') throw new InfraError('disk', 'the bootc installer is not available in this build (see issue 5); use --installer direct');
     // The image says how its root is laid out (a label, as containers.bootc says it is bootable).
     const rootLayout = (await imageLabels(image.id))[ROOT_LABEL] === 'composefs' ? 'composefs' : 'plain';
     summary.rootLayout = rootLayout;
+    const luks = opts.luks ?? (profile.expect.luks?.tpm2 ? 'tpm2' : 'none');
+    if (opts.freshTpm && luks !== 'tpm2') throw new UsageError('--fresh-tpm only means something with a TPM2-sealed root (--luks tpm2, or a profile expecting luks.tpm2)');
+    summary.luks = luks;
     const key = generateRunKey(work);
     opts.log(`disk: installer ${installer}`);
-    const disk: InstalledDisk = await clock.run('disk', profile.budgets.diskMs, () =>
+    const disk: InstalledDisk & { qemuExtraArgs?: string[] } = await clock.run('disk', profile.budgets.diskMs, () =>
       Promise.race([
-        installDirect({ imageId: image.id, runId, workDir: work, authorizedKey: key.publicKey, minDiskGiB: profile.vm.diskGiB, kargs: image.kargs, rootLayout, signal: opts.signal }),
+        installer === 'bootc'
+          ? installBootcOnHost({
+              imageRef: image.ref,
+              imageId: image.id,
+              runId,
+              workDir: work,
+              authorizedKey: key.publicKey,
+              minDiskGiB: profile.vm.diskGiB,
+              kargs: image.kargs,
+              filesystem: 'ext4',
+              composefsBackend: profile.expect.composefs !== null,
+              ...(luks === 'tpm2' ? { blockSetup: 'tpm2-luks' as const } : {}),
+              signal: opts.signal,
+            })
+          : installDirect({
+              imageId: image.id,
+              runId,
+              workDir: work,
+              authorizedKey: key.publicKey,
+              minDiskGiB: profile.vm.diskGiB,
+              kargs: image.kargs,
+              rootLayout,
+              ...(luks === 'tpm2' ? { luks: { tpm2: { stateDir: join(work, 'tpm') } } } : {}),
+              signal: opts.signal,
+            }),
         abortRace(),
       ]),
     );
@@ -166,7 +197,9 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const port = await getPort({ host: '127.0.0.1' });
     const scratch = createScratchDisks(work, profile.vm.scratchDisks);
     vm = await clock.run('vm', 60_000, async () => {
-      const tpm = await Swtpm.start(join(work, 'tpm'), join(work, 'tpm.sock'));
+      // --fresh-tpm: a TPM that has never seen this disk, so the sealed key cannot be unsealed.
+      const tpm = await Swtpm.start(join(work, opts.freshTpm ? 'tpm-fresh' : 'tpm'), join(work, 'tpm.sock'));
+      if (opts.freshTpm) opts.log('vm: booting with a fresh TPM (not the one the installer enrolled)');
       td.defer('stop swtpm', () => tpm.dispose());
       const v = await Vm.start({
         dir: work,
@@ -177,6 +210,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
         ovmfVarsTemplate: OVMF_VARS_CANDIDATES.find((p) => existsSync(p))!,
         disk: { path: disk.path, format: disk.format },
         extraDisks: scratch.host,
+        ...(disk.qemuExtraArgs ? { extraArgs: disk.qemuExtraArgs } : {}),
         tpmSocket: tpm.socket,
         sshPort: port,
         consoleLog,
@@ -195,7 +229,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       Promise.race([
         theVm.exited.then((e) => Promise.reject(theVm.exitError(e))),
         theVm.console.fatal().catch((hit: ConsoleHit) =>
-          Promise.reject(new AssertionFailure('session', `${describeHit(hit)}\n${theVm.console.context(hit)}`, { consoleTail: theVm.console.tail() })),
+          Promise.reject(new AssertionFailure('session', `${whyFatal(hit, luks)}\n${theVm.console.context(hit)}`, { consoleTail: theVm.console.tail() })),
         ),
         sshSilentAfterLogin(theVm, port, SSH_GRACE_AFTER_LOGIN_MS, bootWatch.signal),
         abortRace(),
@@ -367,3 +401,8 @@ async function runSuites(contextPath: string, runDir: string, tiers: number[], p
   return code;
 }
 
+/** A passphrase prompt on a disk whose key is sealed to the TPM means the TPM would not unseal it. */
+export function whyFatal(hit: ConsoleHit, luks: 'tpm2' | 'none'): string {
+  if (luks === 'tpm2' && hit.id === 'passphrase-prompt') return `TPM2 unlock failed: the initrd fell back to asking for a passphrase (${describeHit(hit)})`;
+  return describeHit(hit);
+}

@@ -13,6 +13,8 @@ export interface QemuProfile {
   tpmSocket?: string;
   sshPort: number;
   qmpSocket: string;
+  /** Appended verbatim, e.g. an SMBIOS credential from the installer. */
+  extraArgs?: readonly string[];
 }
 
 /** QEMU option values are comma-separated: a comma inside a path is written twice. */
@@ -52,6 +54,7 @@ export function qemuArgs(p: QemuProfile): string[] {
   if (p.tpmSocket) {
     args.push('-chardev', `socket,id=tpmchr,path=${v(p.tpmSocket)}`, '-tpmdev', 'emulator,id=tpm0,chardev=tpmchr', '-device', 'tpm-crb,tpmdev=tpm0');
   }
+  args.push(...(p.extraArgs ?? []));
   return args;
 }
 

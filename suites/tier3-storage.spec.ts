@@ -1,0 +1,88 @@
+// Tier 3: the root sits on LUKS2 and was opened by the TPM, unattended: a crypt
+// device under /, exactly one systemd-tpm2 token in the header, no passphrase
+// prompt on the console; and all of it again after a reboot (the key is sealed to
+// this TPM, not to one boot). The reboot is the last test of the tier.
+import { readFileSync } from 'node:fs';
+import { describeHit, scanConsole, type Machine } from '../harness/src/index.js';
+import { test, expect, sq } from './fixtures.js';
+
+interface Device {
+  name: string;
+  type: string;
+  path: string;
+}
+
+/** The device stack under / (root first, then its parents): lsblk --inverse. */
+async function rootStack(machine: Machine): Promise<Device[]> {
+  const source = (await machine.succeed('findmnt -n -o SOURCE /')).trim();
+  const out = await machine.succeed(`lsblk --inverse --list --noheadings -o NAME,TYPE,PATH ${sq(source)}`);
+  return out
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .map(([name = '', type = '', path = '']) => ({ name, type, path }));
+}
+
+interface LuksState {
+  crypt: Device;
+  backing: Device;
+  tokens: string[];
+  keyslots: number;
+}
+
+async function luksState(machine: Machine): Promise<LuksState> {
+  const stack = await rootStack(machine);
+  const i = stack.findIndex((d) => d.type === 'crypt');
+  expect(i, `/ is not on dm-crypt: its device stack is ${stack.map((d) => `${d.name} (${d.type})`).join(' <- ')}`).toBeGreaterThanOrEqual(0);
+  const backing = stack[i + 1];
+  expect(backing, 'the crypt device has a backing device').toBeTruthy();
+  const dump = await machine.succeed(`cryptsetup luksDump --dump-json-metadata ${sq(backing!.path)}`);
+  const meta = JSON.parse(dump) as { tokens?: Record<string, { type: string }>; keyslots?: Record<string, unknown> };
+  return { crypt: stack[i]!, backing: backing!, tokens: Object.values(meta.tokens ?? {}).map((t) => t.type), keyslots: Object.keys(meta.keyslots ?? {}).length };
+}
+
+/** Console lines of this boot that say the initrd asked for a passphrase or TPM2 failed. */
+function unlockTrouble(consoleText: string): string[] {
+  return scanConsole(consoleText, new Set())
+    .filter((h) => h.id === 'passphrase-prompt' || h.id === 'tpm2-unlock-failed')
+    .map((h) => describeHit(h));
+}
+
+async function checkUnlockedByTpm(machine: Machine, consoleText: string): Promise<void> {
+  const s = await luksState(machine);
+  expect(s.tokens, `the LUKS header on ${s.backing.path} must have exactly one systemd-tpm2 token`).toEqual(['systemd-tpm2']);
+  const active = (await machine.succeed(`cryptsetup status ${sq(s.crypt.name)}`)).match(/type:\s+(\S+)/)?.[1];
+  expect(active, `${s.crypt.name} is an open LUKS2 mapping`).toBe('LUKS2');
+  expect(unlockTrouble(consoleText), 'the boot unlocked the root with no passphrase prompt and no TPM2 failure').toEqual([]);
+}
+
+test.describe('storage', { tag: '@tier3' }, () => {
+  test.beforeEach(({ profile }) => test.skip(!profile.expect.luks?.tpm2, 'the profile does not expect a LUKS2 root unlocked by TPM2'));
+
+  test('luks.root-on-crypt', async ({ machine }) => {
+    const s = await luksState(machine);
+    test.info().annotations.push({ type: 'root', description: `${s.crypt.name} (crypt) on ${s.backing.path}` });
+  });
+
+  test('luks.tpm2-token', async ({ machine }) => {
+    const s = await luksState(machine);
+    expect(s.tokens, `the LUKS header on ${s.backing.path} must have exactly one systemd-tpm2 token`).toEqual(['systemd-tpm2']);
+    test.info().annotations.push({ type: 'keyslots', description: String(s.keyslots) });
+  });
+
+  test('luks.unattended-unlock', async ({ run }) => {
+    const text = readFileSync(run.consoleLog, 'utf8');
+    expect(text.length, 'the serial console captured the boot').toBeGreaterThan(0);
+    expect(unlockTrouble(text), 'no passphrase prompt and no TPM2 failure on the console').toEqual([]);
+  });
+
+  test('luks.after-reboot', async ({ machine, run, profile }) => {
+    test.setTimeout(profile.budgets.bootMs + 60_000);
+    const before = machine.bootId;
+    const consoleBefore = readFileSync(run.consoleLog, 'utf8').length;
+    await machine.reboot();
+    expect(machine.bootId, 'the boot id changed').not.toBe(before);
+    // Same pinned host key: reboot() refuses a changed one. Judge only this boot's console.
+    await checkUnlockedByTpm(machine, readFileSync(run.consoleLog, 'utf8').slice(consoleBefore));
+  });
+});
