@@ -1,7 +1,7 @@
 // The guest API suites use, shaped after the NixOS test driver's machine object:
 // exec() reports, succeed()/fail() assert, waitForUnit() fails early on "failed",
 // reboot() waits for a new boot id and checks the pinned host key.
-import { AssertionFailure, InfraError } from './errors.js';
+import { AssertionFailure } from './errors.js';
 import { poll, withDeadline } from './util/deadline.js';
 import { Session, HostKeyMismatch, type ExecResult } from './ssh/session.js';
 
@@ -33,7 +33,7 @@ export class Machine {
    * Ready = an authenticated command round trip, raced against the VM failing and the
    * budget. Whichever settles first stops the others: no attempt outlives the wait.
    */
-  static async waitReady(opts: MachineOptions, what = 'SSH ready'): Promise<Machine> {
+  static async waitReady(opts: MachineOptions, what = 'SSH ready', notBootId?: string): Promise<Machine> {
     const stop = new AbortController();
     const attempt = async () => {
       let session: Session | undefined;
@@ -44,7 +44,13 @@ export class Machine {
           session.close();
           return { done: false as const, diagnostic: `boot_id read exited ${r.exitCode}` };
         }
-        return { done: true as const, value: { session, bootId: r.stdout.trim() } };
+        const bootId = r.stdout.trim();
+        // After a reboot request the old boot may answer for a while: not the boot we wait for.
+        if (bootId === notBootId) {
+          session.close();
+          return { done: false as const, diagnostic: `still the old boot ${bootId}` };
+        }
+        return { done: true as const, value: { session, bootId } };
       } catch (e) {
         session?.close();
         if (e instanceof HostKeyMismatch || stop.signal.aborted) throw e;
@@ -105,11 +111,7 @@ export class Machine {
     // The connection drops as the guest goes down: the exec's outcome does not matter.
     await withDeadline(this.session.exec('systemctl reboot', 10_000), 15_000, 'reboot request').catch(() => undefined);
     this.session.close();
-    const next = await Machine.waitReady({ ...this.opts, hostKey: this.hostKey }, 'SSH ready after reboot');
-    if (next.bootId === before) {
-      next.close();
-      throw new InfraError('session', `guest did not reboot: boot id still ${before}`);
-    }
+    const next = await Machine.waitReady({ ...this.opts, hostKey: this.hostKey }, 'SSH ready after reboot (a new boot id)', before);
     this.session = next.session;
     this.currentBootId = next.bootId;
     return this;

@@ -31,6 +31,8 @@ const cases: [string, string[], RegExp, Record<string, string>?][] = [
   ['unknown tier', ['test-install', '--tier', '0,9'], /unknown tier "9"/],
   ['bad accel', ['test-install', '--accel', 'fast'], /--accel must be one of auto, kvm, tcg/],
   ['unknown flag', ['test-install', '--frobnicate'], /frobnicate/],
+  ['bad luks', ['test-install', '--luks', 'yes'], /--luks must be one of tpm2, none/],
+  ['fresh TPM without a sealed root', ['test-install', '--fresh-tpm'], /--fresh-tpm only means something with a TPM2-sealed root/],
   ['bootc installer without bootc', ['test-install', withKernel, '--installer', 'bootc'], /--installer bootc: .* has no \/usr\/bin\/bootc/],
   ['missing host tool', ['test-install', withKernel], /missing host tools? .*\(install Debian package .*buildah/, { PATH: join(tmp, 'empty') }],
   ['unknown command', ['frobnicate'], /unknown command "frobnicate"/],

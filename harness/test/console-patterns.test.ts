@@ -36,6 +36,7 @@ const BAD: [id: string, line: string][] = [
   ['passphrase-prompt', 'Please enter passphrase for disk root (luks-0b1c2d3e-aaaa-bbbb-cccc-123456789abc):'],
   ['tpm2-unlock-failed', 'systemd-cryptsetup[400]: Failed to unseal secret using TPM2: State not recoverable'],
   ['tpm2-unlock-failed', 'systemd-cryptsetup[400]: tpm2: PCR mismatch for bank sha256'],
+  ['root-setup-failed', 'composefs-root: FAILED: no composefs image 0123abcd on the root filesystem'],
   ['generator-failed', 'systemd[1]: /usr/lib/systemd/system-generators/systemd-foo-generator failed with exit status 1.'],
   ['unit-failed', '[FAILED] Failed to start ssh.service - OpenBSD Secure Shell server.'],
 ];
@@ -90,7 +91,7 @@ t.test('ordinary boot lines match nothing', async (t) => {
 
 t.test('fatal patterns are the ones that must stop a boot at once', async (t) => {
   const fatal = CONSOLE_PATTERNS.filter((p) => p.fatal).map((p) => p.id);
-  for (const id of ['kernel-panic', 'emergency-shell', 'rescue-shell', 'passphrase-prompt', 'tpm2-unlock-failed', 'dracut-refused', 'initramfs-shell']) {
+  for (const id of ['kernel-panic', 'emergency-shell', 'rescue-shell', 'passphrase-prompt', 'tpm2-unlock-failed', 'root-setup-failed', 'dracut-refused', 'initramfs-shell']) {
     t.ok(fatal.includes(id), `${id} is fatal`);
   }
   for (const id of ['kernel-warning', 'unit-failed', 'ordering-cycle', 'segfault', 'oom-killer']) {

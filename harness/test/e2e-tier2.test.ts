@@ -2,19 +2,11 @@
 // round-trips a pool on a scratch disk; the plain fixture under a profile that expects
 // ZFS and tailscaled fails, naming both.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { findLeftovers } from '../src/util/leftovers.js';
-import { cli, VM_TESTS } from './helpers/cli.js';
-import type { Summary } from '../src/report/summary.js';
+import { cli, summaryOf, VM_TESTS } from './helpers/cli.js';
 
 const skip = !VM_TESTS && 'BOOTC_HARNESS_UNIT_ONLY=1';
 
-function summaryOf(out: string): Summary {
-  const m = /^report: (.+)$/m.exec(out);
-  if (!m) throw new Error(`the run names no report:\n${out.slice(-2000)}`);
-  return JSON.parse(readFileSync(join(m[1]!, 'summary.json'), 'utf8')) as Summary;
-}
 
 t.test('the zfs fixture passes tier2: module for its kernel, pool round trip', { skip }, async (t) => {
   const r = await cli(['test-install', '--profile', 'zfs', '--tier', '0,2']);

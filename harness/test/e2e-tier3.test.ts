@@ -2,19 +2,11 @@
 // and after a reboot; the same disk booted with a fresh TPM fails fast, as a TPM2
 // unlock failure read from the console, not as an SSH timeout.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { findLeftovers } from '../src/util/leftovers.js';
-import { cli, VM_TESTS } from './helpers/cli.js';
-import type { Summary } from '../src/report/summary.js';
+import { cli, summaryOf, VM_TESTS } from './helpers/cli.js';
 
 const skip = !VM_TESTS && 'BOOTC_HARNESS_UNIT_ONLY=1';
 
-function summaryOf(out: string): Summary {
-  const m = /^report: (.+)$/m.exec(out);
-  if (!m) throw new Error(`the run names no report:\n${out.slice(-2000)}`);
-  return JSON.parse(readFileSync(join(m[1]!, 'summary.json'), 'utf8')) as Summary;
-}
 
 t.test('the TPM2 fixture passes tiers 0, 1 and 3, reboot included', { skip }, async (t) => {
   const r = await cli(['test-install', '--profile', 'luks-tpm2', '--tier', '0,1,3']);

@@ -4,38 +4,42 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findLeftovers } from '../src/util/leftovers.js';
-import { cli, VM_TESTS } from './helpers/cli.js';
+import { cli, summaryOf, VM_TESTS } from './helpers/cli.js';
 import type { Summary } from '../src/report/summary.js';
 
 const skip = !VM_TESTS && 'BOOTC_HARNESS_UNIT_ONLY=1';
 
-function summaryOf(out: string): Summary {
-  const m = /^report: (.+)$/m.exec(out);
-  if (!m) throw new Error(`the run names no report:\n${out.slice(-2000)}`);
-  return JSON.parse(readFileSync(join(m[1]!, 'summary.json'), 'utf8')) as Summary;
-}
 
 const TIER4 = ['composefs.root-mount', 'composefs.erofs-lower', 'composefs.root-readonly', 'composefs.digest', 'composefs.verity'];
 
-for (const [profile, tier, release] of [
-  ['composefs-rhel9', 'rhel9', /^6\.1\./],
-  ['composefs-pre-6.15', 'pre-6.15', /^6\.12\./],
-  ['composefs-default', 'default', /^(6\.(1[5-9]|[2-9]\d)|[7-9])\./],
-] as const) {
-  t.test(`${profile}: composefs root on the ${tier} kernel tier passes tiers 0, 1 and 4`, { skip }, async (t) => {
-    const r = await cli(['test-install', '--profile', profile, '--tier', '0,1,4']);
-    t.equal(r.code, 0, `exit 0\n${r.stderr.slice(-3000)}`);
-    const s = summaryOf(r.stdout + r.stderr);
-    t.equal(s.rootLayout, 'composefs', 'the installer laid out a composefs repository');
-    t.equal(s.kernel.tier, tier);
-    t.match(s.kernel.release, release, `kernel ${s.kernel.release}`);
+const RELEASE: Record<string, RegExp> = { rhel9: /^6\.1\./, 'pre-6.15': /^6\.12\./, default: /^(6\.(1[5-9]|[2-9]\d)|[7-9])\./ };
+
+// `just matrix` as users run it: every ci.matrix profile, one report with a row per kernel
+// tier; the composefs fixtures pass tiers 0, 1 and 4 on each tier's own kernel.
+t.test('matrix --tier 0,1,4: every row passes, a composefs root on all three kernel tiers', { skip }, async (t) => {
+  const r = await cli(['matrix', '--tier', '0,1,4']);
+  t.equal(r.code, 0, `exit 0\n${r.stdout}\n${r.stderr.slice(-3000)}`);
+  const m = /^report: (.+)$/m.exec(r.stdout);
+  t.ok(m, 'the matrix names its report');
+  const matrix = JSON.parse(readFileSync(join(m![1]!, 'matrix.json'), 'utf8')) as { rows: { profile: string; expectedTier: string; kernel: { release: string; tier: string }; verdict: string; report: string }[] };
+  const tiers = matrix.rows.map((x) => x.kernel.tier);
+  t.same([...new Set(tiers)], ['rhel9', 'pre-6.15', 'default'], 'rows ordered by kernel tier, every tier present');
+  for (const row of matrix.rows) {
+    t.equal(row.verdict, 'passed', `${row.profile} passed`);
+    t.equal(row.kernel.tier, row.expectedTier, `${row.profile}: kernel ${row.kernel.release} is in the ${row.expectedTier} tier`);
+    t.match(row.kernel.release, RELEASE[row.kernel.tier]!, `${row.profile}: kernel release recorded`);
+  }
+  const composefs = matrix.rows.filter((x) => x.profile.startsWith('composefs-'));
+  t.same(composefs.map((x) => x.kernel.tier), ['rhel9', 'pre-6.15', 'default'], 'a composefs row per kernel tier');
+  for (const row of composefs) {
+    const s = JSON.parse(readFileSync(join(m![1]!, '..', row.report, 'summary.json'), 'utf8')) as Summary;
+    t.equal(s.rootLayout, 'composefs', `${row.profile}: the installer laid out a composefs repository`);
     const status = Object.fromEntries(s.tests.map((x) => [x.id, x.status]));
-    for (const id of TIER4) t.equal(status[id], 'passed', `${id} passed`);
-    t.equal(status['image.setid-bits'], 'passed', 'SUID bits survive composefs (metadata in the EROFS image)');
-    t.equal(status['image.file-capabilities'], 'passed', 'file capabilities survive composefs');
-    t.same(await findLeftovers(), [], 'nothing left behind');
-  });
-}
+    for (const id of [...TIER4, 'image.setid-bits', 'image.file-capabilities']) t.equal(status[id], 'passed', `${row.profile}: ${id}`);
+  }
+  t.match(readFileSync(join(m![1]!, 'matrix.md'), 'utf8'), /\| composefs-rhel9 \| 6\.1\./, 'the markdown table has the kernel release');
+  t.same(await findLeftovers(), [], 'nothing left behind');
+});
 
 t.test('a composefs-expecting profile on the plain fixture fails tier 4, saying what the root is', { skip }, async (t) => {
   const r = await cli(['test-install', '--profile', 'composefs-expected-plain', '--tier', '4']);

@@ -241,7 +241,7 @@ t.test('loadRecipe rejects unknown and unsafe fixtures', async (t) => {
   t.throws(() => loadRecipe('badinclude', dir), { message: /include must be a list of package-like words/ });
   t.throws(() => loadRecipe('badhook', dir), { message: /hook .*missing\.sh does not exist/ });
   t.throws(() => loadRecipe('badjson', dir), { message: /recipe\.json is not valid JSON/ });
-  t.throws(() => loadRecipe('nope', dir), { message: /known: badcaps, badhook, badinclude, badjson, badmode, badpath, badsuite, good\)$/ }, 'known list is sorted');
+  t.throws(() => loadRecipe('nope', dir), { message: /known: badcaps, badhook, badinclude, badjson, badmode, badpath, badroot, badsuite, good\)$/ }, 'known list is sorted');
 });
 
 t.test('recipeHash: stable, and changes with the mirror and the recipe', async (t) => {

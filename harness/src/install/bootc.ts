@@ -12,23 +12,16 @@ import { run, runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
 import { requireTools } from '../util/tools.js';
 import { bootcInstallCommand, checkBlockSetupAllowed, classifyPodmanFailure, rootKeyCredentialQemuArgs, type BlockSetup, type RootFilesystem } from './bootc-args.js';
-import type { InstalledDisk } from './direct.js';
+import type { InstallOptions, InstalledDisk } from './direct.js';
 
 /** Where bootc reads install configs, lowest precedence first (bootc-install-config(5)). */
 export const INSTALL_CONFIG_DIRS = ['usr/lib/bootc/install', 'usr/local/lib/bootc/install', 'etc/bootc/install', 'run/bootc/install'];
 
-export interface BootcHostInstallOptions {
+export interface BootcHostInstallOptions extends InstallOptions {
   imageRef: string;
-  imageId: string;
-  runId: string;
-  workDir: string;
-  authorizedKey: string;
-  minDiskGiB: number;
-  kargs: readonly string[];
   filesystem: RootFilesystem;
   composefsBackend: boolean;
   blockSetup?: BlockSetup;
-  signal?: AbortSignal;
 }
 
 export interface BootcInstalledDisk extends InstalledDisk {

@@ -14,18 +14,22 @@ import { LUKS_HEADER_MIB, encryptForTpm2, luksKargs } from './luks.js';
 import { composefsKarg, stageComposefsRoot, type ComposefsStage } from './composefs-layout.js';
 import { blsEntry, kernelCmdline, loaderConf, planDisk, sfdiskScript } from './disk-layout.js';
 
-export interface DirectInstallOptions {
+/** What every installer is given: the image, the run's work dir, the per-run SSH key. */
+export interface InstallOptions {
   imageId: string;
   runId: string;
   workDir: string;
   authorizedKey: string;
   minDiskGiB: number;
   kargs: readonly string[];
+  signal?: AbortSignal;
+}
+
+export interface DirectInstallOptions extends InstallOptions {
   /** composefs: the root filesystem holds a composefs repository, not the image's tree. */
   rootLayout?: 'plain' | 'composefs';
   /** Encrypt the root (LUKS2) with its key sealed to the TPM whose state is in tpmStateDir. */
   luks?: { tpm2: { stateDir: string } };
-  signal?: AbortSignal;
 }
 
 export interface InstalledDisk {

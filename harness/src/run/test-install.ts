@@ -76,6 +76,9 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
   else if ('fixture' in profile.source) source = { kind: 'fixture', name: profile.source.fixture };
   else source = parseSource(profile.source.image);
   checkSource(source);
+  if (opts.freshTpm && (opts.luks ?? (profile.expect.luks?.tpm2 ? 'tpm2' : 'none')) !== 'tpm2') {
+    throw new UsageError('--fresh-tpm only means something with a TPM2-sealed root (--luks tpm2, or a profile expecting luks.tpm2)');
+  }
   if (source.kind === 'dir' && opts.installer === 'bootc' && !existsSync(join(source.path, 'usr/bin/bootc'))) {
     throw new UsageError(`--installer bootc: ${source.path} has no /usr/bin/bootc`);
   }
@@ -153,37 +156,21 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const rootLayout = (await imageLabels(image.id))[ROOT_LABEL] === 'composefs' ? 'composefs' : 'plain';
     summary.rootLayout = rootLayout;
     const luks = opts.luks ?? (profile.expect.luks?.tpm2 ? 'tpm2' : 'none');
-    if (opts.freshTpm && luks !== 'tpm2') throw new UsageError('--fresh-tpm only means something with a TPM2-sealed root (--luks tpm2, or a profile expecting luks.tpm2)');
     summary.luks = luks;
     const key = generateRunKey(work);
     opts.log(`disk: installer ${installer}`);
+    const common = { imageId: image.id, runId, workDir: work, authorizedKey: key.publicKey, minDiskGiB: profile.vm.diskGiB, kargs: image.kargs, signal: opts.signal };
     const disk: InstalledDisk & { qemuExtraArgs?: string[] } = await clock.run('disk', profile.budgets.diskMs, () =>
       Promise.race([
         installer === 'bootc'
           ? installBootcOnHost({
+              ...common,
               imageRef: image.ref,
-              imageId: image.id,
-              runId,
-              workDir: work,
-              authorizedKey: key.publicKey,
-              minDiskGiB: profile.vm.diskGiB,
-              kargs: image.kargs,
               filesystem: 'ext4',
               composefsBackend: profile.expect.composefs !== null,
               ...(luks === 'tpm2' ? { blockSetup: 'tpm2-luks' as const } : {}),
-              signal: opts.signal,
             })
-          : installDirect({
-              imageId: image.id,
-              runId,
-              workDir: work,
-              authorizedKey: key.publicKey,
-              minDiskGiB: profile.vm.diskGiB,
-              kargs: image.kargs,
-              rootLayout,
-              ...(luks === 'tpm2' ? { luks: { tpm2: { stateDir: join(work, 'tpm') } } } : {}),
-              signal: opts.signal,
-            }),
+          : installDirect({ ...common, rootLayout, ...(luks === 'tpm2' ? { luks: { tpm2: { stateDir: join(work, 'tpm') } } } : {}) }),
         abortRace(),
       ]),
     );
