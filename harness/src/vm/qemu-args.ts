@@ -22,15 +22,22 @@ function v(path: string): string {
   return path.replace(/,/g, ',,');
 }
 
-export function qemuArgs(p: QemuProfile): string[] {
-  const args = [
-    'qemu-system-x86_64',
-    '-name', 'bootc-harness',
+/** Pure: machine, accelerator, CPUs and memory, shared by every VM the harness starts. */
+export function machineArgs(p: { accel: Accel; cpus: number; memoryMiB: number }): string[] {
+  return [
     '-machine', 'q35,smm=off',
     // KVM wants the host CPU; TCG multi-threaded with every feature QEMU can emulate.
     ...(p.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max']),
     '-smp', String(p.cpus),
     '-m', String(p.memoryMiB),
+  ];
+}
+
+export function qemuArgs(p: QemuProfile): string[] {
+  const args = [
+    'qemu-system-x86_64',
+    '-name', 'bootc-harness',
+    ...machineArgs(p),
     '-nodefaults',
     '-display', 'none',
     '-no-user-config',

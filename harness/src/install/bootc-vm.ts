@@ -1,0 +1,423 @@
+// Installer "bootc", VM placement: pure builders (argv arrays, a unit file, a console
+// parser) for running `bootc install to-disk` inside an "installer VM". No I/O.
+//
+// Why a VM: `--block-setup tpm2-luks` makes bootc run `systemd-cryptenroll
+// --tpm2-device=auto` (crates/lib/src/install/baseline.rs), which seals the LUKS key to
+// the TPM bootc sees. Installed from the host that is the host's TPM; installed in a VM
+// that owns the swtpm state directory the test boot uses later, it is the test VM's TPM.
+//
+// The shape follows bcvk's `to-disk` (repository bootc-dev/bcvk):
+//   crates/kit/src/to_disk.rs          the image boots as its own installer; the host's
+//                                      container storage is shared read-only and used as an
+//                                      additional image store (STORAGE_OPTS=additionalimagestore=…);
+//                                      the target disk is virtio-blk, /dev/disk/by-id/virtio-<serial>
+//   crates/kit/src/run_ephemeral.rs    direct kernel boot of the image's kernel+initramfs with
+//                                      the image's root shared by virtiofsd (older versions:
+//                                      kargs rootfstype=virtiofs root=rootfs; selinux=0);
+//                                      units injected as SMBIOS credentials systemd.extra-unit.*
+//                                      plus a systemd.unit-dropin.multi-user.target~… Wants=
+//                                      (its --execute units: ConditionPathExists=!/etc/initrd-release,
+//                                      the result read back from a virtio-serial port)
+//   crates/kit/src/qemu.rs             memory-backend-memfd,share=on + -numa node,memdev=mem
+//                                      (vhost-user-fs needs shared guest memory);
+//                                      vhost-user-fs-pci,queue-size=1024,chardev=…,tag=…
+//   crates/bcvk-qemu/src/virtiofsd.rs  virtiofsd --socket-path --shared-dir --cache --sandbox,
+//                                      --readonly only when `virtiofsd --help` lists it
+// Where this differs from bcvk: bcvk runs `podman run … bootc install to-disk` inside the VM
+// over SSH; here bootc runs directly in the booted image with --source-imgref
+// containers-storage:<ref>, which bootc allows outside a container ("Either --source-imgref
+// must be defined or this command must be executed inside a podman container",
+// crates/lib/src/install.rs prepare_install), and the install runs as a systemd unit that
+// prints a result line and powers the VM off. Needs systemd >= 256 in the image
+// (systemd.system-credentials(7): systemd.extra-unit.*, systemd.unit-dropin.* "Added in
+// version 256") and a systemd initrd that mounts a virtiofs root from root=/rootfstype=
+// (systemd-fstab-generator(8)).
+import { Buffer } from 'node:buffer';
+import { UsageError } from '../errors.js';
+import { machineArgs, type Accel } from '../vm/qemu-args.js';
+import { bootcInstallArgs, SERIAL_CONSOLE_KARG, type BlockSetup, type RootFilesystem } from './bootc-args.js';
+
+/** virtiofs tag of the image's root filesystem (the kernel's root=). */
+export const INSTALLER_ROOTFS_TAG = 'rootfs';
+/** virtiofs tag of the host's container storage (bcvk's name). */
+export const INSTALLER_STORAGE_TAG = 'hoststorage';
+/** Where the installer unit mounts the host's container storage, read-only. */
+export const INSTALLER_STORAGE_DIR = '/run/bootc-harness/hoststorage';
+export const INSTALLER_UNIT = 'bootc-harness-install.service';
+/** virtio-serial port name: /dev/virtio-ports/<name> in the guest. */
+export const INSTALL_RESULT_PORT = 'org.bootc-harness.install-result';
+/** The result line: `bootc-harness-install: exit=<status> code=<how> result=<systemd result>`. */
+export const INSTALL_MARKER = 'bootc-harness-install:';
+/** Debian's virtiofsd 1.x (bcvk also looks in /usr/bin and /usr/local/bin). */
+export const VIRTIOFSD_BINARY = '/usr/libexec/virtiofsd';
+/** x86 COMMAND_LINE_SIZE, including the terminating NUL. */
+const KERNEL_CMDLINE_MAX = 2048;
+
+function absolute(what: string, p: string): void {
+  if (!p.startsWith('/')) throw new UsageError(`${what} must be an absolute path, got ${JSON.stringify(p)}`);
+  if (/[\0\n]/.test(p)) throw new UsageError(`${what} contains a NUL or newline`);
+}
+
+/** QEMU option values are comma-separated: a comma inside a path is written twice. */
+function v(path: string): string {
+  return path.replace(/,/g, ',,');
+}
+
+// ---- virtiofsd ------------------------------------------------------------------------
+
+export type VirtiofsdCache = 'auto' | 'always' | 'never' | 'metadata';
+export type VirtiofsdSandbox = 'namespace' | 'chroot' | 'none';
+
+export interface VirtiofsdOptions {
+  sharedDir: string;
+  socket: string;
+  /** Emit --readonly: only when the binary has it (see virtiofsdHelpHas); older 1.x lack it.
+   *  The guest mounts read-only shares with -o ro in any case. */
+  readOnly: boolean;
+  /** Default auto (virtiofsd's own default; mmap works). bcvk uses never. */
+  cache?: VirtiofsdCache;
+  /** Default namespace (virtiofsd's default; needs root). bcvk uses none inside its container. */
+  sandbox?: VirtiofsdSandbox;
+  binary?: string;
+}
+
+/** One virtiofsd per shared directory (each vhost-user-fs device needs its own daemon). */
+export function virtiofsdArgs(o: VirtiofsdOptions): string[] {
+  const binary = o.binary ?? VIRTIOFSD_BINARY;
+  absolute('virtiofsd binary', binary);
+  absolute('virtiofsd shared dir', o.sharedDir);
+  absolute('virtiofsd socket', o.socket);
+  const args = [
+    binary,
+    '--socket-path', o.socket,
+    '--shared-dir', o.sharedDir,
+    '--cache', o.cache ?? 'auto',
+    '--sandbox', o.sandbox ?? 'namespace',
+  ];
+  if (o.readOnly) args.push('--readonly');
+  return args;
+}
+
+/** True when `virtiofsd --help` output lists `flag` as an option (bcvk's and virtme-ng's probe for --readonly). */
+export function virtiofsdHelpHas(helpText: string, flag: string): boolean {
+  if (!/^--[a-z][a-z0-9-]*$/.test(flag)) throw new UsageError(`not a long option: ${JSON.stringify(flag)}`);
+  return new RegExp(`(^|[\\s,])${flag}(?![a-z0-9-])`, 'm').test(helpText);
+}
+
+// ---- the target disk and bootc's command line ------------------------------------------
+
+/** virtio-blk serials are at most 20 bytes (VIRTIO_BLK_ID_BYTES); udev names the disk by it. */
+function checkSerial(serial: string): void {
+  if (!/^[A-Za-z0-9_-]{1,20}$/.test(serial)) {
+    throw new UsageError(`bad virtio-blk serial ${JSON.stringify(serial)}: 1-20 of [A-Za-z0-9_-]`);
+  }
+}
+
+/** The target disk as bootc sees it inside the VM. */
+export function installerTargetDevice(serial: string): string {
+  checkSerial(serial);
+  return `/dev/disk/by-id/virtio-${serial}`;
+}
+
+export interface BootcInVmOptions {
+  /** The image in the host's containers-storage (bare reference, e.g. localhost/x:tag). */
+  imageRef: string;
+  targetSerial: string;
+  filesystem: RootFilesystem;
+  kargs: readonly string[];
+  composefsBackend: boolean;
+  allowMissingVerity?: boolean;
+  blockSetup?: BlockSetup;
+  /** Default true, as on the host and in bcvk. */
+  genericImage?: boolean;
+  targetImgref?: string;
+  /** An authorized_keys file inside the VM (ostree backend only; see rootKeyPlacement). */
+  authorizedKeysPath?: string;
+  /** Default true: the VM has no network, and bcvk always passes it. */
+  skipFetchCheck?: boolean;
+}
+
+/** `bootc install to-disk …` as run inside the installer VM (argv[0] is `bootc`). */
+export function bootcInVmArgs(o: BootcInVmOptions): string[] {
+  if (o.imageRef === '' || /\s/.test(o.imageRef) || o.imageRef.startsWith('-')) {
+    throw new UsageError(`bad image reference ${JSON.stringify(o.imageRef)}`);
+  }
+  if (o.imageRef.startsWith('containers-storage:')) throw new UsageError('pass the bare image reference; the transport is added here');
+  return bootcInstallArgs({
+    imageRef: o.imageRef,
+    targetDevice: installerTargetDevice(o.targetSerial),
+    filesystem: o.filesystem,
+    kargs: o.kargs,
+    ...(o.authorizedKeysPath !== undefined ? { authorizedKeysPath: o.authorizedKeysPath } : {}),
+    composefsBackend: o.composefsBackend,
+    ...(o.allowMissingVerity ? { allowMissingVerity: true } : {}),
+    ...(o.blockSetup ? { blockSetup: o.blockSetup } : {}),
+    viaLoopback: false,
+    genericImage: o.genericImage ?? true,
+    ...(o.targetImgref ? { targetImgref: o.targetImgref } : {}),
+    // bcvk's to_disk.rs: `containers-storage:<image>`, found through the additional image store.
+    sourceImgref: `containers-storage:${o.imageRef}`,
+    skipFetchCheck: o.skipFetchCheck ?? true,
+  });
+}
+
+// ---- kernel command line --------------------------------------------------------------
+
+export interface InstallerKargsOptions {
+  rootTag?: string;
+  extra?: readonly string[];
+}
+
+/** The installer VM's kernel arguments, one per element (installerVmQemuArgs joins them). */
+export function installerVmKargs(o: InstallerKargsOptions = {}): string[] {
+  const tag = o.rootTag ?? INSTALLER_ROOTFS_TAG;
+  checkTag(tag);
+  const kargs = [
+    SERIAL_CONSOLE_KARG,
+    // systemd-fstab-generator(8) in the initrd: root= and rootfstype= become sysroot.mount
+    // (bcvk's kargs before it moved sysroot.mount into an appended initramfs cpio).
+    'rootfstype=virtiofs',
+    `root=${tag}`,
+    // Writable: the shared directory is a throwaway working container's mount, and bootc
+    // needs /var/tmp; its writes never reach the image.
+    'rw',
+    // bootc-dev/bcvk#22: SELinux off in the installer VM (bcvk's ephemeral VMs do the same).
+    'selinux=0',
+    // bcvk: keep journald off the virtiofs root; bootupd's updater needs a block-device /boot.
+    'systemd.mask=systemd-journal-flush.service',
+    'systemd.mask=bootloader-update.service',
+    // kernel-command-line(7): never prompt on the console for first-boot settings.
+    'systemd.firstboot=off',
+    // A panic reboots at once, and -no-reboot turns that into QEMU exiting.
+    'panic=-1',
+  ];
+  for (const k of o.extra ?? []) {
+    if (k === '' || /\s/.test(k)) throw new UsageError(`bad kernel argument ${JSON.stringify(k)}`);
+    if (!kargs.includes(k)) kargs.push(k);
+  }
+  return kargs;
+}
+
+function checkTag(tag: string): void {
+  // virtio-fs tags are at most 36 bytes (the device config field).
+  if (!/^[A-Za-z0-9_-]{1,36}$/.test(tag)) throw new UsageError(`bad virtiofs tag ${JSON.stringify(tag)}`);
+}
+
+// ---- the install unit, as SMBIOS credentials --------------------------------------------
+
+/** One systemd command-line word (systemd.service(5) "Command lines"): quoted when needed;
+ *  `$` and `%` doubled so neither variable nor specifier expansion touches it. */
+function systemdWord(w: string): string {
+  if (/[\0-\x1f\x7f]/.test(w)) throw new UsageError(`control character in unit argument ${JSON.stringify(w)}`);
+  if (w === ';') throw new UsageError('a lone ";" separates commands in a unit file');
+  if (/^[A-Za-z0-9_@+=:,./-]+$/.test(w)) return w;
+  return `"${w.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\$/g, '$$$$').replace(/%/g, '%%')}"`;
+}
+
+/** An Exec*= value from an argv; argv[0] must be an absolute path. */
+export function systemdExecLine(argv: readonly string[]): string {
+  const [cmd] = argv;
+  if (cmd === undefined || !/^\/[A-Za-z0-9_./-]+$/.test(cmd)) throw new UsageError(`unit command must be an absolute path, got ${JSON.stringify(cmd)}`);
+  return argv.map(systemdWord).join(' ');
+}
+
+export interface InstallerUnitOptions {
+  /** From bootcInVmArgs: argv[0] `bootc` runs as /usr/bin/bootc. */
+  bootcArgs: readonly string[];
+  targetSerial: string;
+  /** Wait for /dev/tpmrm0 before bootc starts (tpm2-luks). */
+  waitForTpm: boolean;
+  storageTag?: string;
+  /** RUST_LOG for bootc (bcvk's --install-log). */
+  rustLog?: string;
+  /** Seconds udevadm waits for the disk (and TPM). Default 120. */
+  deviceTimeoutSec?: number;
+}
+
+// Runs after the install ends, whatever happened (systemd.service(5): ExecStopPost= also runs
+// when the service failed to start up). $EXIT_CODE/$EXIT_STATUS describe the main process
+// ("exited"/number, or "killed"/signal name) and are unset when it never ran; $SERVICE_RESULT
+// is always set. Written to the console and, when QEMU has the port, to the virtio-serial port.
+const RESULT_SCRIPT =
+  `m="${INSTALL_MARKER} exit=\${EXIT_STATUS:-none} code=\${EXIT_CODE:-none} result=\${SERVICE_RESULT:-none}"; ` +
+  'echo "$m" >/dev/console; ' +
+  `p=/dev/virtio-ports/${INSTALL_RESULT_PORT}; if [ -e "$p" ]; then echo "$m" >"$p"; fi`;
+
+/** The unit that installs, prints the result line and powers the VM off either way. */
+export function installerUnit(o: InstallerUnitOptions): string {
+  if (o.bootcArgs[0] !== 'bootc' || !o.bootcArgs.includes('install')) throw new UsageError('the installer unit runs bootc install');
+  const device = installerTargetDevice(o.targetSerial);
+  const storageTag = o.storageTag ?? INSTALLER_STORAGE_TAG;
+  checkTag(storageTag);
+  const timeout = o.deviceTimeoutSec ?? 120;
+  if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError(`bad device timeout ${timeout}`);
+  const waitFor = [device, ...(o.waitForTpm ? ['/dev/tpmrm0'] : [])];
+  const env = [`STORAGE_OPTS=additionalimagestore=${INSTALLER_STORAGE_DIR}`, ...(o.rustLog ? [`RUST_LOG=${o.rustLog}`] : [])];
+  const lines = [
+    '[Unit]',
+    'Description=bootc install to-disk in the bootc-harness installer VM',
+    // The credential's units also appear in a systemd initrd: run only in the real root.
+    'ConditionPathExists=!/etc/initrd-release',
+    // systemd.unit(5): power off when the unit ends, successful or not.
+    'SuccessAction=poweroff',
+    'FailureAction=poweroff',
+    '',
+    '[Service]',
+    'Type=oneshot',
+    'TimeoutStartSec=infinity',
+    'StandardOutput=journal+console',
+    'StandardError=journal+console',
+    ...env.map((e) => `Environment=${systemdWord(e)}`),
+    // udevadm(8) wait (systemd >= 251): the by-id link and the TPM node exist before bootc looks.
+    `ExecStartPre=${systemdExecLine(['/usr/bin/udevadm', 'wait', `--timeout=${timeout}`, ...waitFor])}`,
+    `ExecStartPre=${systemdExecLine(['/usr/bin/mkdir', '-p', INSTALLER_STORAGE_DIR, '/var/lib/containers'])}`,
+    `ExecStartPre=${systemdExecLine(['/usr/bin/mount', '-t', 'virtiofs', '-o', 'ro', storageTag, INSTALLER_STORAGE_DIR])}`,
+    // The VM's own graph root on tmpfs: containers/storage cannot keep an overlay store on
+    // virtiofs, and only metadata lands here (bcvk puts /var/lib/containers on a tmpfs too).
+    `ExecStartPre=${systemdExecLine(['/usr/bin/mount', '-t', 'tmpfs', '-o', 'mode=0700', 'tmpfs', '/var/lib/containers'])}`,
+    `ExecStart=${systemdExecLine(['/usr/bin/bootc', ...o.bootcArgs.slice(1)])}`,
+    `ExecStopPost=${systemdExecLine(['/usr/bin/sh', '-c', RESULT_SCRIPT])}`,
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** `-smbios type=11` with one binary (base64) systemd credential (smbios-type-11(7)). */
+export function systemdCredentialArgs(name: string, data: string): string[] {
+  // A comma would end QEMU's value=; '=' ends the credential name.
+  if (!/^[A-Za-z0-9_.@:~\\-]+$/.test(name)) throw new UsageError(`bad credential name ${JSON.stringify(name)}`);
+  const b64 = Buffer.from(data, 'utf8').toString('base64');
+  return ['-smbios', `type=11,value=io.systemd.credential.binary:${name}=${b64}`];
+}
+
+/** The unit as systemd.extra-unit.<name>, pulled in by a multi-user.target drop-in
+ *  (systemd-debug-generator(8); an extra unit with only [Install] is never enabled). */
+export function installerUnitCredentialArgs(unitText: string): string[] {
+  if (!unitText.includes('[Service]')) throw new UsageError('not a service unit');
+  return [
+    ...systemdCredentialArgs(`systemd.extra-unit.${INSTALLER_UNIT}`, unitText),
+    ...systemdCredentialArgs('systemd.unit-dropin.multi-user.target~bootc-harness-install', `[Unit]\nWants=${INSTALLER_UNIT}\n`),
+  ];
+}
+
+// ---- QEMU -----------------------------------------------------------------------------
+
+export interface InstallerVmOptions {
+  accel: Accel;
+  cpus: number;
+  memoryMiB: number;
+  /** The image's own kernel and initramfs (copied out of the image). */
+  kernel: string;
+  initrd: string;
+  /** installerVmKargs(); passed as one -append string. */
+  kargs: readonly string[];
+  rootfsSocket: string;
+  storageSocket: string;
+  targetDisk: { path: string; format: 'raw' | 'qcow2'; serial: string };
+  /** The swtpm socket of the state directory the test boot will use. */
+  tpmSocket?: string;
+  /** UEFI pflash as in qemuArgs (see the PCR note in the report); default: QEMU's SeaBIOS. */
+  firmware?: { code: string; vars: string };
+  /** Also copy the serial console into this file. */
+  consoleLog?: string;
+  /** Receive the result line on a virtio-serial port, written to this file. */
+  resultFile?: string;
+  qmpSocket?: string;
+  /** Appended verbatim: installerUnitCredentialArgs() goes here. */
+  extraArgs?: readonly string[];
+}
+
+/** The installer VM: direct kernel boot, virtiofs root, target disk, the test VM's swtpm, no network. */
+export function installerVmQemuArgs(o: InstallerVmOptions): string[] {
+  if (!Number.isInteger(o.cpus) || o.cpus < 1) throw new UsageError(`bad cpu count ${o.cpus}`);
+  if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < 256) throw new UsageError(`bad memory size ${o.memoryMiB} MiB`);
+  for (const [what, p] of [
+    ['kernel', o.kernel],
+    ['initrd', o.initrd],
+    ['rootfs socket', o.rootfsSocket],
+    ['storage socket', o.storageSocket],
+    ['target disk', o.targetDisk.path],
+    ...(o.tpmSocket ? [['tpm socket', o.tpmSocket]] : []),
+    ...(o.firmware ? [['firmware code', o.firmware.code], ['firmware vars', o.firmware.vars]] : []),
+    ...(o.consoleLog ? [['console log', o.consoleLog]] : []),
+    ...(o.resultFile ? [['result file', o.resultFile]] : []),
+    ...(o.qmpSocket ? [['qmp socket', o.qmpSocket]] : []),
+  ] as const) {
+    absolute(what, p);
+  }
+  checkSerial(o.targetDisk.serial);
+  for (const k of o.kargs) {
+    if (k === '' || /\s/.test(k)) throw new UsageError(`bad kernel argument ${JSON.stringify(k)}`);
+  }
+  const cmdline = o.kargs.join(' ');
+  if (cmdline.length >= KERNEL_CMDLINE_MAX) throw new UsageError(`kernel command line is ${cmdline.length} bytes; x86 takes ${KERNEL_CMDLINE_MAX - 1}`);
+
+  const args = [
+    'qemu-system-x86_64',
+    '-name', 'bootc-harness-installer',
+    ...machineArgs(o),
+    // vhost-user-fs: virtiofsd maps guest RAM, so it must be shared memory.
+    '-object', `memory-backend-memfd,id=mem,size=${o.memoryMiB}M,share=on`,
+    '-numa', 'node,memdev=mem',
+    '-nodefaults',
+    '-display', 'none',
+    '-no-user-config',
+    // SuccessAction/FailureAction=poweroff end the VM; a reboot (panic=-1) ends it too.
+    '-no-reboot',
+    '-chardev', `stdio,id=console,signal=off${o.consoleLog ? `,logfile=${v(o.consoleLog)},logappend=off` : ''}`,
+    '-serial', 'chardev:console',
+  ];
+  if (o.qmpSocket) args.push('-qmp', `unix:${v(o.qmpSocket)},server=on,wait=off`);
+  if (o.firmware) {
+    args.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${v(o.firmware.code)}`);
+    args.push('-drive', `if=pflash,format=raw,unit=1,file=${v(o.firmware.vars)}`);
+  }
+  args.push('-kernel', o.kernel, '-initrd', o.initrd, '-append', cmdline);
+  for (const [tag, socket] of [
+    [INSTALLER_ROOTFS_TAG, o.rootfsSocket],
+    [INSTALLER_STORAGE_TAG, o.storageSocket],
+  ] as const) {
+    args.push('-chardev', `socket,id=vfs-${tag},path=${v(socket)}`);
+    args.push('-device', `vhost-user-fs-pci,queue-size=1024,chardev=vfs-${tag},tag=${tag}`);
+  }
+  args.push('-drive', `file=${v(o.targetDisk.path)},format=${o.targetDisk.format},if=none,id=target,cache=unsafe,discard=unmap`);
+  args.push('-device', `virtio-blk-pci,drive=target,serial=${o.targetDisk.serial}`);
+  // cryptsetup and mkfs want entropy early.
+  args.push('-device', 'virtio-rng-pci');
+  if (o.tpmSocket) {
+    args.push('-chardev', `socket,id=tpmchr,path=${v(o.tpmSocket)}`, '-tpmdev', 'emulator,id=tpm0,chardev=tpmchr', '-device', 'tpm-crb,tpmdev=tpm0');
+  }
+  if (o.resultFile) {
+    args.push('-device', 'virtio-serial-pci,id=vser0');
+    args.push('-chardev', `file,id=result,path=${v(o.resultFile)}`);
+    args.push('-device', `virtserialport,bus=vser0.0,chardev=result,name=${INSTALL_RESULT_PORT}`);
+  }
+  args.push(...(o.extraArgs ?? []));
+  return args;
+}
+
+// ---- the result -------------------------------------------------------------------------
+
+export interface InstallResult {
+  /** bootc's exit status; -1 when it was killed by a signal or never started. */
+  exitCode: number;
+  /** $EXIT_CODE: exited, killed, dumped, or none (bootc never ran: a step before it failed). */
+  code: string;
+  /** $EXIT_STATUS: the number, the signal name, or none. */
+  status: string;
+  /** $SERVICE_RESULT: success, exit-code, signal, core-dump, timeout, resources, … */
+  serviceResult: string;
+}
+
+// Only the expanded, complete line matches: not the unit's own text (${EXIT_STATUS:-none}, …),
+// not a line still being written.
+const MARKER_RE = /bootc-harness-install: exit=(\d+|none|[A-Z][A-Z0-9+]*) code=(exited|killed|dumped|none) result=([a-z][a-z-]*)(?=\r?\n)/g;
+
+/** The last complete result line in a console (or result-port) text, or undefined if there is none yet. */
+export function parseInstallResult(consoleText: string): InstallResult | undefined {
+  let last: RegExpExecArray | undefined;
+  for (const m of consoleText.matchAll(MARKER_RE)) last = m;
+  if (!last) return undefined;
+  const [, status, code, serviceResult] = last as unknown as [string, string, string, string];
+  const exitCode = code === 'exited' && /^\d+$/.test(status) ? Number(status) : -1;
+  return { exitCode, code, status, serviceResult };
+}
