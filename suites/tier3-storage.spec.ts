@@ -27,6 +27,8 @@ interface LuksState {
   crypt: Device;
   backing: Device;
   tokens: string[];
+  /** PCRs each systemd-tpm2 token is bound to ('' for none: bound to the TPM alone). */
+  tpm2Pcrs: string[];
   keyslots: number;
 }
 
@@ -37,8 +39,15 @@ async function luksState(machine: Machine): Promise<LuksState> {
   const backing = stack[i + 1];
   expect(backing, 'the crypt device has a backing device').toBeTruthy();
   const dump = await machine.succeed(`cryptsetup luksDump --dump-json-metadata ${sq(backing!.path)}`);
-  const meta = JSON.parse(dump) as { tokens?: Record<string, { type: string }>; keyslots?: Record<string, unknown> };
-  return { crypt: stack[i]!, backing: backing!, tokens: Object.values(meta.tokens ?? {}).map((t) => t.type), keyslots: Object.keys(meta.keyslots ?? {}).length };
+  const meta = JSON.parse(dump) as { tokens?: Record<string, { type: string; 'tpm2-pcrs'?: number[] }>; keyslots?: Record<string, unknown> };
+  const tokens = Object.values(meta.tokens ?? {});
+  return {
+    crypt: stack[i]!,
+    backing: backing!,
+    tokens: tokens.map((t) => t.type),
+    tpm2Pcrs: tokens.filter((t) => t.type === 'systemd-tpm2').map((t) => (t['tpm2-pcrs'] ?? []).join('+')),
+    keyslots: Object.keys(meta.keyslots ?? {}).length,
+  };
 }
 
 /** Console lines of this boot that say the initrd asked for a passphrase or TPM2 failed. */
@@ -68,6 +77,8 @@ test.describe('storage', { tag: '@tier3' }, () => {
     const s = await luksState(machine);
     expect(s.tokens, `the LUKS header on ${s.backing.path} must have exactly one systemd-tpm2 token`).toEqual(['systemd-tpm2']);
     test.info().annotations.push({ type: 'keyslots', description: String(s.keyslots) });
+    // Which PCRs the key is sealed to: none from a host-side enrollment, 7 from the installer VM (as bootc's tpm2-luks).
+    test.info().annotations.push({ type: 'tpm2-pcrs', description: s.tpm2Pcrs.map((p) => p || 'none').join(', ') });
   });
 
   test('luks.unattended-unlock', async ({ run }) => {

@@ -37,13 +37,41 @@ pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools buildah skopeo mmdebstra
       fdisk dosfstools mtools e2fsprogs util-linux mount cryptsetup-bin
       openssh-client systemd-boot-efi attr libcap2-bin uidmap fuse-overlayfs
       debian-archive-keyring zstd cpio)
-# systemd-cryptenroll seals LUKS keys to a swtpm through tpm2-tss's swtpm TCTI. Debian 12
-# ships cryptenroll in systemd and the pre-t64 library name; later releases split both.
+# systemd-cryptenroll seals LUKS keys to a swtpm through tpm2-tss: it dlopen()s esys, rc and
+# mu (no package dependency pulls them in) and reaches swtpm by its TCTI. Debian 12 ships
+# cryptenroll in systemd and the pre-t64 library names; later releases split both.
 if [ "$codename" = bookworm ]; then
-  pkgs+=(libtss2-tcti-swtpm0)
+  pkgs+=(libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 libtss2-tcti-swtpm0)
 else
-  pkgs+=(libtss2-tcti-swtpm0t64 systemd-cryptsetup)
+  pkgs+=(libtss2-esys-3.0.2-0t64 libtss2-rc0t64 libtss2-mu-4.0.1-0t64 libtss2-tcti-swtpm0t64 systemd-cryptsetup)
 fi
+
+# virtiofsd shares the image's root with the installer VM. Debian 12 has no package of it:
+# there the harness uses trixie's build, unpacked with its own C library (setup_virtiofsd).
+have_virtiofsd_pkg=0
+if apt-cache show virtiofsd >/dev/null 2>&1; then pkgs+=(virtiofsd); have_virtiofsd_pkg=1; fi
+tools_dir=/var/cache/bootc-harness/tools/virtiofsd
+setup_virtiofsd() {
+  [ $have_virtiofsd_pkg -eq 1 ] && return 0
+  [ -x "$tools_dir/virtiofsd" ] && "$tools_dir/virtiofsd" --version >/dev/null 2>&1 && return 0
+  local tmp; tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s trixie main\n' "$mirror" > "$tmp/sources.list"
+  mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/debs"
+  local A=(-o Dir::Etc::SourceList="$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists="$tmp/lists" -o Dir::Cache="$tmp/cache" -o APT::Sandbox::User=root)
+  apt-get "${A[@]}" update -qq
+  (cd "$tmp/debs" && apt-get "${A[@]}" download -qq virtiofsd libc6 libcap-ng0 libseccomp2 libgcc-s1)
+  rm -rf "$tools_dir"; mkdir -p "$tools_dir/root"
+  for d in "$tmp"/debs/*.deb; do dpkg-deb -x "$d" "$tools_dir/root"; done
+  cat > "$tools_dir/virtiofsd" <<'WRAP'
+#!/bin/sh
+# trixie's virtiofsd with trixie's C library (Debian 12 has no virtiofsd package).
+d=$(dirname "$(readlink -f "$0")")/root
+l=$d/usr/lib/x86_64-linux-gnu
+exec "$l/ld-linux-x86-64.so.2" --library-path "$l" "$d/usr/libexec/virtiofsd" "$@"
+WRAP
+  chmod 755 "$tools_dir/virtiofsd"
+  "$tools_dir/virtiofsd" --version
+}
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -55,6 +83,7 @@ if [ -n "$qemu_release" ]; then
   case "$v" in 1:7.*|1:8.*|"") qemu_ok=0 ;; esac
 fi
 if [ ${#missing[@]} -eq 0 ] && [ $qemu_ok -eq 1 ]; then
+  setup_virtiofsd
   echo "setup: host tools present"; exit 0
 fi
 
@@ -65,4 +94,5 @@ if [ -n "$qemu_release" ]; then
   apt-get install -y -qq --no-install-recommends $qemu_release qemu-system-x86 qemu-utils qemu-system-data qemu-system-common
 fi
 apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+setup_virtiofsd
 echo "setup: installed ${missing[*]:-qemu from backports}"

@@ -5,6 +5,7 @@ import {
   INSTALL_RESULT_PORT,
   installerTargetDevice,
   installerUnit,
+  installerServiceUnit,
   installerUnitCredentialArgs,
   installerVmKargs,
   installerVmQemuArgs,
@@ -234,6 +235,28 @@ t.test('install unit: waits, mounts, installs, reports, powers off', async (t) =
   t.match(plain, /^ExecStartPre=\/usr\/bin\/udevadm wait --timeout=30 \/dev\/disk\/by-id\/virtio-bh-target$/m, 'no TPM wait');
   t.match(plain, /^Environment=RUST_LOG=debug$/m);
   t.throws(() => installerUnit({ bootcArgs: ['podman', 'run'], targetSerial: SERIAL, waitForTpm: false }), UsageError);
+});
+
+t.test('installer service unit: any step (the TPM2 enrollment) runs the same way', async (t) => {
+  const unit = installerServiceUnit({
+    description: 'seal the key',
+    exec: ['/usr/bin/systemd-cryptenroll', '--tpm2-device=auto', '/dev/disk/by-id/virtio-bh-target-part2'],
+    waitFor: ['/dev/disk/by-id/virtio-bh-target-part2', '/dev/tpmrm0'],
+  });
+  const lines = unit.split('\n');
+  const value = (key: string) => lines.filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+  t.same(value('Description'), ['seal the key']);
+  t.same(value('Environment'), [], 'no environment unless given');
+  t.same(value('ExecStartPre').map(systemdSplit), [['/usr/bin/udevadm', 'wait', '--timeout=120', '/dev/disk/by-id/virtio-bh-target-part2', '/dev/tpmrm0']], 'only the device wait');
+  t.same(value('ExecStart').map(systemdSplit), [['/usr/bin/systemd-cryptenroll', '--tpm2-device=auto', '/dev/disk/by-id/virtio-bh-target-part2']]);
+  t.same(value('SuccessAction'), ['poweroff']);
+  t.same(value('FailureAction'), ['poweroff']);
+  t.equal(value('ExecStopPost').length, 1, 'the result line is printed either way');
+  const noWait = installerServiceUnit({ description: 'x', exec: ['/usr/bin/true'], waitFor: [] });
+  t.notMatch(noWait, /udevadm/, 'nothing to wait for: no udevadm line');
+  t.throws(() => installerServiceUnit({ description: 'a\nExecStart=/bin/sh', exec: ['/usr/bin/true'], waitFor: [] }), UsageError, 'no unit injection through the description');
+  t.throws(() => installerServiceUnit({ description: 'x', exec: ['true'], waitFor: [] }), UsageError, 'argv[0] is absolute');
+  t.throws(() => installerServiceUnit({ description: 'x', exec: ['/usr/bin/true'], waitFor: [], deviceTimeoutSec: 0 }), UsageError);
 });
 
 t.test('systemd quoting: $, %, quotes, backslashes and spaces round-trip', async (t) => {

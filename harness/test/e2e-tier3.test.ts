@@ -17,6 +17,8 @@ t.test('the TPM2 fixture passes tiers 0, 1 and 3, reboot included', { skip }, as
   for (const id of ['boot.no-failed-units', 'boot.console-clean', 'image.setid-bits', 'luks.root-on-crypt', 'luks.tpm2-token', 'luks.unattended-unlock', 'luks.after-reboot']) {
     t.equal(status[id], 'passed', `${id} passed`);
   }
+  const token = s.tests.find((x) => x.id === 'luks.tpm2-token');
+  t.equal(token?.annotations?.find((a) => a.type === 'tpm2-pcrs')?.description, 'none', 'enrolled from the host: bound to the TPM alone');
   t.same(await findLeftovers(), [], 'nothing left behind');
 });
 
@@ -32,4 +34,20 @@ t.test('a fresh TPM: exit 1, "TPM2 unlock failed" from the console within boot t
   // The good boot reaches SSH in 60-90 s under TCG here; the SSH budget is 300 s.
   t.ok(session && session.ms < 100_000, `failed ${((session?.ms ?? 0) / 1000).toFixed(0)} s into the boot, not after the 300 s SSH budget`);
   t.same(await findLeftovers(), [], 'nothing left behind');
+});
+
+t.test('placement vm: the key is sealed inside an installer VM on the test VM\'s TPM, and the root unlocks', { skip }, async (t) => {
+  const r = await cli(['test-install', '--profile', 'luks-tpm2', '--placement', 'vm', '--tier', '0,3']);
+  t.equal(r.code, 0, `exit 0\n${r.stderr.slice(-3000)}`);
+  t.match(r.stderr, /installer VM booting/, 'an installer VM ran');
+  t.match(r.stderr, /installer VM: systemd-cryptenroll exited 0/, 'and enrolled the TPM2 key');
+  const s = summaryOf(r.stdout + r.stderr);
+  t.equal(s.placement, 'vm');
+  const status = Object.fromEntries(s.tests.map((x) => [x.id, x.status]));
+  for (const id of ['boot.no-failed-units', 'luks.root-on-crypt', 'luks.tpm2-token', 'luks.unattended-unlock', 'luks.after-reboot']) {
+    t.equal(status[id], 'passed', `${id} passed`);
+  }
+  const token = s.tests.find((x) => x.id === 'luks.tpm2-token');
+  t.equal(token?.annotations?.find((a) => a.type === 'tpm2-pcrs')?.description, '7', 'sealed to PCR 7 in the installer VM, and PCR 7 matched at the test boot');
+  t.same(await findLeftovers(), [], 'nothing left behind: no virtiofsd, swtpm or QEMU of either VM');
 });

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LUKS_HEADER_MIB, encryptArgs, enrollArgs, enrollSwtpmArgs, encryptForTpm2, luksKargs } from '../src/install/luks.js';
+import { LUKS_HEADER_MIB, encryptArgs, enrollArgs, enrollSwtpmArgs, encryptForTpm2, luksKargs, vmEnrollArgs, VM_SETUP_KEY } from '../src/install/luks.js';
 import { whyFatal } from '../src/run/test-install.js';
 import { scanConsole } from '../src/vm/console-patterns.js';
 
@@ -24,6 +24,10 @@ t.test('command lines', async (t) => {
   t.same(enrollArgs('/w/root.img', '/w/k', '/w/e.sock'), [
     'systemd-cryptenroll', '--unlock-key-file=/w/k', '--tpm2-device=swtpm:path=/w/e.sock', '--tpm2-pcrs=', '--wipe-slot=password', '/w/root.img',
   ]);
+  t.same(vmEnrollArgs('/dev/disk/by-id/virtio-bh-target-part2'), [
+    '/usr/bin/systemd-cryptenroll', '--unlock-key-file=/var/tmp/bootc-harness-luks-setup.key', '--tpm2-device=auto', '--tpm2-pcrs=7', '--wipe-slot=password', '/dev/disk/by-id/virtio-bh-target-part2',
+  ], 'in the installer VM: its own TPM, bound to PCR 7 like bootc tpm2-luks');
+  t.equal(VM_SETUP_KEY, '/var/tmp/bootc-harness-luks-setup.key');
   t.same(luksKargs('1234'), [
     'rd.luks.uuid=1234',
     'rd.luks.options=1234=tpm2-device=auto',

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TeardownError, UsageError } from '../src/errors.js';
@@ -7,6 +7,8 @@ import { Teardown } from '../src/util/teardown.js';
 import { DeadlineExceeded, aborted, poll, withDeadline, type PollStep } from '../src/util/deadline.js';
 import { mirrorsFromAptSources } from '../src/util/mirror.js';
 import { TOOL_PACKAGES, requireTools, which } from '../src/util/tools.js';
+import { run } from '../src/util/exec.js';
+import { socketAppears } from '../src/vm/swtpm.js';
 
 const never = () => new Promise<never>(() => {});
 
@@ -383,4 +385,36 @@ t.test('Teardown: a step deferred after a finished run runs on the next call', a
 t.test('DeadlineExceeded names sub-second budgets in ms', async (t) => {
   t.equal(new DeadlineExceeded('probe', 300).message, 'probe: no result within 300 ms');
   t.equal(new DeadlineExceeded('boot', 300_000).message, 'boot: no result within 300 s');
+});
+
+// ---------------------------------------------------------------- run: cancelling
+
+/** Running, as opposed to gone or a zombie (an orphan's reaper may not have collected it yet). */
+function running(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+t.test('run: cancelling stops the tool and every process it forked, and says cancelled', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bh-run-cancel-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const pidFile = join(dir, 'worker.pid');
+  // A tool whose worker outlives a SIGTERM to the parent alone and holds its stdout open (as mmdebstrap's do).
+  const script = `trap '' TERM; sleep 600 & echo $! > ${pidFile}.tmp; mv ${pidFile}.tmp ${pidFile}; wait`;
+  const ac = new AbortController();
+  const done = run(['sh', '-c', script], { stage: 'image', signal: ac.signal });
+  await withDeadline(socketAppears(pidFile), 10_000, 'worker pid file');
+  const worker = Number(readFileSync(pidFile, 'utf8'));
+  ac.abort();
+  await t.rejects(withDeadline(done, 15_000, 'cancelled run'), /sh: cancelled/);
+  t.notOk(running(worker), `the forked worker ${worker} is gone too (dead or a zombie awaiting its reaper)`);
+});
+
+t.test('run: an already-aborted signal starts nothing', async (t) => {
+  const ac = new AbortController();
+  ac.abort();
+  await t.rejects(run(['true'], { stage: 'image', signal: ac.signal }), /true: cancelled/);
 });

@@ -14,7 +14,7 @@ import { EXIT, exitCodeFor, formatError } from './exit-codes.js';
 
 const USAGE = `usage:
   bootc-harness test-install [SOURCE] [--profile NAME] [--tier 0,1,..] [--installer auto|bootc|direct]
-                             [--luks tpm2|none] [--fresh-tpm]
+                             [--luks tpm2|none] [--fresh-tpm] [--placement host|vm]
                              [--accel auto|kvm|tcg] [--keep] [--report DIR]
   bootc-harness package ROOTFS IMAGE [--label K=V]...
   bootc-harness manifest ROOTFS|IMAGE
@@ -57,6 +57,7 @@ async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<numb
     report: { type: 'string' },
     luks: { type: 'string' },
     'fresh-tpm': { type: 'boolean' },
+    placement: { type: 'string' },
   });
   if (positionals.length > 1) throw new UsageError(`test-install takes one SOURCE, got ${positionals.length}`);
   const result = await testInstall({
@@ -69,6 +70,7 @@ async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<numb
     reportDir: values.report as string | undefined,
     ...(values.luks !== undefined ? { luks: oneOf('luks', values.luks as string, ['tpm2', 'none'] as const, 'none') } : {}),
     freshTpm: Boolean(values['fresh-tpm']),
+    ...(values.placement !== undefined ? { placement: oneOf('placement', values.placement as string, ['host', 'vm'] as const, 'host') } : {}),
     log,
     signal,
   });

@@ -243,19 +243,28 @@ const RESULT_SCRIPT =
   'echo "$m" >/dev/console; ' +
   `p=/dev/virtio-ports/${INSTALL_RESULT_PORT}; if [ -e "$p" ]; then echo "$m" >"$p"; fi`;
 
-/** The unit that installs, prints the result line and powers the VM off either way. */
-export function installerUnit(o: InstallerUnitOptions): string {
-  if (o.bootcArgs[0] !== 'bootc' || !o.bootcArgs.includes('install')) throw new UsageError('the installer unit runs bootc install');
-  const device = installerTargetDevice(o.targetSerial);
-  const storageTag = o.storageTag ?? INSTALLER_STORAGE_TAG;
-  checkTag(storageTag);
+/** A oneshot unit for the installer VM: waits for its devices, runs `exec`, prints the result
+ *  line and powers the VM off either way. Every placement's install step runs as one. */
+export interface InstallerServiceOptions {
+  description: string;
+  /** argv; argv[0] absolute. */
+  exec: readonly string[];
+  /** Device nodes udevadm waits for before anything runs. */
+  waitFor: readonly string[];
+  environment?: readonly string[];
+  /** More ExecStartPre= argv lists, after the device wait. */
+  pre?: readonly (readonly string[])[];
+  /** Seconds udevadm waits for the devices. Default 120. */
+  deviceTimeoutSec?: number;
+}
+
+export function installerServiceUnit(o: InstallerServiceOptions): string {
   const timeout = o.deviceTimeoutSec ?? 120;
   if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError(`bad device timeout ${timeout}`);
-  const waitFor = [device, ...(o.waitForTpm ? ['/dev/tpmrm0'] : [])];
-  const env = [`STORAGE_OPTS=additionalimagestore=${INSTALLER_STORAGE_DIR}`, ...(o.rustLog ? [`RUST_LOG=${o.rustLog}`] : [])];
+  if (/[\0-\x1f]/.test(o.description)) throw new UsageError('control character in unit description');
   const lines = [
     '[Unit]',
-    'Description=bootc install to-disk in the bootc-harness installer VM',
+    `Description=${o.description}`,
     // The credential's units also appear in a systemd initrd: run only in the real root.
     'ConditionPathExists=!/etc/initrd-release',
     // systemd.unit(5): power off when the unit ends, successful or not.
@@ -267,18 +276,36 @@ export function installerUnit(o: InstallerUnitOptions): string {
     'TimeoutStartSec=infinity',
     'StandardOutput=journal+console',
     'StandardError=journal+console',
-    ...env.map((e) => `Environment=${systemdWord(e)}`),
-    // udevadm(8) wait (systemd >= 251): the by-id link and the TPM node exist before bootc looks.
-    `ExecStartPre=${systemdExecLine(['/usr/bin/udevadm', 'wait', `--timeout=${timeout}`, ...waitFor])}`,
-    `ExecStartPre=${systemdExecLine(['/usr/bin/mkdir', '-p', INSTALLER_STORAGE_DIR, '/var/lib/containers'])}`,
-    `ExecStartPre=${systemdExecLine(['/usr/bin/mount', '-t', 'virtiofs', '-o', 'ro', storageTag, INSTALLER_STORAGE_DIR])}`,
-    // The VM's own graph root on tmpfs: containers/storage cannot keep an overlay store on
-    // virtiofs, and only metadata lands here (bcvk puts /var/lib/containers on a tmpfs too).
-    `ExecStartPre=${systemdExecLine(['/usr/bin/mount', '-t', 'tmpfs', '-o', 'mode=0700', 'tmpfs', '/var/lib/containers'])}`,
-    `ExecStart=${systemdExecLine(['/usr/bin/bootc', ...o.bootcArgs.slice(1)])}`,
+    ...(o.environment ?? []).map((e) => `Environment=${systemdWord(e)}`),
+    // udevadm(8) wait (systemd >= 251): the by-id links and the TPM node exist before anything looks.
+    ...(o.waitFor.length ? [`ExecStartPre=${systemdExecLine(['/usr/bin/udevadm', 'wait', `--timeout=${timeout}`, ...o.waitFor])}`] : []),
+    ...(o.pre ?? []).map((argv) => `ExecStartPre=${systemdExecLine(argv)}`),
+    `ExecStart=${systemdExecLine(o.exec)}`,
     `ExecStopPost=${systemdExecLine(['/usr/bin/sh', '-c', RESULT_SCRIPT])}`,
   ];
   return lines.join('\n') + '\n';
+}
+
+/** The unit that runs bootc install in the installer VM. */
+export function installerUnit(o: InstallerUnitOptions): string {
+  if (o.bootcArgs[0] !== 'bootc' || !o.bootcArgs.includes('install')) throw new UsageError('the installer unit runs bootc install');
+  const device = installerTargetDevice(o.targetSerial);
+  const storageTag = o.storageTag ?? INSTALLER_STORAGE_TAG;
+  checkTag(storageTag);
+  return installerServiceUnit({
+    description: 'bootc install to-disk in the bootc-harness installer VM',
+    exec: ['/usr/bin/bootc', ...o.bootcArgs.slice(1)],
+    waitFor: [device, ...(o.waitForTpm ? ['/dev/tpmrm0'] : [])],
+    environment: [`STORAGE_OPTS=additionalimagestore=${INSTALLER_STORAGE_DIR}`, ...(o.rustLog ? [`RUST_LOG=${o.rustLog}`] : [])],
+    pre: [
+      ['/usr/bin/mkdir', '-p', INSTALLER_STORAGE_DIR, '/var/lib/containers'],
+      ['/usr/bin/mount', '-t', 'virtiofs', '-o', 'ro', storageTag, INSTALLER_STORAGE_DIR],
+      // The VM's own graph root on tmpfs: containers/storage cannot keep an overlay store on
+      // virtiofs, and only metadata lands here (bcvk puts /var/lib/containers on a tmpfs too).
+      ['/usr/bin/mount', '-t', 'tmpfs', '-o', 'mode=0700', 'tmpfs', '/var/lib/containers'],
+    ],
+    ...(o.deviceTimeoutSec !== undefined ? { deviceTimeoutSec: o.deviceTimeoutSec } : {}),
+  });
 }
 
 /** `-smbios type=11` with one binary (base64) systemd credential (smbios-type-11(7)). */

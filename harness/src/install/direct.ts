@@ -10,8 +10,10 @@ import { mountedContainer } from '../image/buildah.js';
 import { findKernel } from '../image/kernel.js';
 import { runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
-import { LUKS_HEADER_MIB, encryptForTpm2, luksKargs } from './luks.js';
+import { LUKS_HEADER_MIB, encryptForTpm2, encryptWithSetupKey, enrollTpm2InVm, luksKargs, type EnrollInVmOptions } from './luks.js';
 import { composefsKarg, stageComposefsRoot, type ComposefsStage } from './composefs-layout.js';
+import { chooseAccel } from '../vm/accel.js';
+import type { Accel } from '../vm/qemu-args.js';
 import { blsEntry, kernelCmdline, loaderConf, planDisk, sfdiskScript } from './disk-layout.js';
 
 /** What every installer is given: the image, the run's work dir, the per-run SSH key. */
@@ -28,9 +30,13 @@ export interface InstallOptions {
 export interface DirectInstallOptions extends InstallOptions {
   /** composefs: the root filesystem holds a composefs repository, not the image's tree. */
   rootLayout?: 'plain' | 'composefs';
-  /** Encrypt the root (LUKS2) with its key sealed to the TPM whose state is in tpmStateDir. */
-  luks?: { tpm2: { stateDir: string } };
+  /** Encrypt the root (LUKS2) with its key sealed to the TPM whose state is in tpmStateDir:
+   *  from the host (no PCRs), or inside an installer VM (PCR 7, as bootc's tpm2-luks). */
+  luks?: { tpm2: { stateDir: string; inVm?: InstallerVmSettings } };
 }
+
+/** How to boot the installer VM: everything but what the installer itself decides. */
+export type InstallerVmSettings = Pick<EnrollInVmOptions, 'cpus' | 'memoryMiB' | 'firmware' | 'deadline' | 'log'> & { accel: 'auto' | Accel };
 
 export interface InstalledDisk {
   path: string;
@@ -89,7 +95,14 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
     const fsMiB = opts.luks ? plan.rootMiB - LUKS_HEADER_MIB : plan.rootMiB;
     await runChecked(['truncate', '-s', `${plan.rootMiB}M`, root], S);
     await runChecked(['mke2fs', '-q', '-F', '-t', 'ext4', '-L', 'root', '-U', rootUuid, '-d', tree, root, `${fsMiB}M`], S);
-    const luks = opts.luks ? await encryptForTpm2({ image: root, workDir: opts.workDir, tpmStateDir: opts.luks.tpm2.stateDir, signal: opts.signal }) : undefined;
+    const inVm = opts.luks?.tpm2.inVm;
+    const setupKey = join(opts.workDir, 'luks-setup.key');
+    td.defer('remove the LUKS setup key', () => rmSync(setupKey, { force: true }));
+    const luks = !opts.luks
+      ? undefined
+      : inVm
+        ? await encryptWithSetupKey({ image: root, keyFile: setupKey, signal: opts.signal })
+        : await encryptForTpm2({ image: root, workDir: opts.workDir, tpmStateDir: opts.luks.tpm2.stateDir, signal: opts.signal });
 
     const kargs = [...(composefs ? [composefsKarg(composefs.digest, false)] : []), ...(luks ? luksKargs(luks.luksUuid) : []), ...opts.kargs];
     const cmdline = kernelCmdline(rootUuid, kargs, { readOnlyRoot: !!composefs });
@@ -121,6 +134,22 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
     await runChecked(['sfdisk', '--quiet', disk], { ...S, input: sfdiskScript(plan) });
     await runChecked(['dd', `if=${esp}`, `of=${disk}`, 'bs=1M', 'seek=1', 'conv=notrunc,sparse', 'status=none'], S);
     await runChecked(['dd', `if=${root}`, `of=${disk}`, 'bs=1M', `seek=${1 + plan.espMiB}`, 'conv=notrunc,sparse', 'status=none'], S);
+    if (inVm && opts.luks) {
+      // The image boots as its own installer on the finished disk (the root is partition 2).
+      await enrollTpm2InVm({
+        ...inVm,
+        accel: (await chooseAccel(inVm.accel, kernel.vmlinuz)).accel,
+        rootfs: mnt,
+        kernel: kernel.vmlinuz,
+        initrd: kernel.initrd,
+        disk,
+        partition: 2,
+        keyFile: setupKey,
+        tpmStateDir: opts.luks.tpm2.stateDir,
+        workDir: opts.workDir,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    }
     await td.runOrThrow();
     return { path: disk, format: 'raw', kernel: { release: kernel.release, vmlinuz }, cmdline, ...(composefs ? { composefsDigest: composefs.digest } : {}), ...(luks ? { luksUuid: luks.luksUuid } : {}) };
   } finally {

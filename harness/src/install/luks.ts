@@ -4,14 +4,15 @@
 // boot with (no PCRs: the key is bound to that TPM, so a fresh TPM cannot unseal it),
 // then wipes the temporary password slot: the header ends with one systemd-tpm2 token.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { InfraError } from '../errors.js';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { InfraError, UsageError } from '../errors.js';
+import { installerServiceUnit, installerTargetDevice } from './bootc-vm.js';
+import { runInstallerVm, type InstallerVmOptions, type InstallerVmResult } from './installer-vm.js';
 import { runChecked } from '../util/exec.js';
 import { spawn } from '../util/exec.js';
-import { withDeadline } from '../util/deadline.js';
 import { killGroup } from '../vm/process.js';
-import { socketAppears } from '../vm/swtpm.js';
+import { listening } from '../vm/swtpm.js';
 
 /** Space cryptsetup moves the data by to make room for the LUKS2 header. */
 export const LUKS_HEADER_MIB = 32;
@@ -55,12 +56,28 @@ export function luksKargs(luksUuid: string): string[] {
   ];
 }
 
+/** Where the installer VM finds the setup key: a path in the image's root as the VM sees it. */
+export const VM_SETUP_KEY = '/var/tmp/bootc-harness-luks-setup.key';
+
+/** Pure: the enrollment bootc's tpm2-luks does, run inside the installer VM on the VM's own TPM.
+ *  PCR 7 (Secure Boot state) is systemd-cryptenroll's default, so what bootc binds. */
+export function vmEnrollArgs(device: string): string[] {
+  return ['/usr/bin/systemd-cryptenroll', `--unlock-key-file=${VM_SETUP_KEY}`, '--tpm2-device=auto', '--tpm2-pcrs=7', '--wipe-slot=password', device];
+}
+
+/** Encrypts the filesystem image in place with a fresh setup key (which the caller must remove). */
+export async function encryptWithSetupKey(opts: { image: string; keyFile: string; signal?: AbortSignal }): Promise<{ luksUuid: string }> {
+  const S = { stage: 'disk' as const, signal: opts.signal };
+  writeFileSync(opts.keyFile, randomBytes(64), { mode: 0o600 });
+  await runChecked(encryptArgs(opts.image, opts.keyFile), S);
+  return { luksUuid: (await runChecked(['cryptsetup', 'luksUUID', opts.image], S)).stdout.trim() };
+}
+
 export async function encryptForTpm2(opts: { image: string; workDir: string; tpmStateDir: string; signal?: AbortSignal }): Promise<{ luksUuid: string }> {
   const S = { stage: 'disk' as const, signal: opts.signal };
   const keyFile = join(opts.workDir, 'luks-setup.key');
-  writeFileSync(keyFile, randomBytes(64), { mode: 0o600 });
   try {
-    await runChecked(encryptArgs(opts.image, keyFile), S);
+    const { luksUuid } = await encryptWithSetupKey({ image: opts.image, keyFile, ...(opts.signal ? { signal: opts.signal } : {}) });
     mkdirSync(opts.tpmStateDir, { recursive: true, mode: 0o700 });
     const socket = join(opts.workDir, 'enroll-tpm.sock');
     const child = spawn(enrollSwtpmArgs(opts.tpmStateDir, socket), { stage: 'disk' });
@@ -68,25 +85,54 @@ export async function encryptForTpm2(opts: { image: string; workDir: string; tpm
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = child.then(() => undefined);
     try {
-      await withDeadline(
-        Promise.race([
-          Promise.all([socketAppears(socket), socketAppears(`${socket}.ctrl`)]),
-          exited.then(() => {
-            throw new InfraError('disk', `swtpm exited before listening: ${stderr.trim() || 'no message'}`);
-          }),
-        ]),
-        10_000,
-        'swtpm for TPM2 enrollment',
-      );
+      await listening([socket, `${socket}.ctrl`], exited, () => new InfraError('disk', `swtpm exited before listening: ${stderr.trim() || 'no message'}`), 10_000, 'swtpm for TPM2 enrollment');
       await runChecked(enrollArgs(opts.image, keyFile, socket), S);
     } finally {
       await killGroup(child, exited, 5000);
       rmSync(socket, { force: true });
       rmSync(`${socket}.ctrl`, { force: true });
     }
-    const uuid = (await runChecked(['cryptsetup', 'luksUUID', opts.image], S)).stdout.trim();
-    return { luksUuid: uuid };
+    return { luksUuid };
   } finally {
     rmSync(keyFile, { force: true });
+  }
+}
+
+export interface EnrollInVmOptions extends Omit<InstallerVmOptions, 'unitText' | 'targetDisk' | 'tpmStateDir' | 'storageDir'> {
+  disk: string;
+  /** The partition number of the LUKS root on that disk. */
+  partition: number;
+  keyFile: string;
+  tpmStateDir: string;
+}
+
+/** Seals the root's key in the installer VM, to the TPM (and firmware) the test boot will use. */
+export async function enrollTpm2InVm(o: EnrollInVmOptions): Promise<InstallerVmResult> {
+  if (!existsSync(join(o.rootfs, 'usr/bin/systemd-cryptenroll'))) {
+    throw new UsageError('--placement vm enrolls the TPM inside the image: it has no /usr/bin/systemd-cryptenroll (Debian package systemd-cryptsetup)');
+  }
+  const serial = 'bh-target';
+  const device = `${installerTargetDevice(serial)}-part${o.partition}`;
+  const inImage = join(o.rootfs, VM_SETUP_KEY.slice(1));
+  mkdirSync(dirname(inImage), { recursive: true });
+  copyFileSync(o.keyFile, inImage);
+  try {
+    const r = await runInstallerVm({
+      ...o,
+      targetDisk: { path: o.disk, serial },
+      tpmStateDir: o.tpmStateDir,
+      unitText: installerServiceUnit({
+        description: 'bootc-harness: seal the LUKS key to this VM TPM',
+        exec: vmEnrollArgs(device),
+        waitFor: [device, '/dev/tpmrm0'],
+      }),
+    });
+    if (r.exitCode !== 0) {
+      throw new InfraError('disk', `systemd-cryptenroll in the installer VM failed (exit ${r.status}, ${r.serviceResult}); see ${r.consoleLog}`);
+    }
+    o.log?.(`disk: installer VM: systemd-cryptenroll exited 0, the VM powered off after ${r.seconds.toFixed(0)} s`);
+    return r;
+  } finally {
+    rmSync(inImage, { force: true });
   }
 }

@@ -30,6 +30,8 @@ export interface Summary {
   rootLayout?: 'plain' | 'composefs';
   /** tpm2: the root is LUKS2 with its key sealed to the VM's TPM. */
   luks?: 'tpm2' | 'none';
+  /** Where the install's TPM-binding step ran. */
+  placement?: 'host' | 'vm';
   accel: string;
   accelReason: string;
   kernel: { release: string; tier: string };

@@ -12,7 +12,8 @@ import { manifestOfImage, packageRootfs } from '../image/package.js';
 import type { Manifest } from '../image/manifest.js';
 import { checkSource, describeSource, parseSource, type Source } from '../image/source.js';
 import { imageHasBootc, installDirect, type InstalledDisk } from '../install/direct.js';
-import { installBootcOnHost } from '../install/bootc.js';
+import { installBootcInVm, installBootcOnHost } from '../install/bootc.js';
+import { findVirtiofsd } from '../install/installer-vm.js';
 import { Machine } from '../machine.js';
 import { kernelTierOf, loadProfile, DEFAULT_PROFILE, type Profile } from '../profile/profile.js';
 import { pointLatest, readTests, verdictOf, writeSummary, type Summary, type TestRecord } from '../report/summary.js';
@@ -34,6 +35,9 @@ import { readSshBanner } from '../ssh/banner.js';
 
 export const ALL_TIERS = [0, 1, 2, 3, 4] as const;
 
+/** Room the disk stage keeps after the installer VM's deadline for its teardown. */
+const INSTALLER_VM_TEARDOWN_MS = 20_000;
+
 export interface TestInstallOptions {
   source?: string;
   profile?: string;
@@ -44,6 +48,9 @@ export interface TestInstallOptions {
   reportDir?: string;
   /** Encrypt the root with a TPM2-sealed key; default: what the profile expects (expect.luks.tpm2). */
   luks?: 'tpm2' | 'none';
+  /** Where the install's TPM-binding step runs: on the host, or in an installer VM with the
+   *  test VM's TPM and firmware. Default: vm for bootc with tpm2-luks, host otherwise. */
+  placement?: 'host' | 'vm';
   /** Boot with a new TPM instead of the one the installer enrolled (a negative test of TPM binding). */
   freshTpm?: boolean;
   log: (line: string) => void;
@@ -79,9 +86,13 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
   if (opts.freshTpm && (opts.luks ?? (profile.expect.luks?.tpm2 ? 'tpm2' : 'none')) !== 'tpm2') {
     throw new UsageError('--fresh-tpm only means something with a TPM2-sealed root (--luks tpm2, or a profile expecting luks.tpm2)');
   }
+  if (opts.placement === 'vm' && opts.installer !== 'bootc' && (opts.luks ?? (profile.expect.luks?.tpm2 ? 'tpm2' : 'none')) !== 'tpm2') {
+    throw new UsageError('--placement vm: only a TPM2-sealed root (--luks tpm2) or the bootc installer has a step to run in the installer VM');
+  }
   if (source.kind === 'dir' && opts.installer === 'bootc' && !existsSync(join(source.path, 'usr/bin/bootc'))) {
     throw new UsageError(`--installer bootc: ${source.path} has no /usr/bin/bootc`);
   }
+  if (opts.placement === 'vm') findVirtiofsd();
   requireTools([...BASE_TOOLS, ...(source.kind === 'fixture' ? ['mmdebstrap', 'setcap'] : []), ...(source.kind === 'oci' || source.kind === 'oci-archive' || source.kind === 'registry' ? ['skopeo'] : [])]);
   if (!OVMF_CODE_CANDIDATES.some((p) => existsSync(p))) throw new UsageError('missing UEFI firmware (install Debian package ovmf)');
   const free = (() => {
@@ -160,20 +171,38 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const key = generateRunKey(work);
     opts.log(`disk: installer ${installer}`);
     const common = { imageId: image.id, runId, workDir: work, authorizedKey: key.publicKey, minDiskGiB: profile.vm.diskGiB, kargs: image.kargs, signal: opts.signal };
-    const disk: InstalledDisk & { qemuExtraArgs?: string[] } = await clock.run('disk', profile.budgets.diskMs, () =>
-      Promise.race([
+    // tpm2-luks binds the TPM the installer sees: bootc's goes in the installer VM unless asked otherwise.
+    const placement = opts.placement ?? (installer === 'bootc' && luks === 'tpm2' ? 'vm' : 'host');
+    summary.placement = placement;
+    const tpmStateDir = join(work, 'tpm');
+    const installerVm = {
+      accel: opts.accel,
+      cpus: profile.vm.cpus,
+      memoryMiB: profile.vm.memoryMiB,
+      firmware: { code: OVMF_CODE_CANDIDATES.find((p) => existsSync(p))!, varsTemplate: OVMF_VARS_CANDIDATES.find((p) => existsSync(p))! },
+      // Ends before the disk stage does, so the installer VM's own teardown runs first.
+      deadline: Date.now() + profile.budgets.diskMs - INSTALLER_VM_TEARDOWN_MS,
+      log: opts.log,
+    };
+    if (placement === 'vm') opts.log('disk: the TPM-binding step runs in an installer VM with the test VM\'s TPM');
+    const disk: InstalledDisk & { qemuExtraArgs?: string[] } = await clock.run('disk', profile.budgets.diskMs, () => {
+      const bootc = {
+        ...common,
+        imageRef: image.ref,
+        filesystem: 'ext4' as const,
+        composefsBackend: profile.expect.composefs !== null,
+        ...(luks === 'tpm2' ? { blockSetup: 'tpm2-luks' as const } : {}),
+      };
+      const tpm2 = { stateDir: tpmStateDir, ...(placement === 'vm' ? { inVm: installerVm } : {}) };
+      return Promise.race([
         installer === 'bootc'
-          ? installBootcOnHost({
-              ...common,
-              imageRef: image.ref,
-              filesystem: 'ext4',
-              composefsBackend: profile.expect.composefs !== null,
-              ...(luks === 'tpm2' ? { blockSetup: 'tpm2-luks' as const } : {}),
-            })
-          : installDirect({ ...common, rootLayout, ...(luks === 'tpm2' ? { luks: { tpm2: { stateDir: join(work, 'tpm') } } } : {}) }),
+          ? placement === 'vm'
+            ? installBootcInVm({ ...bootc, tpmStateDir, vm: installerVm })
+            : installBootcOnHost(bootc)
+          : installDirect({ ...common, rootLayout, ...(luks === 'tpm2' ? { luks: { tpm2 } } : {}) }),
         abortRace(),
-      ]),
-    );
+      ]);
+    });
     summary.kernel = { release: disk.kernel.release, tier: kernelTierOf(disk.kernel.release) };
 
     // vm

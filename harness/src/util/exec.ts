@@ -2,6 +2,7 @@
 // as an argv array, never a shell string.
 import { execa, type ResultPromise } from 'execa';
 import { InfraError, type Stage } from '../errors.js';
+import { killGroup } from '../vm/process.js';
 
 export interface ExecResult {
   exitCode: number;
@@ -24,8 +25,10 @@ export interface RunOptions {
 export async function run(argv: readonly string[], opts: RunOptions): Promise<ExecResult> {
   const [file, ...args] = argv;
   if (!file) throw new InfraError(opts.stage, 'empty command line');
+  const signal = opts.signal;
+  if (signal?.aborted) throw new InfraError(opts.stage, `${file}: cancelled`);
   try {
-    const r = await execa(file, args, {
+    const sub = execa(file, args, {
       cwd: opts.cwd,
       input: opts.input,
       env: opts.env,
@@ -34,12 +37,22 @@ export async function run(argv: readonly string[], opts: RunOptions): Promise<Ex
       stripFinalNewline: false,
       timeout: opts.timeoutMs,
       encoding: opts.encoding === 'latin1' ? 'latin1' : 'utf8',
-      cancelSignal: opts.signal,
       maxBuffer: 512 * 1024 * 1024,
+      // A cancellable tool gets its own process group, and cancelling stops the whole group:
+      // tools like mmdebstrap fork workers that outlive a SIGTERM to the parent alone and
+      // hold its pipes open.
+      detached: signal !== undefined,
+      cleanup: true,
     });
+    const exited = sub.then(() => undefined);
+    const onAbort = () => void killGroup(sub as unknown as Child, exited, 5_000);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const r = await sub.finally(() => signal?.removeEventListener('abort', onAbort));
+    // Whatever status a cancelled tool died with, it was cancelled.
+    if (signal?.aborted) throw new InfraError(opts.stage, `${file}: cancelled`);
     if (r.failed && r.exitCode === undefined) {
       // Could not start, timed out or was killed: an infrastructure failure, not an exit status.
-      const why = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : r.isCanceled ? 'cancelled' : (r.cause as Error | undefined)?.message ?? r.shortMessage;
+      const why = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : signal?.aborted ? 'cancelled' : (r.cause as Error | undefined)?.message ?? r.shortMessage;
       throw new InfraError(opts.stage, `${file}: ${why}`, { cause: r.cause, budgetMs: r.timedOut ? opts.timeoutMs : undefined });
     }
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };

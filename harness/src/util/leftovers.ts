@@ -21,7 +21,8 @@ export async function findLeftovers(marker = ''): Promise<Leftover[]> {
     } catch {
       continue;
     }
-    const ours = /^(qemu-system-x86_64 -name bootc-harness|swtpm socket )/.test(cmd) && cmd.includes(work) && cmd.includes(marker);
+    // virtiofsd may run through the ld.so wrapper `just setup` writes on Debian 12: match anywhere.
+    const ours = (/^(qemu-system-x86_64 -name bootc-harness|swtpm socket )/.test(cmd) || /virtiofsd --socket-path /.test(cmd)) && cmd.includes(work) && cmd.includes(marker);
     if (ours) found.push({ kind: 'process', what: `${pid} ${cmd.slice(0, 160)}` });
   }
   const ctrs = await run(['buildah', 'containers', '--format', '{{.ContainerName}}'], { stage: 'shutdown' }).catch(() => undefined);

@@ -30,16 +30,7 @@ export class Swtpm {
     const exited = child.then(() => undefined);
     const tpm = new Swtpm(socket, child, exited);
     try {
-      await withDeadline(
-        Promise.race([
-          socketAppears(socket),
-          exited.then(() => {
-            throw new InfraError('vm', `swtpm exited before listening: ${stderr.trim() || 'no message'}`);
-          }),
-        ]),
-        budgetMs,
-        'swtpm socket',
-      );
+      await listening(socket, exited, () => new InfraError('vm', `swtpm exited before listening: ${stderr.trim() || 'no message'}`), budgetMs, 'swtpm socket');
     } catch (e) {
       await tpm.dispose();
       throw e instanceof InfraError ? e : new InfraError('vm', `swtpm did not start: ${(e as Error).message}`, { cause: e, budgetMs });
@@ -58,18 +49,41 @@ export class Swtpm {
   }
 }
 
-/** Resolves when `path` exists: an fs.watch event on its directory, no polling. */
-export function socketAppears(path: string): Promise<void> {
-  return new Promise((resolve) => {
+/**
+ * Resolves when `path` exists: an fs.watch event on its directory, no polling. Pass a signal
+ * and abort it once the race is decided, so a lost race does not leave the watcher open.
+ */
+export function socketAppears(path: string, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
     const w = watch(dirname(path), (_e, name) => {
-      if (name === basename(path) && existsSync(path)) {
-        w.close();
-        resolve();
-      }
+      if (name === basename(path) && existsSync(path)) done(resolve);
     });
-    if (existsSync(path)) {
+    const onAbort = () => done(() => reject(signal?.reason));
+    function done(settle: () => void) {
       w.close();
-      resolve();
+      signal?.removeEventListener('abort', onAbort);
+      settle();
     }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (existsSync(path)) done(resolve);
   });
+}
+
+/** Waits for a daemon's socket, failing at once if the daemon exits first; never leaves a watcher behind. */
+export async function listening<T>(socket: string | string[], exited: Promise<T>, onExit: (how: T) => Error, budgetMs: number, what: string, signal?: AbortSignal): Promise<void> {
+  const stop = new AbortController();
+  try {
+    await withDeadline(
+      Promise.race([
+        Promise.all((Array.isArray(socket) ? socket : [socket]).map((s) => socketAppears(s, stop.signal))),
+        exited.then((how) => Promise.reject(onExit(how))),
+      ]),
+      budgetMs,
+      what,
+      signal,
+    );
+  } finally {
+    stop.abort();
+  }
 }

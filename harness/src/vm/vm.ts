@@ -9,7 +9,7 @@ import { ConsoleWatch } from './console-watch.js';
 import { Qmp } from './qmp.js';
 import { qemuArgs, type QemuProfile } from './qemu-args.js';
 import { killGroup } from './process.js';
-import { socketAppears } from './swtpm.js';
+import { listening } from './swtpm.js';
 
 export interface VmExit {
   code: number | null;
@@ -46,11 +46,7 @@ export class Vm {
     if (child.stdout) watch.attach(child.stdout);
     const vm = new Vm(watch, child, opts.sshPort, qmpSocket);
     try {
-      await withDeadline(
-        Promise.race([socketAppears(qmpSocket), vm.exited.then((e) => Promise.reject(vm.exitError(e)))]),
-        15_000,
-        'QEMU monitor socket',
-      );
+      await listening(qmpSocket, vm.exited, (e) => vm.exitError(e), 15_000, 'QEMU monitor socket');
       // The socket file exists a moment before QEMU listens on it: retry refused connects.
       vm.qmp = await Promise.race([
         poll(
