@@ -1,5 +1,5 @@
 import t from 'tap';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TeardownError, UsageError } from '../src/errors.js';
@@ -8,7 +8,8 @@ import { DeadlineExceeded, aborted, poll, withDeadline, type PollStep } from '..
 import { mirrorsFromAptSources } from '../src/util/mirror.js';
 import { TOOL_PACKAGES, requireTools, which } from '../src/util/tools.js';
 import { run } from '../src/util/exec.js';
-import { socketAppears } from '../src/vm/swtpm.js';
+import { socketAppears, startDaemon } from '../src/vm/daemon.js';
+import { swtpmArgs } from '../src/vm/swtpm.js';
 
 const never = () => new Promise<never>(() => {});
 
@@ -417,4 +418,28 @@ t.test('run: an already-aborted signal starts nothing', async (t) => {
   const ac = new AbortController();
   ac.abort();
   await t.rejects(run(['true'], { stage: 'image', signal: ac.signal }), /true: cancelled/);
+});
+
+// ---------------------------------------------------------------- startDaemon
+
+t.test('startDaemon: ready once its socket exists; stop ends it and removes the socket', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bh-daemon-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const socket = join(dir, 'tpm.sock');
+  mkdirSync(join(dir, 'state'));
+  const d = await startDaemon(swtpmArgs(join(dir, 'state'), socket), { sockets: [socket], what: 'swtpm', stage: 'vm' });
+  t.ok(existsSync(socket), 'listening');
+  t.ok(d.pid !== undefined && running(d.pid), 'running');
+  await Promise.all([d.stop(), d.stop()]);
+  t.notOk(running(d.pid!), 'stopped');
+  t.notOk(existsSync(socket), 'socket removed');
+});
+
+t.test('startDaemon: a daemon that exits first is named with its last words', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bh-daemon-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await t.rejects(
+    startDaemon(['sh', '-c', 'echo "no such shared dir" >&2; exit 1'], { sockets: [join(dir, 'x.sock')], what: 'virtiofsd', stage: 'disk' }),
+    /virtiofsd exited before listening: no such shared dir/,
+  );
 });

@@ -44,6 +44,8 @@ export const INSTALLER_STORAGE_TAG = 'hoststorage';
 /** Where the installer unit mounts the host's container storage, read-only. */
 export const INSTALLER_STORAGE_DIR = '/run/bootc-harness/hoststorage';
 export const INSTALLER_UNIT = 'bootc-harness-install.service';
+/** virtio-blk serial of the target disk in the installer VM: /dev/disk/by-id/virtio-<serial>. */
+export const INSTALLER_TARGET_SERIAL = 'bh-target';
 /** virtio-serial port name: /dev/virtio-ports/<name> in the guest. */
 export const INSTALL_RESULT_PORT = 'org.bootc-harness.install-result';
 /** The result line: `bootc-harness-install: exit=<status> code=<how> result=<systemd result>`. */

@@ -13,10 +13,9 @@ import { run, runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
 import { requireTools } from '../util/tools.js';
 import { bootcInstallCommand, checkBlockSetupAllowed, classifyPodmanFailure, rootKeyCredentialQemuArgs, type BlockSetup, type RootFilesystem } from './bootc-args.js';
-import type { InstallOptions, InstalledDisk, InstallerVmSettings } from './direct.js';
-import { bootcInVmArgs, installerUnit } from './bootc-vm.js';
-import { runInstallerVm } from './installer-vm.js';
-import { chooseAccel } from '../vm/accel.js';
+import type { InstallOptions, InstalledDisk } from './direct.js';
+import { INSTALLER_TARGET_SERIAL, bootcInVmArgs, installerUnit } from './bootc-vm.js';
+import { runInstallerVm, type InstallerVmSettings } from './installer-vm.js';
 
 /** Where bootc reads install configs, lowest precedence first (bootc-install-config(5)). */
 export const INSTALL_CONFIG_DIRS = ['usr/lib/bootc/install', 'usr/local/lib/bootc/install', 'etc/bootc/install', 'run/bootc/install'];
@@ -117,7 +116,6 @@ export interface BootcVmInstallOptions extends BootcHostInstallOptions {
 
 /** Where bootc finds the image inside the installer VM: the host's storage, shared read-only. */
 export const HOST_CONTAINER_STORAGE = '/var/lib/containers/storage';
-const TARGET_SERIAL = 'bh-target';
 /** The key file as the installer VM sees it (ostree backend: --root-ssh-authorized-keys). */
 const VM_AUTHORIZED_KEYS = '/var/tmp/bootc-harness-authorized_keys';
 
@@ -131,7 +129,7 @@ export async function installBootcInVm(o: BootcVmInstallOptions): Promise<BootcI
     writeFileSync(join(mnt, VM_AUTHORIZED_KEYS.slice(1)), o.authorizedKey + '\n', { mode: 0o600 });
     const args = bootcInVmArgs({
       imageRef: o.imageRef,
-      targetSerial: TARGET_SERIAL,
+      targetSerial: INSTALLER_TARGET_SERIAL,
       filesystem: o.filesystem,
       kargs: o.kargs,
       composefsBackend: o.composefsBackend,
@@ -142,14 +140,13 @@ export async function installBootcInVm(o: BootcVmInstallOptions): Promise<BootcI
     await runChecked(['truncate', '-s', `${o.minDiskGiB}G`, disk], S);
     const r = await runInstallerVm({
       ...o.vm,
-      accel: (await chooseAccel(o.vm.accel, kernel.vmlinuz)).accel,
       rootfs: mnt,
       kernel: kernel.vmlinuz,
       initrd: kernel.initrd,
-      targetDisk: { path: disk, serial: TARGET_SERIAL },
+      targetDisk: { path: disk, serial: INSTALLER_TARGET_SERIAL },
       tpmStateDir: o.tpmStateDir,
       storageDir: HOST_CONTAINER_STORAGE,
-      unitText: installerUnit({ bootcArgs: args, targetSerial: TARGET_SERIAL, waitForTpm: o.blockSetup === 'tpm2-luks' }),
+      unitText: installerUnit({ bootcArgs: args, targetSerial: INSTALLER_TARGET_SERIAL, waitForTpm: o.blockSetup === 'tpm2-luks' }),
       workDir: o.workDir,
       ...(o.signal ? { signal: o.signal } : {}),
     });

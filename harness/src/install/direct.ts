@@ -10,10 +10,9 @@ import { mountedContainer } from '../image/buildah.js';
 import { findKernel } from '../image/kernel.js';
 import { runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
-import { LUKS_HEADER_MIB, encryptForTpm2, encryptWithSetupKey, enrollTpm2InVm, luksKargs, type EnrollInVmOptions } from './luks.js';
+import { LUKS_HEADER_MIB, encryptForTpm2, encryptWithSetupKey, enrollTpm2InVm, luksKargs } from './luks.js';
+import type { InstallerVmSettings } from './installer-vm.js';
 import { composefsKarg, stageComposefsRoot, type ComposefsStage } from './composefs-layout.js';
-import { chooseAccel } from '../vm/accel.js';
-import type { Accel } from '../vm/qemu-args.js';
 import { blsEntry, kernelCmdline, loaderConf, planDisk, sfdiskScript } from './disk-layout.js';
 
 /** What every installer is given: the image, the run's work dir, the per-run SSH key. */
@@ -34,9 +33,6 @@ export interface DirectInstallOptions extends InstallOptions {
    *  from the host (no PCRs), or inside an installer VM (PCR 7, as bootc's tpm2-luks). */
   luks?: { tpm2: { stateDir: string; inVm?: InstallerVmSettings } };
 }
-
-/** How to boot the installer VM: everything but what the installer itself decides. */
-export type InstallerVmSettings = Pick<EnrollInVmOptions, 'cpus' | 'memoryMiB' | 'firmware' | 'deadline' | 'log'> & { accel: 'auto' | Accel };
 
 export interface InstalledDisk {
   path: string;
@@ -138,7 +134,6 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
       // The image boots as its own installer on the finished disk (the root is partition 2).
       await enrollTpm2InVm({
         ...inVm,
-        accel: (await chooseAccel(inVm.accel, kernel.vmlinuz)).accel,
         rootfs: mnt,
         kernel: kernel.vmlinuz,
         initrd: kernel.initrd,

@@ -7,13 +7,15 @@ import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
 import { run, spawn } from '../util/exec.js';
-import { aborted, withDeadline } from '../util/deadline.js';
+import { withDeadline } from '../util/deadline.js';
 import { Teardown } from '../util/teardown.js';
 import { which } from '../util/tools.js';
+import { chooseAccel } from '../vm/accel.js';
 import { ConsoleWatch } from '../vm/console-watch.js';
+import { startDaemon } from '../vm/daemon.js';
 import { killGroup } from '../vm/process.js';
 import type { Accel } from '../vm/qemu-args.js';
-import { Swtpm, listening } from '../vm/swtpm.js';
+import { Swtpm } from '../vm/swtpm.js';
 import {
   INSTALLER_UNIT,
   installerUnitCredentialArgs,
@@ -50,7 +52,8 @@ export interface InstallerVmOptions {
   storageDir?: string;
   /** From installerUnit() or installerServiceUnit(). */
   unitText: string;
-  accel: Accel;
+  /** auto: KVM when it really works here (the same cached probe as the test boot), else TCG. */
+  accel: 'auto' | Accel;
   cpus: number;
   memoryMiB: number;
   workDir: string;
@@ -59,6 +62,9 @@ export interface InstallerVmOptions {
   signal?: AbortSignal;
   log?: (line: string) => void;
 }
+
+/** How to boot the installer VM: what the run decides, as opposed to what the install step decides. */
+export type InstallerVmSettings = Pick<InstallerVmOptions, 'accel' | 'cpus' | 'memoryMiB' | 'firmware' | 'deadline' | 'log'>;
 
 export interface InstallerVmResult extends InstallResult {
   consoleLog: string;
@@ -89,7 +95,8 @@ export async function runInstallerVm(o: InstallerVmOptions): Promise<InstallerVm
         // about 40 s under TCG, against over 200 s with cache=auto).
         cache: 'always',
       });
-      await startDaemon(argv, sh.socket, 'virtiofsd', td, o.signal);
+      const daemon = await startDaemon(argv, { sockets: [sh.socket], what: 'virtiofsd', stage: 'disk', ...(o.signal ? { signal: o.signal } : {}) });
+      td.defer('stop virtiofsd', () => daemon.stop());
     }
 
     let tpmSocket: string | undefined;
@@ -102,8 +109,9 @@ export async function runInstallerVm(o: InstallerVmOptions): Promise<InstallerVm
     copyFileSync(o.firmware.varsTemplate, vars);
     td.defer('remove installer VARS', () => rmSync(vars, { force: true }));
 
+    const accel = (await chooseAccel(o.accel, o.kernel)).accel;
     const args = installerVmQemuArgs({
-      accel: o.accel,
+      accel,
       cpus: o.cpus,
       memoryMiB: o.memoryMiB,
       kernel: o.kernel,
@@ -125,7 +133,7 @@ export async function runInstallerVm(o: InstallerVmOptions): Promise<InstallerVm
     if (qemu.stdout) watch.attach(qemu.stdout);
     const exited = qemu.then((r) => r);
     td.defer('stop installer QEMU', () => killGroup(qemu, exited, 5000));
-    o.log?.(`disk: installer VM booting (${o.accel})`);
+    o.log?.(`disk: installer VM booting (${accel})`);
 
     // The VM ends itself (SuccessAction/FailureAction=poweroff); a kernel panic ends it too
     // (panic=-1, -no-reboot). A fatal console line before that ends the wait at once.
@@ -133,7 +141,7 @@ export async function runInstallerVm(o: InstallerVmOptions): Promise<InstallerVm
       watch.on('fatal', (hit: { id: string; line: string }) => reject(new InfraError('disk', `installer VM: ${hit.line} [${hit.id}]`, { consoleTail: watch.lines.slice(-40).join('\n') }))),
     );
     const budgetMs = Math.max(1_000, o.deadline - Date.now());
-    const exit = await withDeadline(Promise.race([exited, fatal, ...(o.signal ? [aborted(o.signal)] : [])]), budgetMs, 'installer VM', o.signal).catch((e: unknown) => {
+    const exit = await withDeadline(Promise.race([exited, fatal]), budgetMs, 'installer VM', o.signal).catch((e: unknown) => {
       if (e instanceof InfraError) throw e;
       if (o.signal?.aborted) throw e;
       throw new InfraError('disk', `installer VM: ${(e as Error).message}`, { cause: e, budgetMs, consoleTail: watch.lines.slice(-40).join('\n') });
@@ -151,19 +159,4 @@ export async function runInstallerVm(o: InstallerVmOptions): Promise<InstallerVm
   } finally {
     await td.run();
   }
-}
-
-/** A daemon that serves a unix socket; it is listening once the socket exists. Returns nothing:
- *  the child is a thenable, and an async function returning it would wait for the daemon to exit. */
-async function startDaemon(argv: string[], socket: string, what: string, td: Teardown, signal?: AbortSignal): Promise<void> {
-  rmSync(socket, { force: true });
-  const child = spawn(argv, { stage: 'disk' });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = child.then(() => undefined);
-  td.defer(`stop ${what}`, async () => {
-    await killGroup(child, exited, 5000);
-    rmSync(socket, { force: true });
-  });
-  await listening(socket, exited, () => new InfraError('disk', `${what} exited before listening: ${stderr.trim().split('\n').slice(-2).join(' ') || 'no message'}`), 10_000, `${what} socket`, signal);
 }

@@ -7,12 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
-import { installerServiceUnit, installerTargetDevice } from './bootc-vm.js';
+import { INSTALLER_TARGET_SERIAL, installerServiceUnit, installerTargetDevice } from './bootc-vm.js';
 import { runInstallerVm, type InstallerVmOptions, type InstallerVmResult } from './installer-vm.js';
 import { runChecked } from '../util/exec.js';
-import { spawn } from '../util/exec.js';
-import { killGroup } from '../vm/process.js';
-import { listening } from '../vm/swtpm.js';
+import { startDaemon } from '../vm/daemon.js';
 
 /** Space cryptsetup moves the data by to make room for the LUKS2 header. */
 export const LUKS_HEADER_MIB = 32;
@@ -80,17 +78,11 @@ export async function encryptForTpm2(opts: { image: string; workDir: string; tpm
     const { luksUuid } = await encryptWithSetupKey({ image: opts.image, keyFile, ...(opts.signal ? { signal: opts.signal } : {}) });
     mkdirSync(opts.tpmStateDir, { recursive: true, mode: 0o700 });
     const socket = join(opts.workDir, 'enroll-tpm.sock');
-    const child = spawn(enrollSwtpmArgs(opts.tpmStateDir, socket), { stage: 'disk' });
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = child.then(() => undefined);
+    const swtpm = await startDaemon(enrollSwtpmArgs(opts.tpmStateDir, socket), { sockets: [socket, `${socket}.ctrl`], what: 'swtpm for TPM2 enrollment', stage: 'disk', ...(opts.signal ? { signal: opts.signal } : {}) });
     try {
-      await listening([socket, `${socket}.ctrl`], exited, () => new InfraError('disk', `swtpm exited before listening: ${stderr.trim() || 'no message'}`), 10_000, 'swtpm for TPM2 enrollment');
       await runChecked(enrollArgs(opts.image, keyFile, socket), S);
     } finally {
-      await killGroup(child, exited, 5000);
-      rmSync(socket, { force: true });
-      rmSync(`${socket}.ctrl`, { force: true });
+      await swtpm.stop();
     }
     return { luksUuid };
   } finally {
@@ -111,7 +103,7 @@ export async function enrollTpm2InVm(o: EnrollInVmOptions): Promise<InstallerVmR
   if (!existsSync(join(o.rootfs, 'usr/bin/systemd-cryptenroll'))) {
     throw new UsageError('--placement vm enrolls the TPM inside the image: it has no /usr/bin/systemd-cryptenroll (Debian package systemd-cryptsetup)');
   }
-  const serial = 'bh-target';
+  const serial = INSTALLER_TARGET_SERIAL;
   const device = `${installerTargetDevice(serial)}-part${o.partition}`;
   const inImage = join(o.rootfs, VM_SETUP_KEY.slice(1));
   mkdirSync(dirname(inImage), { recursive: true });
@@ -120,7 +112,6 @@ export async function enrollTpm2InVm(o: EnrollInVmOptions): Promise<InstallerVmR
     const r = await runInstallerVm({
       ...o,
       targetDisk: { path: o.disk, serial },
-      tpmStateDir: o.tpmStateDir,
       unitText: installerServiceUnit({
         description: 'bootc-harness: seal the LUKS key to this VM TPM',
         exec: vmEnrollArgs(device),

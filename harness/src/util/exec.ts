@@ -52,7 +52,7 @@ export async function run(argv: readonly string[], opts: RunOptions): Promise<Ex
     if (signal?.aborted) throw new InfraError(opts.stage, `${file}: cancelled`);
     if (r.failed && r.exitCode === undefined) {
       // Could not start, timed out or was killed: an infrastructure failure, not an exit status.
-      const why = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : signal?.aborted ? 'cancelled' : (r.cause as Error | undefined)?.message ?? r.shortMessage;
+      const why = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : (r.cause as Error | undefined)?.message ?? r.shortMessage;
       throw new InfraError(opts.stage, `${file}: ${why}`, { cause: r.cause, budgetMs: r.timedOut ? opts.timeoutMs : undefined });
     }
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };

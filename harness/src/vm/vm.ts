@@ -9,7 +9,7 @@ import { ConsoleWatch } from './console-watch.js';
 import { Qmp } from './qmp.js';
 import { qemuArgs, type QemuProfile } from './qemu-args.js';
 import { killGroup } from './process.js';
-import { listening } from './swtpm.js';
+import { listening } from './daemon.js';
 
 export interface VmExit {
   code: number | null;
