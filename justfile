@@ -24,12 +24,16 @@ manifest TARGET:
 fixture NAME:
     {{harness}} fixtures build {{NAME}}
 
-# The harness's own tests: unit tests and a real end-to-end run.
+# Build (or reuse) the named fixtures, or every one, concurrently with one shared package cache.
+fixtures *NAMES:
+    {{harness}} fixtures build {{NAMES}}
+
+# The harness's own tests: fixtures built in the background, unit tests, then real end-to-end runs.
 test: setup
     npx tsc --noEmit
     # tap compiles its test class for the configured plugins once; doing it up front keeps the first run clean
     npx tap build
-    npx tap
+    npx tsx harness/scripts/test-all.ts
 
 # Unit tests only (no VM).
 unit:

@@ -44,6 +44,9 @@ const cases: [string, string[], RegExp, Record<string, string>?][] = [
   ['package to a malformed name', ['package', withKernel, 'Not A Name'], /malformed image name/],
 ];
 
+// Each case is a CLI process that exits at once: four at a time (a node start is most of it).
+t.jobs = 4;
+
 for (const [name, args, re, env] of cases) {
   t.test(name, async (t) => {
     const r = await cli(args, { BOOTC_HARNESS_WORK: work, ...(env ?? {}) });

@@ -1,5 +1,9 @@
 // Broken fixtures, each failing for its own reason, fast: from the console or the
 // first check that can see it, never by waiting out the SSH budget.
+//
+// Boots: one per case, none shared. Each case is another image (a panic, an emergency
+// shell, no sshd, a failing unit, a lost SUID bit); an image broken in two ways at once
+// would let one reason hide the other.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

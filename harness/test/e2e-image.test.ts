@@ -1,4 +1,6 @@
 // The image stage for real: package a rootfs with buildah and read it back.
+//
+// Boots: none (the image stage only).
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,8 @@
 // Ctrl-C at any stage: the run stops, tears everything down and exits 130,
 // leaving no qemu, swtpm, buildah container, mount, loop device or work dir.
+//
+// Boots: one partial run per interrupt point, none shared: each run is cut short at
+// another moment, and what must hold is that *that* run leaves nothing behind.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { findLeftovers } from '../src/util/leftovers.js';

@@ -1,6 +1,10 @@
 // Tier 3 for real: a LUKS2 root sealed to the VM's swtpm unlocks unattended, before
 // and after a reboot; the same disk booted with a fresh TPM fails fast, as a TPM2
 // unlock failure read from the console, not as an SSH timeout.
+//
+// Boots: three runs, none shared. Each differs in what the question is about: the TPM
+// the disk was sealed to (with a reboot inside the run), a TPM that never saw the disk,
+// and a disk sealed inside an installer VM to PCR 7 (another install).
 import t from 'tap';
 import { findLeftovers } from '../src/util/leftovers.js';
 import { cli, summaryOf, VM_TESTS } from './helpers/cli.js';

@@ -4,6 +4,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { importImage, removeImage } from '../image/buildah.js';
 import { UsageError } from '../errors.js';
 import { buildFixture } from '../fixtures/build.js';
+import { buildFixtures, defaultFixtureJobs, fixtureTable } from '../fixtures/build-many.js';
+import { listFixtures, loadRecipe } from '../fixtures/recipe.js';
 import { takeManifest } from '../image/manifest.js';
 import { manifestOfImage, packageRootfs } from '../image/package.js';
 import { checkSource, isImageReference, parseSource } from '../image/source.js';
@@ -18,8 +20,8 @@ const USAGE = `usage:
                              [--accel auto|kvm|tcg] [--keep] [--report DIR]
   bootc-harness package ROOTFS IMAGE [--label K=V]...
   bootc-harness manifest ROOTFS|IMAGE
-  bootc-harness fixtures build NAME
-  bootc-harness matrix [--tier 0,1,..] [--accel auto|kvm|tcg] [--report DIR] [--list]`;
+  bootc-harness fixtures build [NAME...] [--jobs N]   # no NAME: every fixture
+  bootc-harness matrix [--tier 0,1,..] [--jobs N] [--accel auto|kvm|tcg] [--report DIR] [--list]`;
 
 function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[], dflt: T): T {
   if (value === undefined) return dflt;
@@ -144,7 +146,7 @@ async function cmdManifest(args: string[]): Promise<number> {
 }
 
 async function cmdMatrix(args: string[], signal: AbortSignal): Promise<number> {
-  const { values, positionals } = parse(args, { tier: { type: 'string' }, accel: { type: 'string' }, report: { type: 'string' }, list: { type: 'boolean' } });
+  const { values, positionals } = parse(args, { tier: { type: 'string' }, accel: { type: 'string' }, report: { type: 'string' }, list: { type: 'boolean' }, jobs: { type: 'string' } });
   if (positionals.length) throw new UsageError('matrix takes no SOURCE: it runs every profile marked ci.matrix');
   if (values.list) {
     // For CI: the matrix as JSON, one entry per profile.
@@ -152,7 +154,10 @@ async function cmdMatrix(args: string[], signal: AbortSignal): Promise<number> {
     process.stdout.write(JSON.stringify(ciMatrix(profiles)) + '\n');
     return EXIT.passed;
   }
+  const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a whole number from 1, got "${values.jobs}"`);
   const r = await runMatrix({
+    jobs,
     tiers: parseTiers(values.tier as string | undefined),
     installer: 'auto',
     accel: oneOf('accel', values.accel as string | undefined, ['auto', 'kvm', 'tcg'] as const, 'auto'),
@@ -166,11 +171,23 @@ async function cmdMatrix(args: string[], signal: AbortSignal): Promise<number> {
 }
 
 async function cmdFixtures(args: string[], signal: AbortSignal): Promise<number> {
-  const [verb, name, ...rest] = args;
-  if (verb !== 'build' || !name || rest.length) throw new UsageError('usage: bootc-harness fixtures build NAME');
-  const fx = await buildFixture(name, { log, signal });
-  process.stdout.write(`${fx.rootfs}${fx.cached ? ' (cached)' : ''}\n`);
-  return EXIT.passed;
+  const { values, positionals } = parse(args, { jobs: { type: 'string' } });
+  const [verb, ...names] = positionals;
+  if (verb !== 'build') throw new UsageError('usage: bootc-harness fixtures build [NAME...] [--jobs N]');
+  const jobs = values.jobs === undefined ? defaultFixtureJobs() : Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a whole number from 1, got "${values.jobs}"`);
+  for (const n of names) loadRecipe(n); // unknown names: one line, exit 2, nothing started
+  if (names.length === 1) {
+    const fx = await buildFixture(names[0]!, { log, signal });
+    process.stdout.write(`${fx.rootfs}${fx.cached ? ' (cached)' : ''}\n`);
+    return EXIT.passed;
+  }
+  const all = names.length ? names : listFixtures();
+  log(`fixtures: building ${all.join(', ')} (${jobs} at a time)`);
+  const rows = await buildFixtures(all, { jobs, log, signal });
+  if (signal.aborted) throw signal.reason;
+  process.stdout.write(fixtureTable(rows));
+  return rows.some((r) => r.error) ? EXIT.infra : EXIT.passed;
 }
 
 export async function main(argv: string[]): Promise<number> {

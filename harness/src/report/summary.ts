@@ -36,6 +36,8 @@ export interface Summary {
   accelReason: string;
   kernel: { release: string; tier: string };
   stages: StageRecord[];
+  /** Boots retried after an infrastructure failure (a stalled guest, a QEMU crash): at most one. */
+  retries?: { stage: string; reason: string }[];
   tests: TestRecord[];
   error?: { stage: string; message: string; consoleTail?: string };
   startedAt: string;

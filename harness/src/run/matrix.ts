@@ -43,49 +43,60 @@ export function matrixTable(rows: readonly MatrixRow[]): string {
   return [head, ...body].join('\n') + '\n';
 }
 
-export async function runMatrix(opts: Omit<TestInstallOptions, 'source' | 'profile'>): Promise<{ exitCode: number; dir: string; rows: MatrixRow[] }> {
+export async function runMatrix(opts: Omit<TestInstallOptions, 'source' | 'profile'> & { jobs?: number }): Promise<{ exitCode: number; dir: string; rows: MatrixRow[] }> {
   const profiles = await matrixProfiles();
-  const rows: MatrixRow[] = [];
-  for (const profile of profiles) {
-    if (opts.signal.aborted) break;
-    opts.log(`matrix: ${profile.name} (${profile.kernel.tier} tier)`);
-    let summary: Summary | undefined;
-    let runDir = '';
-    let exitCode: number;
-    let error: string | undefined;
-    try {
-      const r = await testInstall({ ...opts, profile: profile.name });
-      summary = r.summary;
-      runDir = r.runDir;
-      exitCode = r.exitCode;
-    } catch (e) {
-      const x = e as Error & { summary?: Summary; runDir?: string };
-      summary = x.summary;
-      runDir = x.runDir ?? '';
-      exitCode = summary?.exitCode ?? 3;
-      error = describeError(e).split('\n')[0];
+  const rows: MatrixRow[] = new Array(profiles.length);
+  // Rows run `jobs` at a time, each its own run (own VM, port, work dir); the table keeps kernel-tier order.
+  let next = 0;
+  const worker = async () => {
+    while (next < profiles.length && !opts.signal.aborted) {
+      const i = next++;
+      rows[i] = await runRow(profiles[i]!, opts);
     }
-    const count = (st: string) => summary?.tests.filter((t) => t.status === st).length ?? 0;
-    rows.push({
-      profile: profile.name,
-      expectedTier: profile.kernel.tier,
-      kernel: summary?.kernel ?? { release: '', tier: '' },
-      verdict: summary?.verdict ?? 'error',
-      exitCode,
-      passed: count('passed'),
-      failed: count('failed') + count('timedOut'),
-      skipped: count('skipped'),
-      report: runDir.split('/').pop() ?? '',
-      ...(error ? { error } : {}),
-    });
-  }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.jobs ?? 1, profiles.length)) }, worker));
+  const done = rows.filter((r): r is MatrixRow => r !== undefined);
   const id = `matrix-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`;
   const dir = join(opts.reportDir ?? reportsDir(), id);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'matrix.json'), JSON.stringify({ rows }, null, 2) + '\n');
-  writeFileSync(join(dir, 'matrix.md'), matrixTable(rows));
+  writeFileSync(join(dir, 'matrix.json'), JSON.stringify({ rows: done }, null, 2) + '\n');
+  writeFileSync(join(dir, 'matrix.md'), matrixTable(done));
   pointLatest(opts.reportDir ?? reportsDir(), id, 'latest-matrix');
   // The worst row decides: infrastructure (3) over failure (1) over pass (0).
-  const exitCode = rows.length === 0 ? 3 : rows.some((r) => r.exitCode === 3) ? 3 : rows.some((r) => r.exitCode !== 0) ? 1 : 0;
-  return { exitCode, dir, rows };
+  const exitCode = done.length === 0 ? 3 : done.some((r) => r.exitCode === 3) ? 3 : done.some((r) => r.exitCode !== 0) ? 1 : 0;
+  return { exitCode, dir, rows: done };
+}
+
+async function runRow(profile: Profile, opts: Omit<TestInstallOptions, 'source' | 'profile'>): Promise<MatrixRow> {
+  opts.log(`matrix: ${profile.name} (${profile.kernel.tier} tier)`);
+  const log = (line: string) => opts.log(`[${profile.name}] ${line}`);
+  let summary: Summary | undefined;
+  let runDir = '';
+  let exitCode: number;
+  let error: string | undefined;
+  try {
+    const r = await testInstall({ ...opts, log, profile: profile.name });
+    summary = r.summary;
+    runDir = r.runDir;
+    exitCode = r.exitCode;
+  } catch (e) {
+    const x = e as Error & { summary?: Summary; runDir?: string };
+    summary = x.summary;
+    runDir = x.runDir ?? '';
+    exitCode = summary?.exitCode ?? 3;
+    error = describeError(e).split('\n')[0];
+  }
+  const count = (st: string) => summary?.tests.filter((t) => t.status === st).length ?? 0;
+  return {
+    profile: profile.name,
+    expectedTier: profile.kernel.tier,
+    kernel: summary?.kernel ?? { release: '', tier: '' },
+    verdict: summary?.verdict ?? 'error',
+    exitCode,
+    passed: count('passed'),
+    failed: count('failed') + count('timedOut'),
+    skipped: count('skipped'),
+    report: runDir.split('/').pop() ?? '',
+    ...(error ? { error } : {}),
+  };
 }

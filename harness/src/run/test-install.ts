@@ -1,12 +1,12 @@
 // test-install: source -> image -> disk -> vm -> session -> suites -> report.
 // The CLI owns the VM for the whole run; the suites attach to it over SSH.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import getPort from 'get-port';
 import { AssertionFailure, InfraError, UsageError, describeError } from '../errors.js';
-import { buildFixture } from '../fixtures/build.js';
+import { buildFixture, type BuiltFixture } from '../fixtures/build.js';
 import { importImage, imageDigest, imageId, imageLabels, removeImage } from '../image/buildah.js';
-import { ROOT_LABEL } from '../fixtures/recipe.js';
+import { loadRecipe, ROOT_LABEL } from '../fixtures/recipe.js';
 
 import { manifestOfImage, packageRootfs } from '../image/package.js';
 import type { Manifest } from '../image/manifest.js';
@@ -30,8 +30,9 @@ import { Swtpm } from '../vm/swtpm.js';
 import { Vm } from '../vm/vm.js';
 import { CONTEXT_ENV, type RunContext } from './context.js';
 import { StageClock, normalise } from './stages.js';
-import { poll } from '../util/deadline.js';
-import { readSshBanner } from '../ssh/banner.js';
+import { retryInfraOnce } from './retry.js';
+import { guestFallsSilent, sshSilentAfterLogin, SILENCE_MS, SSH_GRACE_AFTER_LOGIN_MS } from '../ssh/boot-watch.js';
+import { createOverlay } from '../vm/overlay.js';
 
 export const ALL_TIERS = [0, 1, 2, 3, 4] as const;
 
@@ -63,7 +64,7 @@ export interface TestInstallResult {
   summary: Summary;
 }
 
-const BASE_TOOLS = ['buildah', 'qemu-system-x86_64', 'swtpm', 'mke2fs', 'mkfs.vfat', 'mcopy', 'mmd', 'sfdisk', 'getfattr', 'getcap'];
+const BASE_TOOLS = ['buildah', 'qemu-system-x86_64', 'qemu-img', 'swtpm', 'mke2fs', 'mkfs.vfat', 'mcopy', 'mmd', 'sfdisk', 'getfattr', 'getcap'];
 
 function slug(s: string): string {
   return s.replace(/^.*\//, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 40) || 'image';
@@ -146,12 +147,20 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     });
 
   try {
+    // fixture: a self-test image's rootfs, built once and cached; not charged to the image
+    // budget. The build's own budget stops it; this stage's bound only backs that up.
+    let fixture: BuiltFixture | undefined;
+    if (source.kind === 'fixture') {
+      const name = source.name;
+      fixture = await clock.run('fixture', 2 * fixtureBudgetMs(name) + 300_000, () => buildFixture(name, { log: opts.log, signal: opts.signal }), { cached: (v) => v.cached });
+    }
+
     // image
     opts.log(`image: ${sourceName}`);
     const image = await clock.run(
       'image',
       profile.budgets.imageMs,
-      () => Promise.race([prepareImage(source, runId, opts, td), abortRace()]),
+      () => Promise.race([prepareImage(source, fixture, runId, opts, td), abortRace()]),
       { cached: (v) => v.cached },
     );
     summary.image = { ref: image.ref, digest: image.digest, id: image.id };
@@ -210,56 +219,76 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     summary.accel = accel.accel;
     summary.accelReason = accel.reason;
     opts.log(`vm: ${accel.accel} (${accel.reason})`);
-    const port = await getPort({ host: '127.0.0.1' });
     const scratch = createScratchDisks(work, profile.vm.scratchDisks);
-    vm = await clock.run('vm', 60_000, async () => {
-      // --fresh-tpm: a TPM that has never seen this disk, so the sealed key cannot be unsealed.
-      const tpm = await Swtpm.start(join(work, opts.freshTpm ? 'tpm-fresh' : 'tpm'), join(work, 'tpm.sock'));
-      if (opts.freshTpm) opts.log('vm: booting with a fresh TPM (not the one the installer enrolled)');
-      td.defer('stop swtpm', () => tpm.dispose());
-      const v = await Vm.start({
-        dir: work,
-        accel: accel.accel,
-        cpus: profile.vm.cpus,
-        memoryMiB: profile.vm.memoryMiB,
-        ovmfCode: OVMF_CODE_CANDIDATES.find((p) => existsSync(p))!,
-        ovmfVarsTemplate: OVMF_VARS_CANDIDATES.find((p) => existsSync(p))!,
-        disk: { path: disk.path, format: disk.format },
-        extraDisks: scratch.host,
-        ...(disk.qemuExtraArgs ? { extraArgs: disk.qemuExtraArgs } : {}),
-        tpmSocket: tpm.socket,
-        sshPort: port,
-        consoleLog,
-        warnOnly: new Set(profile.console.warnOnly),
+    // One boot: a throwaway overlay on the installed disk (so a retry starts from the disk
+    // as installed), a TPM, QEMU; then the wait for SSH, raced against QEMU exiting, a
+    // fatal console line, a login prompt with no sshd, and a guest that falls silent.
+    let tpm: Swtpm | undefined;
+    const boot = async (attempt: number) => {
+      const port = await getPort({ host: '127.0.0.1' });
+      const theVm = await clock.run('vm', 60_000, async () => {
+        const overlay = await createOverlay(disk, join(work, `boot-${attempt}.qcow2`), opts.signal);
+        // --fresh-tpm: a TPM that has never seen this disk, so the sealed key cannot be unsealed.
+        const thisTpm = await Swtpm.start(join(work, opts.freshTpm ? 'tpm-fresh' : 'tpm'), join(work, 'tpm.sock'));
+        tpm = thisTpm;
+        if (opts.freshTpm) opts.log('vm: booting with a fresh TPM (not the one the installer enrolled)');
+        td.defer('stop swtpm', () => thisTpm.dispose());
+        const v = await Vm.start({
+          dir: work,
+          accel: accel.accel,
+          cpus: profile.vm.cpus,
+          memoryMiB: profile.vm.memoryMiB,
+          ovmfCode: OVMF_CODE_CANDIDATES.find((p) => existsSync(p))!,
+          ovmfVarsTemplate: OVMF_VARS_CANDIDATES.find((p) => existsSync(p))!,
+          disk: overlay,
+          extraDisks: scratch.host,
+          ...(disk.qemuExtraArgs ? { extraArgs: disk.qemuExtraArgs } : {}),
+          tpmSocket: thisTpm.socket,
+          sshPort: port,
+          consoleLog,
+          warnOnly: new Set(profile.console.warnOnly),
+        });
+        td.defer('stop qemu', () => v.dispose());
+        return v;
       });
-      td.defer('stop qemu', () => v.dispose());
-      return v;
-    });
-    const theVm = vm;
-
-    // session: ready is an SSH round trip, raced against QEMU exiting and a fatal console line.
-    opts.log(`session: waiting for ssh on 127.0.0.1:${port} (budget ${profile.budgets.bootMs / 1000} s)`);
-    // Background watches of the boot end with the session stage, however it ends.
-    const bootWatch = new AbortController();
-    const race = () =>
-      Promise.race([
-        theVm.exited.then((e) => Promise.reject(theVm.exitError(e))),
-        theVm.console.fatal().catch((hit: ConsoleHit) =>
-          Promise.reject(new AssertionFailure('session', `${whyFatal(hit, luks)}\n${theVm.console.context(hit)}`, { consoleTail: theVm.console.tail() })),
-        ),
-        sshSilentAfterLogin(theVm, port, SSH_GRACE_AFTER_LOGIN_MS, bootWatch.signal),
-        abortRace(),
-      ]);
-    const machine = await clock.run(
-      'session',
-      profile.budgets.bootMs + 5_000,
-      () => Machine.waitReady({ port, privateKeyPath: key.privateKeyPath, bootMs: profile.budgets.bootMs, race }),
-      { consoleTail: () => theVm.console.tail() },
-    ).finally(() => bootWatch.abort()).catch((e) => {
-      // A boot that dies on the console is the image's fault: record it as the failed tier0 check.
-      if (e instanceof AssertionFailure) bootTests = [{ id: 'boot.reached-ssh', tier: 'tier0', status: 'failed', error: e.message }];
-      throw e;
-    });
+      vm = theVm;
+      opts.log(`session: waiting for ssh on 127.0.0.1:${port} (budget ${profile.budgets.bootMs / 1000} s)`);
+      // Background watches of the boot end with the session stage, however it ends.
+      const bootWatch = new AbortController();
+      const race = () =>
+        Promise.race([
+          theVm.exited.then((e) => Promise.reject(theVm.exitError(e))),
+          theVm.console.fatal().catch((hit: ConsoleHit) =>
+            Promise.reject(new AssertionFailure('session', `${whyFatal(hit, luks)}\n${theVm.console.context(hit)}`, { consoleTail: theVm.console.tail() })),
+          ),
+          sshSilentAfterLogin(theVm, port, SSH_GRACE_AFTER_LOGIN_MS, bootWatch.signal),
+          guestFallsSilent(theVm, port, SILENCE_MS, bootWatch.signal),
+          abortRace(),
+        ]);
+      const machine = await clock
+        .run('session', profile.budgets.bootMs + 5_000, () => Machine.waitReady({ port, privateKeyPath: key.privateKeyPath, bootMs: profile.budgets.bootMs, race }), {
+          consoleTail: () => theVm.console.tail(),
+        })
+        .finally(() => bootWatch.abort());
+      return { vm: theVm, machine, port };
+    };
+    const booted = await retryInfraOnce(boot, {
+      signal: opts.signal,
+      beforeRetry: async (r) => {
+        opts.log(`boot: retrying once after an infrastructure failure: ${r.reason}`);
+        summary.retries = [...(summary.retries ?? []), r];
+        await vm?.dispose();
+        await tpm?.dispose();
+        appendFileSync(consoleLog, `\n=== bootc-harness: boot attempt 2 (the first failed: ${r.reason}) ===\n`);
+      },
+    })
+      .catch((e) => {
+        // A boot that dies on the console is the image's fault: record it as the failed tier0 check.
+        if (e instanceof AssertionFailure) bootTests = [{ id: 'boot.reached-ssh', tier: 'tier0', status: 'failed', error: e.message }];
+        throw e;
+      });
+    const { machine, port } = booted;
+    const theVm = booted.vm;
     const release = (await machine.succeed('uname -r')).trim();
     summary.kernel = { release, tier: kernelTierOf(release) };
     opts.log(`session: ready, kernel ${release} (${summary.kernel.tier} tier)`);
@@ -322,32 +351,10 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
   return { exitCode: summary.exitCode, runDir, summary };
 }
 
-/** sshd starts before the getty: a login prompt and no SSH identification this long after means no sshd. */
-const SSH_GRACE_AFTER_LOGIN_MS = 10_000;
-
-/**
- * Rejects when the console shows a login prompt and, for `graceMs` after it, the
- * port never answers with an SSH identification. Once one is seen sshd is there
- * (a slow handshake is not a missing daemon) and this never fires.
- */
-function sshSilentAfterLogin(vm: Vm, port: number, graceMs: number, signal: AbortSignal): Promise<never> {
-  return vm.console.waitFor(/\blogin: *$/).then(async (line) => {
-    if (signal.aborted) return new Promise<never>(() => undefined);
-    let last = '';
-    const heard = await poll(
-      async () => {
-        const r = await readSshBanner(port, 5_000);
-        if ('banner' in r) return { done: true, value: r.banner };
-        last = r.closed;
-        return { done: false, diagnostic: r.closed };
-      },
-      { what: 'SSH identification after the login prompt', budgetMs: graceMs, initialDelayMs: 500, maxDelayMs: 2_000, signal },
-    ).catch(() => undefined);
-    if (heard || signal.aborted) return new Promise<never>(() => undefined);
-    throw new AssertionFailure('session', `the guest reached its login prompt ("${line.trim()}") but SSH did not answer within ${graceMs / 1000} s (${last}): is sshd enabled and listening on port 22?`, {
-      consoleTail: vm.console.tail(),
-    });
-  });
+/** A fixture's build budget, with its bases' (a derived fixture may build its base first). */
+function fixtureBudgetMs(name: string): number {
+  const r = loadRecipe(name);
+  return r.buildBudgetMin * 60_000 + (r.base ? fixtureBudgetMs(r.base) : 0);
 }
 
 interface PreparedImage {
@@ -359,11 +366,11 @@ interface PreparedImage {
   cached: boolean;
 }
 
-async function prepareImage(source: Source, runId: string, opts: TestInstallOptions, td: Teardown): Promise<PreparedImage> {
+async function prepareImage(source: Source, fx: BuiltFixture | undefined, runId: string, opts: TestInstallOptions, td: Teardown): Promise<PreparedImage> {
   switch (source.kind) {
     case 'fixture': {
       // Fixture images are cached under the recipe's hash, with the manifest they were verified against.
-      const fx = await buildFixture(source.name, { log: opts.log, signal: opts.signal });
+      if (!fx) throw new InfraError('image', `fixture ${source.name} was not built`);
       const ref = `localhost/bootc-harness/${source.name}:${fx.hash}`;
       const record = join(fx.dir, 'image.json');
       const id = await imageId(ref);

@@ -24,7 +24,12 @@ export class ConsoleWatch extends EventEmitter {
     stream.on('end', () => this.flush());
   }
 
+  /** When the guest last wrote anything (ms since the epoch); the watch's start before that. */
+  lastOutputAt = Date.now();
+
   feed(text: string): void {
+    this.lastOutputAt = Date.now();
+    this.emit('output');
     this.out.write(text);
     const parts = (this.partial + text).split('\n');
     this.partial = parts.pop() ?? '';
@@ -95,6 +100,11 @@ export class ConsoleWatch extends EventEmitter {
 
   context(hit: ConsoleHit): string {
     return excerpt(this.lines, hit.lineNo);
+  }
+
+  /** The last thing the guest wrote, complete line or not. */
+  lastLine(): string {
+    return this.partial ? stripAnsi(this.partial) : (this.lines.at(-1) ?? '');
   }
 
   tail(n = 40): string {

@@ -79,6 +79,13 @@ export class Vm {
     });
   }
 
+  /** QEMU's own view of the guest (QMP query-status: running, paused, guest-panicked, internal-error, ...). */
+  async status(): Promise<string> {
+    if (!this.qmp) return 'no monitor';
+    const r = (await withDeadline(this.qmp.execute('query-status'), 5_000, 'QMP query-status')) as { status?: string };
+    return r.status ?? 'unknown';
+  }
+
   /** Asks the guest to power off (ACPI), waits for QEMU to exit, kills it when the budget runs out. */
   async shutdown(budgetMs: number): Promise<'clean' | 'killed'> {
     if (this.child.exitCode !== null) return 'clean';

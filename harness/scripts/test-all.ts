@@ -1,0 +1,73 @@
+// The harness's own tests as CI runs them (`just test`). Every fixture is built in the
+// background from the start (`fixtures build`, concurrent, one shared package cache), so
+// the long ones (zfs: DKMS) overlap everything else; the unit test files run two at a
+// time meanwhile; then the VM test files run one at a time, those whose fixtures are
+// ready soonest first (a test that needs a fixture still being built waits on its lock).
+// Ends with what every test file and fixture build cost, and "N passed, N failed".
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { tapCosts } from './tap-costs.js';
+
+const REPO = resolve(import.meta.dirname, '../..');
+const TESTS = 'harness/test';
+const BIN = join(REPO, 'harness/bin/bootc-harness.js');
+const UNIT_ONLY = process.env.BOOTC_HARNESS_UNIT_ONLY === '1';
+
+/** VM test files, cheapest fixtures first (trixie and what derives from it), zfs (DKMS) last. */
+const VM_ORDER = ['e2e-image', 'e2e-install', 'e2e-interrupt', 'e2e-broken', 'e2e-expectations', 'e2e-tier3', 'e2e-tier4', 'e2e-tier2'];
+
+interface Proc {
+  code: number;
+  out: string;
+  ms: number;
+}
+
+function run(argv: string[], opts: { env?: Record<string, string>; echo: 'stdout' | 'prefixed' | 'none'; prefix?: string }): Promise<Proc> {
+  const started = Date.now();
+  return new Promise((done) => {
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const echo = (d: Buffer, to: NodeJS.WriteStream) => {
+      if (opts.echo === 'stdout') to.write(d);
+      else if (opts.echo === 'prefixed') for (const l of d.toString().split('\n').filter(Boolean)) to.write(`${opts.prefix} ${l}\n`);
+    };
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+      echo(d, process.stdout);
+    });
+    child.stderr.on('data', (d: Buffer) => echo(d, process.stderr));
+    child.on('close', (code) => done({ code: code ?? 1, out, ms: Date.now() - started }));
+  });
+}
+
+async function main(): Promise<number> {
+  const all = readdirSync(join(REPO, TESTS)).filter((f) => f.endsWith('.test.ts'));
+  const vm = VM_ORDER.map((n) => `${n}.test.ts`).filter((f) => all.includes(f));
+  const unknownVm = all.filter((f) => f.startsWith('e2e-') && !vm.includes(f));
+  const unit = all.filter((f) => !f.startsWith('e2e-'));
+  const path = (f: string) => `${TESTS}/${f}`;
+
+  const fixtures = UNIT_ONLY ? undefined : run(['node', BIN, 'fixtures', 'build'], { echo: 'prefixed', prefix: '[fixtures]' });
+  const unitRun = await run(['npx', 'tap', '--jobs=2', ...unit.map(path)], { echo: 'stdout' });
+  const vmRun = UNIT_ONLY ? undefined : await run(['npx', 'tap', '--jobs=1', ...[...vm, ...unknownVm].map(path)], { echo: 'stdout' });
+  const fx = await fixtures;
+
+  const costs = [unitRun, vmRun].filter((r): r is Proc => r !== undefined).map((r) => tapCosts(r.out));
+  const rows = costs.flatMap((c) => c.files).sort((a, b) => b.ms - a.ms);
+  const pass = costs.reduce((n, c) => n + c.pass, 0);
+  const fail = costs.reduce((n, c) => n + c.fail, 0);
+  const lines = ['', '## What the tests cost', '', '| test file | seconds | result |', '|---|---:|---|'];
+  for (const r of rows) lines.push(`| ${r.file} | ${(r.ms / 1000).toFixed(0)} | ${r.ok ? 'ok' : 'FAILED'} |`);
+  lines.push('', `unit files (2 at a time): ${(unitRun.ms / 1000).toFixed(0)} s wall`);
+  if (vmRun) lines.push(`VM files (1 at a time): ${(vmRun.ms / 1000).toFixed(0)} s wall`);
+  if (fx) lines.push('', `## Fixture builds (in the background, from the start: ${(fx.ms / 1000).toFixed(0)} s wall)`, '', fx.out.trim());
+  process.stdout.write(lines.join('\n') + '\n\n');
+  const failedRuns = [unitRun, vmRun, fx].filter((r) => r && r.code !== 0).length;
+  // A run that failed with no failed test (a crash, a fixture that could not be built) still fails.
+  const failCount = fail === 0 && failedRuns > 0 ? 1 : fail;
+  process.stdout.write(`${pass} passed, ${failCount} failed\n`);
+  return failedRuns > 0 || fail > 0 ? 1 : 0;
+}
+
+process.exitCode = await main();
