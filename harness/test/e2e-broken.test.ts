@@ -8,6 +8,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findLeftovers } from '../src/util/leftovers.js';
+import { loadProfile } from '../src/profile/profile.js';
 import { cli, VM_TESTS } from './helpers/cli.js';
 import type { Summary } from '../src/report/summary.js';
 
@@ -45,8 +46,11 @@ for (const c of CASES) {
     const session = summary.stages.find((s) => s.name === 'session');
     t.ok(session, 'the session stage ran');
     if (c.duringBoot) {
-      // A TCG boot to the login prompt takes ~60-90 s here; the SSH budget is 300 s.
-      t.ok(session!.ms < 150_000, `failed during boot in ${(session!.ms / 1000).toFixed(0)} s, not by waiting out the 300 s SSH budget`);
+      // Named from the console as it happened, not found at the end of the SSH budget (how
+      // fast a loaded TCG guest gets there is the benchmark's business, not this test's).
+      const budget = (await loadProfile(c.profile)).budgets.bootMs;
+      t.ok(session!.ms < budget, `failed during boot in ${(session!.ms / 1000).toFixed(0)} s, before the ${budget / 1000} s SSH budget ran out`);
+      t.notMatch(named?.error ?? '', /exceeded its budget/);
       t.match(r.stderr, c.reason, 'stderr says why');
     }
     t.same(await findLeftovers(), [], 'nothing left behind');
