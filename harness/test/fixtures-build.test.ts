@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DEB_CACHE_HOOK, DEFAULT_BUILD_BUDGET_MIN, DKMS_CACHE_HOOK, loadRecipe, mmdebstrapArgs, recipeHash, usesDkms, type Recipe } from '../src/fixtures/recipe.js';
 import { defaultFixtureJobs, fixtureTable, withBases } from '../src/fixtures/build-many.js';
 import { withLock } from '../src/util/lock.js';
+import { mountsBelow, removeTree } from '../src/util/remove-tree.js';
 
 const MIRROR = 'http://deb.example.org/debian';
 const tmp = mkdtempSync(join(tmpdir(), 'bh-fixtures-test-'));
@@ -135,4 +136,31 @@ t.test('a recipe with a DKMS package builds its module through the DKMS cache; o
   t.ok(build >= 0 && build < check, 'the module is built (or loaded) before the recipe checks it is there');
   const trixie = mmdebstrapArgs(loadRecipe('trixie'), MIRROR, '/t', { debCache: '/c/debs', dkmsCache: '/c/dkms' });
   t.notOk(trixie.some((x) => x.includes(DKMS_CACHE_HOOK)), 'no DKMS package, no DKMS hook');
+});
+
+t.test('mounts below a tree, deepest first; the tree itself and its siblings are not below it', async (t) => {
+  const info = [
+    '36 25 0:32 / /var/cache/b/f/x.tmp-1/rootfs/proc rw - proc proc ro',
+    '37 25 0:33 / /var/cache/b/f/x.tmp-1/rootfs/dev/pts rw - devpts none rw',
+    '38 25 0:34 / /var/cache/b/f/x.tmp-1 rw - tmpfs t rw',
+    '39 25 0:35 / /var/cache/b/f/x.tmp-10/rootfs/sys rw - sysfs sys rw',
+  ].join('\n');
+  t.same(mountsBelow(info, '/var/cache/b/f/x.tmp-1'), ['/var/cache/b/f/x.tmp-1/rootfs/dev/pts', '/var/cache/b/f/x.tmp-1/rootfs/proc']);
+});
+
+t.test('removing a half-built tree with a mount left in it unmounts first and never deletes into the mount', { skip: process.getuid?.() !== 0 && 'needs root to mount' }, async (t) => {
+  const tree = join(tmp, 'x.tmp-1');
+  const mnt = join(tree, 'rootfs/dev/shm');
+  mkdirSync(mnt, { recursive: true });
+  writeFileSync(join(tree, 'rootfs/file'), 'x');
+  execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', mnt]);
+  // A file in the mounted filesystem stands for the host's own files under a bind mount.
+  writeFileSync(join(mnt, 'host-file'), 'keep');
+  const held = join(tmp, 'held');
+  mkdirSync(held);
+  execFileSync('mount', ['--bind', mnt, held]);
+  t.teardown(() => void execFileSync('umount', ['--lazy', held]));
+  await removeTree(tree, 'fixture');
+  t.notOk(existsSync(tree), 'the tree is gone');
+  t.equal(readFileSync(join(held, 'host-file'), 'utf8'), 'keep', 'what was mounted in it was not deleted');
 });

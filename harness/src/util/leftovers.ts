@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
-import { workDir } from './paths.js';
+import { cacheDir, workDir } from './paths.js';
 
 export interface Leftover {
   kind: 'process' | 'container' | 'mount' | 'loop' | 'workdir';
@@ -29,9 +29,11 @@ export async function findLeftovers(marker = ''): Promise<Leftover[]> {
   for (const name of ctrs?.stdout.split('\n').filter(Boolean) ?? []) {
     if (name.startsWith('bh-') && name.includes(marker)) found.push({ kind: 'container', what: name });
   }
+  // Mounts of a run, and those a killed fixture build (mmdebstrap's chroot) could leave.
+  const fixtures = join(cacheDir(), 'fixtures');
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const mountpoint = line.split(' ')[4];
-    if (mountpoint && mountpoint.startsWith(work) && mountpoint.includes(marker)) found.push({ kind: 'mount', what: mountpoint });
+    if (mountpoint && (mountpoint.startsWith(work) || mountpoint.startsWith(fixtures)) && mountpoint.includes(marker)) found.push({ kind: 'mount', what: mountpoint });
   }
   const loops = await run(['losetup', '--list', '--noheadings', '--output', 'NAME,BACK-FILE'], { stage: 'shutdown' }).catch(() => undefined);
   for (const line of loops?.stdout.split('\n').filter(Boolean) ?? []) {
