@@ -46,32 +46,48 @@ else
   pkgs+=(libtss2-esys-3.0.2-0t64 libtss2-rc0t64 libtss2-mu-4.0.1-0t64 libtss2-tcti-swtpm0t64 systemd-cryptsetup)
 fi
 
-# virtiofsd shares the image's root with the installer VM. Debian 12 has no package of it:
-# there the harness uses trixie's build, unpacked with its own C library (setup_virtiofsd).
-have_virtiofsd_pkg=0
-if apt-cache show virtiofsd >/dev/null 2>&1; then pkgs+=(virtiofsd); have_virtiofsd_pkg=1; fi
-tools_dir=/var/cache/bootc-harness/tools/virtiofsd
-setup_virtiofsd() {
-  [ $have_virtiofsd_pkg -eq 1 ] && return 0
-  [ -x "$tools_dir/virtiofsd" ] && "$tools_dir/virtiofsd" --version >/dev/null 2>&1 && return 0
+# Debian tools this host's release lacks, unpacked from a newer suite with that suite's own
+# C library into /var/cache/bootc-harness/tools/NAME and run through its loader:
+#   virtiofsd   shares the image's root with the installer VM (Debian 12 has no package);
+#   mkcomposefs writes a composefs image of the image's tree (only sid has composefs): the
+#               host's own tool, so no binary of the image under test runs on the host.
+tools_root=/var/cache/bootc-harness/tools
+unpack_tool() { # NAME SUITE BINARY PACKAGE...
+  local name=$1 suite=$2 binary=$3; shift 3
+  local dir="$tools_root/$name"
+  # Present and runnable (its loader and libraries in place): it prints its usage.
+  [ -x "$dir/$name" ] && { "$dir/$name" --help 2>&1 || true; } | grep -qi usage && return 0
   local tmp; tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
-  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s trixie main\n' "$mirror" > "$tmp/sources.list"
+  # sid's Release is valid for a week only: a lagging mirror is still signed and consistent.
+  local opts=""; [ "$suite" = sid ] && opts=" check-valid-until=no"
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg%s] %s %s main\n' "$opts" "$mirror" "$suite" > "$tmp/sources.list"
   mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/debs"
   local A=(-o Dir::Etc::SourceList="$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists="$tmp/lists" -o Dir::Cache="$tmp/cache" -o APT::Sandbox::User=root)
   apt-get "${A[@]}" update -qq
-  (cd "$tmp/debs" && apt-get "${A[@]}" download -qq virtiofsd libc6 libcap-ng0 libseccomp2 libgcc-s1)
-  rm -rf "$tools_dir"; mkdir -p "$tools_dir/root"
-  for d in "$tmp"/debs/*.deb; do dpkg-deb -x "$d" "$tools_dir/root"; done
-  cat > "$tools_dir/virtiofsd" <<'WRAP'
+  (cd "$tmp/debs" && apt-get "${A[@]}" download -qq "$@")
+  rm -rf "$dir"; mkdir -p "$dir/root"
+  for d in "$tmp"/debs/*.deb; do dpkg-deb -x "$d" "$dir/root"; done
+  cat > "$dir/$name" <<WRAP
 #!/bin/sh
-# trixie's virtiofsd with trixie's C library (Debian 12 has no virtiofsd package).
-d=$(dirname "$(readlink -f "$0")")/root
-l=$d/usr/lib/x86_64-linux-gnu
-exec "$l/ld-linux-x86-64.so.2" --library-path "$l" "$d/usr/libexec/virtiofsd" "$@"
+# $name from Debian $suite with that suite's C library (this host's release has none).
+d=\$(dirname "\$(readlink -f "\$0")")/root
+l=\$d/usr/lib/x86_64-linux-gnu
+exec "\$l/ld-linux-x86-64.so.2" --library-path "\$l" "\$d$binary" "\$@"
 WRAP
-  chmod 755 "$tools_dir/virtiofsd"
-  "$tools_dir/virtiofsd" --version
+  chmod 755 "$dir/$name"
+  { "$dir/$name" --help 2>&1 || true; } | grep -qi usage || { echo "setup: $name from $suite does not run" >&2; exit 3; }
+  echo "setup: $name from Debian $suite in $dir"
 }
+setup_tools() {
+  if ! apt-cache show virtiofsd >/dev/null 2>&1; then
+    unpack_tool virtiofsd trixie /usr/libexec/virtiofsd virtiofsd libc6 libcap-ng0 libseccomp2 libgcc-s1
+  fi
+  if ! apt-cache show composefs >/dev/null 2>&1; then
+    unpack_tool mkcomposefs sid /usr/bin/mkcomposefs composefs libcomposefs1 libc6 libssl3t64 libzstd1 zlib1g
+  fi
+}
+if apt-cache show virtiofsd >/dev/null 2>&1; then pkgs+=(virtiofsd); fi
+if apt-cache show composefs >/dev/null 2>&1; then pkgs+=(composefs); fi
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -83,7 +99,7 @@ if [ -n "$qemu_release" ]; then
   case "$v" in 1:7.*|1:8.*|"") qemu_ok=0 ;; esac
 fi
 if [ ${#missing[@]} -eq 0 ] && [ $qemu_ok -eq 1 ]; then
-  setup_virtiofsd
+  setup_tools
   echo "setup: host tools present"; exit 0
 fi
 
@@ -94,5 +110,5 @@ if [ -n "$qemu_release" ]; then
   apt-get install -y -qq --no-install-recommends $qemu_release qemu-system-x86 qemu-utils qemu-system-data qemu-system-common
 fi
 apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
-setup_virtiofsd
+setup_tools
 echo "setup: installed ${missing[*]:-qemu from backports}"

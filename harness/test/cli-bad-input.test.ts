@@ -59,10 +59,20 @@ for (const [name, args, re, env] of cases) {
   });
 }
 
+t.test('a work directory others can write is refused before anything starts', async (t) => {
+  const open = join(tmp, 'open-work');
+  mkdirSync(open, { mode: 0o777 });
+  execFileSync('chmod', ['0777', open]);
+  const r = await cli(['test-install', withKernel, '--installer', 'direct'], { BOOTC_HARNESS_WORK: open });
+  t.equal(r.code, 2);
+  t.match(r.stderr.trim(), /^bootc-harness: work directory .*open-work is writable by anyone \(mode 777\): refusing to use it$/);
+  t.same(readdirSync(open), [], 'nothing was started in it');
+});
+
 t.test('not enough disk space', { skip: process.getuid?.() !== 0 && 'needs root to mount a small tmpfs' }, async (t) => {
   const small = join(tmp, 'small');
   mkdirSync(small);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', small]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0700', 'tmpfs', small]);
   t.teardown(() => execFileSync('umount', [small]));
   const r = await cli(['test-install', withKernel, '--installer', 'direct'], { BOOTC_HARNESS_WORK: small });
   t.equal(r.code, 2);

@@ -443,3 +443,15 @@ t.test('startDaemon: a daemon that exits first is named with its last words', as
     /virtiofsd exited before listening: no such shared dir/,
   );
 });
+
+t.test('the leftover check fails when a tool it relies on cannot answer, instead of finding nothing', async (t) => {
+  const { findLeftovers } = await import('../src/util/leftovers.js');
+  const empty = mkdtempSync(join(tmpdir(), 'bh-nopath-'));
+  const path = process.env.PATH;
+  process.env.PATH = empty;
+  t.teardown(() => {
+    process.env.PATH = path;
+    rmSync(empty, { recursive: true, force: true });
+  });
+  await t.rejects(findLeftovers(), /buildah/);
+});

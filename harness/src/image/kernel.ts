@@ -1,7 +1,8 @@
 // Finds the image's own kernel and initramfs: bootc layout first
-// (/usr/lib/modules/KVER/vmlinuz), then the Debian /boot layout.
+// (/usr/lib/modules/KVER/vmlinuz), then the Debian /boot layout. Every path is
+// resolved inside the image (its /boot/vmlinuz may be a link, never to the host's).
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { resolveInRoot } from './in-root.js';
 
 export interface KernelFiles {
   release: string;
@@ -16,7 +17,8 @@ function versionCompare(a: string, b: string): number {
 /** The newest kernel in a rootfs, or undefined when there is none. */
 export function findKernel(root: string): KernelFiles | undefined {
   const found: KernelFiles[] = [];
-  const modules = join(root, 'usr/lib/modules');
+  const inRoot = (p: string) => resolveInRoot(root, p);
+  const modules = inRoot('/usr/lib/modules');
   const list = (d: string) => {
     try {
       return readdirSync(d);
@@ -25,13 +27,11 @@ export function findKernel(root: string): KernelFiles | undefined {
     }
   };
   for (const rel of list(modules)) {
-    const vmlinuz = join(modules, rel, 'vmlinuz');
-    const bootVmlinuz = join(root, 'boot', `vmlinuz-${rel}`);
+    const vmlinuz = inRoot(`/usr/lib/modules/${rel}/vmlinuz`);
+    const bootVmlinuz = inRoot(`/boot/vmlinuz-${rel}`);
     const kernel = existsSync(vmlinuz) ? vmlinuz : existsSync(bootVmlinuz) ? bootVmlinuz : undefined;
     if (!kernel) continue;
-    const initrd = [join(modules, rel, 'initramfs.img'), join(root, 'boot', `initrd.img-${rel}`), join(root, 'boot', `initramfs-${rel}.img`)].find((p) =>
-      existsSync(p),
-    );
+    const initrd = [`/usr/lib/modules/${rel}/initramfs.img`, `/boot/initrd.img-${rel}`, `/boot/initramfs-${rel}.img`].map(inRoot).find((p) => existsSync(p));
     found.push({ release: rel, vmlinuz: kernel, initrd });
   }
   found.sort((a, b) => versionCompare(b.release, a.release));

@@ -73,8 +73,8 @@ export type VirtiofsdSandbox = 'namespace' | 'chroot' | 'none';
 export interface VirtiofsdOptions {
   sharedDir: string;
   socket: string;
-  /** Emit --readonly: only when the binary has it (see virtiofsdHelpHas); older 1.x lack it.
-   *  The guest mounts read-only shares with -o ro in any case. */
+  /** Emit --readonly. The caller refuses to start a read-only share with a virtiofsd that
+   *  lacks the flag (see virtiofsdHelpHas; older 1.x): the guest's -o ro alone is not a boundary. */
   readOnly: boolean;
   /** Default auto (virtiofsd's own default; mmap works). bcvk uses never. */
   cache?: VirtiofsdCache;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { AssertionFailure, InfraError, UsageError } from '../errors.js';
 import { mountedContainer } from '../image/buildah.js';
 import { findKernel } from '../image/kernel.js';
+import { resolveInRoot, writeFileInRoot } from '../image/in-root.js';
 import { run, runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
 import { requireTools } from '../util/tools.js';
@@ -36,9 +37,12 @@ export interface BootcInstalledDisk extends InstalledDisk {
 export function readInstallConfigs(mnt: string): { path: string; text: string }[] {
   const out: { path: string; text: string }[] = [];
   for (const dir of INSTALL_CONFIG_DIRS) {
-    const abs = join(mnt, dir);
+    const abs = resolveInRoot(mnt, `/${dir}`);
     if (!existsSync(abs)) continue;
-    for (const f of readdirSync(abs).filter((n) => n.endsWith('.toml')).sort()) out.push({ path: `/${dir}/${f}`, text: readFileSync(join(abs, f), 'utf8') });
+    for (const f of readdirSync(abs).filter((n) => n.endsWith('.toml')).sort()) {
+      const file = resolveInRoot(mnt, `/${dir}/${f}`);
+      if (existsSync(file)) out.push({ path: `/${dir}/${f}`, text: readFileSync(file, 'utf8') });
+    }
   }
   return out;
 }
@@ -46,7 +50,7 @@ export function readInstallConfigs(mnt: string): { path: string; text: string }[
 /** The image's root, checked for what a bootc install needs: bootc, a kernel, an allowed block setup. */
 async function openBootcImage(o: BootcHostInstallOptions, td: Teardown) {
   const ctr = await mountedContainer(o.imageId, `bh-${o.runId}-bootc`, td);
-  if (!existsSync(join(ctr.mountpoint, 'usr/bin/bootc'))) throw new UsageError(`--installer bootc: image ${o.imageRef} has no /usr/bin/bootc`);
+  if (!existsSync(resolveInRoot(ctr.mountpoint, '/usr/bin/bootc'))) throw new UsageError(`--installer bootc: image ${o.imageRef} has no /usr/bin/bootc`);
   if (o.blockSetup) {
     const why = checkBlockSetupAllowed(readInstallConfigs(ctr.mountpoint), o.blockSetup);
     if (why) throw new UsageError(why);
@@ -126,7 +130,7 @@ export async function installBootcInVm(o: BootcVmInstallOptions): Promise<BootcI
   try {
     const { mnt, kernel, vmlinuz } = await openBootcImage(o, td);
     if (!kernel.initrd) throw new UsageError(`image ${o.imageRef} has kernel ${kernel.release} but no initramfs: the installer VM boots it`);
-    writeFileSync(join(mnt, VM_AUTHORIZED_KEYS.slice(1)), o.authorizedKey + '\n', { mode: 0o600 });
+    writeFileInRoot(mnt, VM_AUTHORIZED_KEYS, o.authorizedKey + '\n', 0o600);
     const args = bootcInVmArgs({
       imageRef: o.imageRef,
       targetSerial: INSTALLER_TARGET_SERIAL,

@@ -3,12 +3,14 @@
 //   composefs/images/<digest>    the EROFS metadata image
 //   state/deploy/<digest>/etc    this deployment's /etc (a copy of the image's)
 //   state/os/default/var         the shared /var (a copy of the image's)
-// mkcomposefs comes from the image itself, run on the host through the image's own
-// dynamic loader: the host (Debian 12) has no composefs, and no chroot or mount is needed.
-import { existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, chmodSync, writeFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+// mkcomposefs is the host's own (Debian's, unpacked by `just setup` where the host's
+// release has no composefs package): no binary of the image under test runs on the host.
+import { existsSync, lstatSync, mkdirSync, renameSync, chmodSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { chmodDirInRoot, mkdirInRoot, resolveInRoot, writeFileInRoot } from '../image/in-root.js';
 import { UsageError } from '../errors.js';
 import { runChecked } from '../util/exec.js';
+import { which } from '../util/tools.js';
 
 export interface ComposefsStage {
   /** The directory mke2fs -d turns into the root filesystem. */
@@ -17,15 +19,14 @@ export interface ComposefsStage {
   digest: string;
 }
 
-const LOADERS = ['usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2', 'lib64/ld-linux-x86-64.so.2', 'usr/lib64/ld-linux-x86-64.so.2'];
-const LIB_DIRS = ['usr/lib/x86_64-linux-gnu', 'lib/x86_64-linux-gnu', 'usr/lib64', 'lib64'];
+/** Where `just setup` unpacks Debian's mkcomposefs on hosts whose release has no composefs. */
+export const HARNESS_MKCOMPOSEFS = '/var/cache/bootc-harness/tools/mkcomposefs/mkcomposefs';
 
-/** Pure: argv that runs one of the image's binaries on the host with the image's loader and libraries. */
-export function imageToolArgs(mnt: string, tool: string, args: string[], exists: (p: string) => boolean = existsSync): string[] {
-  const loader = LOADERS.map((l) => join(mnt, l)).find(exists);
-  if (!loader) throw new UsageError(`image has no x86-64 dynamic loader (${LOADERS.join(', ')}): cannot run its ${tool}`);
-  const libs = LIB_DIRS.map((d) => join(mnt, d)).filter(exists);
-  return [loader, '--library-path', libs.join(':'), join(mnt, tool), ...args];
+/** The host's mkcomposefs: the distribution's, else the one `just setup` unpacked. */
+export function findMkcomposefs(): string {
+  const found = [which('mkcomposefs'), HARNESS_MKCOMPOSEFS].find((p) => p !== undefined && existsSync(p));
+  if (!found) throw new UsageError('a composefs root needs mkcomposefs on the host (Debian package composefs; on hosts without it run: just setup)');
+  return found;
 }
 
 /** Pure: the kernel argument naming the image; "?" marks fs-verity as not enforced. */
@@ -38,12 +39,12 @@ export function composefsKarg(digest: string, verity: boolean): string {
  * (a symlink into /var, as on bootc images), never inside the read-only image.
  */
 export function rootHomeInVar(mnt: string): string {
-  const home = join(mnt, 'root');
-  const st = lstatSync(home, { throwIfNoEntry: false });
+  const st = lstatSync(join(mnt, 'root'), { throwIfNoEntry: false });
   if (!st?.isSymbolicLink()) {
     throw new UsageError('composefs root: the image\'s /root is inside the read-only image; make it a symlink into /var (bootc images use /var/roothome)');
   }
-  const target = posix.normalize(posix.resolve('/', readlinkSync(home)));
+  // Followed inside the image only, link by link: where /root really ends up in it.
+  const target = `/${relative(mnt, resolveInRoot(mnt, '/root'))}`;
   if (!target.startsWith('/var/')) throw new UsageError(`composefs root: /root points to ${target}, which is not under /var`);
   return target.slice('/var/'.length);
 }
@@ -51,8 +52,11 @@ export function rootHomeInVar(mnt: string): string {
 export async function stageComposefsRoot(opts: { mnt: string; stageDir: string; authorizedKey: string; signal?: AbortSignal }): Promise<ComposefsStage> {
   const S = { stage: 'disk' as const, signal: opts.signal };
   const { mnt, stageDir: dir } = opts;
-  const mkcomposefs = 'usr/bin/mkcomposefs';
-  if (!existsSync(join(mnt, mkcomposefs))) throw new UsageError('the image is labelled for a composefs root but has no /usr/bin/mkcomposefs (Debian package composefs)');
+  const mkcomposefs = findMkcomposefs();
+  // The image mounts its root with its own mount.composefs: without composefs it could not boot this layout.
+  if (!existsSync(resolveInRoot(mnt, '/usr/bin/mount.composefs')) && !existsSync(resolveInRoot(mnt, '/usr/sbin/mount.composefs'))) {
+    throw new UsageError('the image is labelled for a composefs root but has no mount.composefs (Debian package composefs)');
+  }
   const roothome = rootHomeInVar(mnt);
 
   const cfs = join(dir, 'composefs');
@@ -60,7 +64,8 @@ export async function stageComposefsRoot(opts: { mnt: string; stageDir: string; 
   mkdirSync(join(cfs, 'images'), { recursive: true });
   chmodSync(cfs, 0o700);
   const tmpImage = join(cfs, 'images', '.new');
-  const r = await runChecked(imageToolArgs(mnt, mkcomposefs, ['--print-digest', `--digest-store=${join(cfs, 'objects')}`, mnt, tmpImage]), S);
+  // mkcomposefs reads the tree as data (lstat, no link followed) and writes only where told.
+  const r = await runChecked([mkcomposefs, '--print-digest', `--digest-store=${join(cfs, 'objects')}`, mnt, tmpImage], S);
   const digest = r.stdout.trim().split(/\s+/).pop() ?? '';
   if (!/^[0-9a-f]{64}$/.test(digest)) throw new Error(`mkcomposefs printed no sha256 digest: ${JSON.stringify(r.stdout.trim())}`);
   renameSync(tmpImage, join(cfs, 'images', digest));
@@ -73,10 +78,10 @@ export async function stageComposefsRoot(opts: { mnt: string; stageDir: string; 
   await runChecked(['cp', '-a', join(mnt, 'var'), varDir], S);
 
   // The per-run key lives in writable state, so the image (and its digest) stays the image's.
-  const ssh = join(varDir, roothome, '.ssh');
-  mkdirSync(ssh, { recursive: true, mode: 0o700 });
-  chmodSync(join(varDir, roothome), 0o700);
-  chmodSync(ssh, 0o700);
-  writeFileSync(join(ssh, 'authorized_keys'), opts.authorizedKey + '\n', { mode: 0o600 });
+  // The copy of /var is the image's: resolved inside it, so none of its links leads out.
+  mkdirInRoot(varDir, `/${roothome}/.ssh`, 0o700);
+  chmodDirInRoot(varDir, `/${roothome}`, 0o700);
+  chmodDirInRoot(varDir, `/${roothome}/.ssh`, 0o700);
+  writeFileInRoot(varDir, `/${roothome}/.ssh/authorized_keys`, opts.authorizedKey + '\n', 0o600);
   return { dir, digest };
 }

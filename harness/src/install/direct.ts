@@ -3,11 +3,12 @@
 // root filled from the committed image. No loop devices or mounts of the disk:
 // mke2fs -d and mtools write the filesystems as files, which cannot leak.
 import { randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
 import { mountedContainer } from '../image/buildah.js';
 import { findKernel } from '../image/kernel.js';
+import { chmodDirInRoot, mkdirInRoot, resolveInRoot, writeFileInRoot } from '../image/in-root.js';
 import { runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
 import { LUKS_HEADER_MIB, encryptForTpm2, encryptWithSetupKey, enrollTpm2InVm, luksKargs } from './luks.js';
@@ -75,13 +76,10 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
       tree = stageDir;
     } else {
       // The per-run key goes into the throwaway container's layer, never into the image.
-      // /root may be a symlink (bootc images: /var/roothome): never follow it out of the image.
-      if (lstatSync(join(mnt, 'root'), { throwIfNoEntry: false })?.isSymbolicLink()) {
-        throw new UsageError("the image's /root is a symlink: the direct installer places the SSH key only in a real /root (or use a composefs root)");
-      }
-      mkdirSync(join(mnt, 'root/.ssh'), { recursive: true, mode: 0o700 });
-      chmodSync(join(mnt, 'root/.ssh'), 0o700);
-      writeFileSync(join(mnt, 'root/.ssh/authorized_keys'), opts.authorizedKey + '\n', { mode: 0o600 });
+      // /root may be a link (bootc images: /var/roothome): followed inside the image only.
+      mkdirInRoot(mnt, '/root/.ssh', 0o700);
+      chmodDirInRoot(mnt, '/root/.ssh', 0o700);
+      writeFileInRoot(mnt, '/root/.ssh/authorized_keys', opts.authorizedKey + '\n', 0o600);
     }
 
     const used = await runChecked(['du', '-sxb', tree], S);
@@ -105,7 +103,7 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
 
     await runChecked(['truncate', '-s', `${plan.espMiB}M`, esp], S);
     await runChecked(['mkfs.vfat', '-F', '32', '-n', 'ESP', esp], S);
-    const imageBoot = join(mnt, 'usr/lib/systemd/boot/efi/systemd-bootx64.efi');
+    const imageBoot = resolveInRoot(mnt, '/usr/lib/systemd/boot/efi/systemd-bootx64.efi');
     const loader = existsSync(imageBoot) ? imageBoot : HOST_SYSTEMD_BOOT;
     if (!existsSync(loader)) throw new InfraError('disk', `no systemd-boot: install Debian package systemd-boot-efi`);
     const confDir = join(opts.workDir, 'esp-files');
@@ -157,7 +155,7 @@ export async function imageHasBootc(imageId: string, runId: string): Promise<boo
   const td = new Teardown();
   try {
     const ctr = await mountedContainer(imageId, `bh-${runId}-probe`, td);
-    return existsSync(join(ctr.mountpoint, 'usr/bin/bootc'));
+    return existsSync(resolveInRoot(ctr.mountpoint, '/usr/bin/bootc'));
   } finally {
     await td.runOrThrow();
   }

@@ -85,12 +85,17 @@ export async function runInstallerVm(o: InstallerVmOptions): Promise<InstallerVm
     // QEMU needs a second vhost-user-fs device only when bootc reads the host's storage; an unused
     // tag still needs a daemon behind it, so without storage the rootfs share is offered twice, read-only.
     shares.push({ sharedDir: o.storageDir ?? o.rootfs, socket: join(dir, 'vfs-storage.sock'), readOnly: true });
+    const canReadOnly = virtiofsdHelpHas(help.stdout + help.stderr, '--readonly');
     for (const sh of shares) {
+      // A share that must be read-only and cannot be is not offered writable instead: fail closed.
+      if (sh.readOnly && !canReadOnly) {
+        throw new UsageError(`${virtiofsd} has no --readonly: the installer VM's read-only share of ${sh.sharedDir} cannot be made read-only (install virtiofsd 1.11 or later; just setup does)`);
+      }
       const argv = virtiofsdArgs({
         binary: virtiofsd,
         sharedDir: sh.sharedDir,
         socket: sh.socket,
-        readOnly: sh.readOnly && virtiofsdHelpHas(help.stdout + help.stderr, '--readonly'),
+        readOnly: sh.readOnly,
         // The guest is the only writer: let it cache everything (measured: boot to the unit in
         // about 40 s under TCG, against over 200 s with cache=auto).
         cache: 'always',

@@ -4,9 +4,10 @@
 // boot with (no PCRs: the key is bound to that TPM, so a fresh TPM cannot unseal it),
 // then wipes the temporary password slot: the header ends with one systemd-tpm2 token.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
+import { mkdirInRoot, resolveInRoot, writeFileInRoot } from '../image/in-root.js';
 import { INSTALLER_TARGET_SERIAL, installerServiceUnit, installerTargetDevice } from './bootc-vm.js';
 import { runInstallerVm, type InstallerVmOptions, type InstallerVmResult } from './installer-vm.js';
 import { runChecked } from '../util/exec.js';
@@ -100,14 +101,13 @@ export interface EnrollInVmOptions extends Omit<InstallerVmOptions, 'unitText' |
 
 /** Seals the root's key in the installer VM, to the TPM (and firmware) the test boot will use. */
 export async function enrollTpm2InVm(o: EnrollInVmOptions): Promise<InstallerVmResult> {
-  if (!existsSync(join(o.rootfs, 'usr/bin/systemd-cryptenroll'))) {
+  if (!existsSync(resolveInRoot(o.rootfs, '/usr/bin/systemd-cryptenroll'))) {
     throw new UsageError('--placement vm enrolls the TPM inside the image: it has no /usr/bin/systemd-cryptenroll (Debian package systemd-cryptsetup)');
   }
   const serial = INSTALLER_TARGET_SERIAL;
   const device = `${installerTargetDevice(serial)}-part${o.partition}`;
-  const inImage = join(o.rootfs, VM_SETUP_KEY.slice(1));
-  mkdirSync(dirname(inImage), { recursive: true });
-  copyFileSync(o.keyFile, inImage);
+  mkdirInRoot(o.rootfs, dirname(VM_SETUP_KEY), 0o700);
+  const inImage = writeFileInRoot(o.rootfs, VM_SETUP_KEY, readFileSync(o.keyFile), 0o600);
   try {
     const r = await runInstallerVm({
       ...o,

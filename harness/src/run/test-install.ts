@@ -19,7 +19,7 @@ import { kernelTierOf, loadProfile, DEFAULT_PROFILE, type Profile } from '../pro
 import { pointLatest, readTests, verdictOf, writeSummary, type Summary, type TestRecord } from '../report/summary.js';
 import { generateRunKey } from '../ssh/keys.js';
 import { runInherit } from '../util/exec.js';
-import { reportsDir, REPO_ROOT, workDir as workRoot } from '../util/paths.js';
+import { ensureWorkRoot, reportsDir, REPO_ROOT, workDir as workRoot } from '../util/paths.js';
 import { requireTools } from '../util/tools.js';
 import { Teardown } from '../util/teardown.js';
 import { chooseAccel, type AccelChoice } from '../vm/accel.js';
@@ -97,8 +97,7 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
   requireTools([...BASE_TOOLS, ...(source.kind === 'fixture' ? ['mmdebstrap', 'setcap'] : []), ...(source.kind === 'oci' || source.kind === 'oci-archive' || source.kind === 'registry' ? ['skopeo'] : [])]);
   if (!OVMF_CODE_CANDIDATES.some((p) => existsSync(p))) throw new UsageError('missing UEFI firmware (install Debian package ovmf)');
   const free = (() => {
-    const root = workRoot();
-    mkdirSync(root, { recursive: true });
+    const root = ensureWorkRoot();
     const s = statfsSync(root);
     return s.bavail * s.bsize;
   })();

@@ -25,8 +25,8 @@ export async function findLeftovers(marker = ''): Promise<Leftover[]> {
     const ours = (/^(qemu-system-x86_64 -name bootc-harness|swtpm socket )/.test(cmd) || /virtiofsd --socket-path /.test(cmd)) && cmd.includes(work) && cmd.includes(marker);
     if (ours) found.push({ kind: 'process', what: `${pid} ${cmd.slice(0, 160)}` });
   }
-  const ctrs = await run(['buildah', 'containers', '--format', '{{.ContainerName}}'], { stage: 'shutdown' }).catch(() => undefined);
-  for (const name of ctrs?.stdout.split('\n').filter(Boolean) ?? []) {
+  const ctrs = await checkedTool(['buildah', 'containers', '--format', '{{.ContainerName}}']);
+  for (const name of ctrs.split('\n').filter(Boolean)) {
     if (name.startsWith('bh-') && name.includes(marker)) found.push({ kind: 'container', what: name });
   }
   // Mounts of a run, and those a killed fixture build (mmdebstrap's chroot) could leave.
@@ -35,12 +35,19 @@ export async function findLeftovers(marker = ''): Promise<Leftover[]> {
     const mountpoint = line.split(' ')[4];
     if (mountpoint && (mountpoint.startsWith(work) || mountpoint.startsWith(fixtures)) && mountpoint.includes(marker)) found.push({ kind: 'mount', what: mountpoint });
   }
-  const loops = await run(['losetup', '--list', '--noheadings', '--output', 'NAME,BACK-FILE'], { stage: 'shutdown' }).catch(() => undefined);
-  for (const line of loops?.stdout.split('\n').filter(Boolean) ?? []) {
+  const loops = await checkedTool(['losetup', '--list', '--noheadings', '--output', 'NAME,BACK-FILE']);
+  for (const line of loops.split('\n').filter(Boolean)) {
     if (line.includes(work) && line.includes(marker)) found.push({ kind: 'loop', what: line.trim() });
   }
   if (existsSync(work)) {
     for (const d of readdirSync(work)) if (d.includes(marker) && !d.startsWith('.')) found.push({ kind: 'workdir', what: join(work, d) });
   }
   return found;
+}
+
+/** A check that cannot look has not found nothing: a tool that fails fails the check. */
+async function checkedTool(argv: string[]): Promise<string> {
+  const r = await run(argv, { stage: 'shutdown' });
+  if (r.exitCode !== 0) throw new Error(`leftover check: ${argv.join(' ')} exited ${r.exitCode}: ${r.stderr.trim().split('\n').pop()}`);
+  return r.stdout;
 }

@@ -2,6 +2,8 @@
 // CLI works from anywhere; caches live outside the clone so CI reuses them.
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
+import { lstatSync, mkdirSync } from 'node:fs';
+import { UsageError } from '../errors.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const FIXTURES_DIR = resolve(REPO_ROOT, 'fixtures');
@@ -20,4 +22,20 @@ export function cacheDir(): string {
 /** Per-run scratch (disks, sockets, TPM state); removed at teardown unless --keep. */
 export function workDir(): string {
   return resolve(process.env.BOOTC_HARNESS_WORK ?? '/var/tmp/bootc-harness');
+}
+
+/**
+ * The work root, created 0700 if missing, and refused (one line, exit 2) unless it is a
+ * real directory owned by us that nobody else can write: run dirs hold keys and disks,
+ * and another user's directory could swap them.
+ */
+export function ensureWorkRoot(): string {
+  const root = workDir();
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const st = lstatSync(root);
+  const uid = process.getuid?.() ?? 0;
+  if (!st.isDirectory()) throw new UsageError(`work directory ${root} is not a directory (a symlink?): refusing to use it`);
+  if (st.uid !== uid) throw new UsageError(`work directory ${root} belongs to uid ${st.uid}, not to us (uid ${uid}): refusing to use it`);
+  if (st.mode & 0o022) throw new UsageError(`work directory ${root} is writable by ${st.mode & 0o002 ? 'anyone' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)}): refusing to use it`);
+  return root;
 }
