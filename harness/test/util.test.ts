@@ -455,3 +455,11 @@ t.test('the leftover check fails when a tool it relies on cannot answer, instead
   });
   await t.rejects(findLeftovers(), /buildah/);
 });
+
+t.test('a fixture build tree in progress is not a leftover; one whose builder is gone is', async (t) => {
+  const { buildAlive } = await import('../src/util/leftovers.js');
+  const tree = '/var/cache/bootc-harness/fixtures/zfs-15272589a0f113c9.tmp-28201-1796009081240/rootfs/proc';
+  t.equal(buildAlive(tree, (pid) => pid === 28201), true, 'its builder runs: a build in progress');
+  t.equal(buildAlive(tree, () => false), false, 'its builder is gone: left behind');
+  t.equal(buildAlive('/var/cache/bootc-harness/fixtures/zfs-15272589a0f113c9/rootfs/proc', () => true), false, 'a complete entry has no builder: a mount there is left behind');
+});

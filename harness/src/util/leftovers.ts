@@ -29,11 +29,13 @@ export async function findLeftovers(marker = ''): Promise<Leftover[]> {
   for (const name of ctrs.split('\n').filter(Boolean)) {
     if (name.startsWith('bh-') && name.includes(marker)) found.push({ kind: 'container', what: name });
   }
-  // Mounts of a run, and those a killed fixture build (mmdebstrap's chroot) could leave.
+  // Mounts of a run, and those a killed fixture build (mmdebstrap's chroot) left behind; a
+  // build still in progress (its builder alive) mounts them legitimately.
   const fixtures = join(cacheDir(), 'fixtures');
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const mountpoint = line.split(' ')[4];
-    if (mountpoint && (mountpoint.startsWith(work) || mountpoint.startsWith(fixtures)) && mountpoint.includes(marker)) found.push({ kind: 'mount', what: mountpoint });
+    if (!mountpoint || !mountpoint.includes(marker)) continue;
+    if (mountpoint.startsWith(work) || (mountpoint.startsWith(fixtures) && !buildAlive(mountpoint))) found.push({ kind: 'mount', what: mountpoint });
   }
   const loops = await checkedTool(['losetup', '--list', '--noheadings', '--output', 'NAME,BACK-FILE']);
   for (const line of loops.split('\n').filter(Boolean)) {
@@ -43,6 +45,21 @@ export async function findLeftovers(marker = ''): Promise<Leftover[]> {
     for (const d of readdirSync(work)) if (d.includes(marker) && !d.startsWith('.')) found.push({ kind: 'workdir', what: join(work, d) });
   }
   return found;
+}
+
+/** A fixture build tree is named <entry>.tmp-<builder pid>-<time>: is that builder still running? */
+export function buildAlive(path: string, alive: (pid: number) => boolean = pidAlive): boolean {
+  const m = /\.tmp-(\d+)-\d+(\/|$)/.exec(path);
+  return m !== null && alive(Number(m[1]));
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** A check that cannot look has not found nothing: a tool that fails fails the check. */
