@@ -1,6 +1,6 @@
 // Bad input: one clear line on stderr, exit 2, nothing started or left behind.
 import t from 'tap';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -39,6 +39,9 @@ const cases: [string, string[], RegExp, Record<string, string>?][] = [
   ['bootc installer without bootc', ['test-install', withKernel, '--installer', 'bootc'], /--installer bootc: .* has no \/usr\/bin\/bootc/],
   ['missing host tool', ['test-install', withKernel], /missing host tools? .*\(install Debian package .*buildah/, { PATH: join(tmp, 'empty') }],
   ['unknown command', ['frobnicate'], /unknown command "frobnicate"/],
+  ['negative tier', ['test-install', '--tier', '-1'], /unknown tier "-1"/],
+  ['missing containers-storage image', ['test-install', 'containers-storage:localhost/bootc-harness/no-such-image:1'], /containers-storage: no image localhost\/bootc-harness\/no-such-image:1/],
+  ['manifest of a missing image', ['manifest', 'containers-storage:localhost/bootc-harness/no-such-image:1'], /manifest: no image localhost\/bootc-harness\/no-such-image:1/],
   ['unknown fixture', ['fixtures', 'build', 'no-such-fixture'], /unknown fixture "no-such-fixture" \(known: .*trixie/],
   ['package from a missing dir', ['package', join(tmp, 'nope'), 'localhost/x:y'], /does not exist/],
   ['package to a malformed name', ['package', withKernel, 'Not A Name'], /malformed image name/],
@@ -67,6 +70,36 @@ t.test('a work directory others can write is refused before anything starts', as
   t.equal(r.code, 2);
   t.match(r.stderr.trim(), /^bootc-harness: work directory .*open-work is writable by anyone \(mode 777\): refusing to use it$/);
   t.same(readdirSync(open), [], 'nothing was started in it');
+});
+
+t.test('no command: the usage, on stderr, exit 2', async (t) => {
+  const r = await cli([]);
+  t.equal(r.code, 2);
+  t.equal(r.stdout, '');
+  t.match(r.stderr, /^usage:\n  bootc-harness test-install/);
+});
+
+t.test('a missing image starts no run: no run directory, reports/latest not moved', async (t) => {
+  const reports = join(tmp, 'reports');
+  mkdirSync(reports);
+  const r = await cli(['test-install', 'containers-storage:localhost/bootc-harness/no-such-image:1', '--report', reports]);
+  t.equal(r.code, 2);
+  t.same(readdirSync(reports), [], 'nothing written');
+});
+
+const kvmOk = (() => {
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+t.test('--accel kvm where KVM is not usable is refused before the image stage', { skip: kvmOk && 'this host has /dev/kvm' }, async (t) => {
+  const r = await cli(['test-install', withKernel, '--accel', 'kvm'], { BOOTC_HARNESS_WORK: work });
+  t.equal(r.code, 2);
+  t.match(r.stderr.trim(), /^bootc-harness: --accel kvm: KVM does not run guests here \(.*\); use --accel auto or tcg$/);
+  t.notMatch(r.stderr, /image:/, 'the image stage never started');
 });
 
 t.test('not enough disk space', { skip: process.getuid?.() !== 0 && 'needs root to mount a small tmpfs' }, async (t) => {

@@ -1,7 +1,7 @@
 // bootc-harness command line. Parsing and exit codes live here; the work lives in the stages.
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { importImage, removeImage } from '../image/buildah.js';
+import { imageId, importImage, removeImage } from '../image/buildah.js';
 import { UsageError } from '../errors.js';
 import { buildFixture } from '../fixtures/build.js';
 import { buildFixtures, defaultFixtureJobs, fixtureTable } from '../fixtures/build-many.js';
@@ -40,8 +40,16 @@ export function parseTiers(value: string | undefined): number[] {
 }
 
 function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>) {
+  // A value that starts with a dash (--tier -1) is still the option's value, judged by its
+  // own check, not an "ambiguous option".
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i]!.startsWith('--') ? args[i]!.slice(2) : '';
+    if (options[name]?.type === 'string' && args[i + 1]?.startsWith('-')) joined.push(`${args[i]}=${args[++i]}`);
+    else joined.push(args[i]!);
+  }
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: joined, options, allowPositionals: true, strict: true });
   } catch (e) {
     throw new UsageError((e as Error).message.split('\n')[0]);
   }
@@ -66,6 +74,7 @@ async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<numb
     source: positionals[0],
     profile: values.profile as string | undefined,
     tiers: parseTiers(values.tier as string | undefined),
+    tiersExplicit: values.tier !== undefined,
     installer: oneOf('installer', values.installer as string | undefined, ['auto', 'bootc', 'direct'] as const, 'auto'),
     accel: oneOf('accel', values.accel as string | undefined, ['auto', 'kvm', 'tcg'] as const, 'auto'),
     keep: Boolean(values.keep),
@@ -139,6 +148,7 @@ async function cmdManifest(args: string[]): Promise<number> {
     const ref = arg.replace(/^containers-storage:/, '');
     if (!isImageReference(ref) && !/^[a-f0-9]{12,64}$/.test(ref)) throw new UsageError(`manifest: malformed image reference "${arg}"`);
     requireTools(['buildah']);
+    if (!(await imageId(ref))) throw new UsageError(`manifest: no image ${ref} in containers-storage`);
     manifest = await manifestOfImage(ref, `manifest-${process.pid}`);
   }
   process.stdout.write(JSON.stringify(manifest, null, 2) + '\n');
@@ -220,11 +230,14 @@ export async function main(argv: string[]): Promise<number> {
       case 'matrix':
         return await cmdMatrix(rest, controller.signal);
       case undefined:
+        // No command is a usage error: the usage goes where errors go.
+        process.stderr.write(USAGE + '\n');
+        return EXIT.usage;
       case 'help':
       case '--help':
       case '-h':
         process.stdout.write(USAGE + '\n');
-        return cmd === undefined ? EXIT.usage : EXIT.passed;
+        return EXIT.passed;
       default:
         throw new UsageError(`unknown command "${cmd}"\n${USAGE}`);
     }

@@ -1,6 +1,7 @@
 // reports/<run>/summary.json: the one-glance verdict, as the design specifies.
 import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { TierStatus } from './tiers.js';
 
 export type Verdict = 'passed' | 'failed' | 'error';
 
@@ -39,6 +40,8 @@ export interface Summary {
   /** Boots retried after an infrastructure failure (a stalled guest, a QEMU crash): at most one. */
   retries?: { stage: string; reason: string }[];
   tests: TestRecord[];
+  /** Each selected tier: passed, failed, not-applicable (nothing of it expected), not-tested (asked for by name, nothing ran). */
+  tiers?: Record<string, TierStatus>;
   error?: { stage: string; message: string; consoleTail?: string };
   startedAt: string;
   finishedAt: string;

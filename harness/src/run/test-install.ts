@@ -22,7 +22,7 @@ import { runInherit } from '../util/exec.js';
 import { ensureWorkRoot, reportsDir, REPO_ROOT, workDir as workRoot } from '../util/paths.js';
 import { requireTools } from '../util/tools.js';
 import { Teardown } from '../util/teardown.js';
-import { chooseAccel, type AccelChoice } from '../vm/accel.js';
+import { chooseAccel, kvmRefusal, type AccelChoice } from '../vm/accel.js';
 import { describeHit, type ConsoleHit } from '../vm/console-patterns.js';
 import { OVMF_CODE_CANDIDATES, OVMF_VARS_CANDIDATES } from '../vm/qemu-args.js';
 import { createScratchDisks } from '../vm/scratch-disks.js';
@@ -30,6 +30,7 @@ import { Swtpm } from '../vm/swtpm.js';
 import { Vm } from '../vm/vm.js';
 import { CONTEXT_ENV, type RunContext } from './context.js';
 import { StageClock, normalise } from './stages.js';
+import { notTestedMessage, tierStatuses, withRunExpectations } from '../report/tiers.js';
 import { retryInfraOnce } from './retry.js';
 import { guestFallsSilent, sshSilentAfterLogin, SILENCE_MS, SSH_GRACE_AFTER_LOGIN_MS } from '../ssh/boot-watch.js';
 import { createOverlay } from '../vm/overlay.js';
@@ -43,6 +44,8 @@ export interface TestInstallOptions {
   source?: string;
   profile?: string;
   tiers: number[];
+  /** The tiers were asked for by name (--tier): one in which no test runs fails the run. */
+  tiersExplicit?: boolean;
   installer: 'auto' | 'bootc' | 'direct';
   accel: 'auto' | 'kvm' | 'tcg';
   keep: boolean;
@@ -84,6 +87,7 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
   else if ('fixture' in profile.source) source = { kind: 'fixture', name: profile.source.fixture };
   else source = parseSource(profile.source.image);
   checkSource(source);
+  if (source.kind === 'containers-storage' && !(await imageId(source.ref))) throw new UsageError(`containers-storage: no image ${source.ref}`);
   if (opts.freshTpm && (opts.luks ?? (profile.expect.luks?.tpm2 ? 'tpm2' : 'none')) !== 'tpm2') {
     throw new UsageError('--fresh-tpm only means something with a TPM2-sealed root (--luks tpm2, or a profile expecting luks.tpm2)');
   }
@@ -94,6 +98,10 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
     throw new UsageError(`--installer bootc: ${source.path} has no /usr/bin/bootc`);
   }
   if (opts.placement === 'vm') findVirtiofsd();
+  if (opts.accel === 'kvm') {
+    const why = await kvmRefusal();
+    if (why) throw new UsageError(`--accel kvm: KVM does not run guests here (${why}); use --accel auto or tcg`);
+  }
   requireTools([...BASE_TOOLS, ...(source.kind === 'fixture' ? ['mmdebstrap', 'setcap'] : []), ...(source.kind === 'oci' || source.kind === 'oci-archive' || source.kind === 'registry' ? ['skopeo'] : [])]);
   if (!OVMF_CODE_CANDIDATES.some((p) => existsSync(p))) throw new UsageError('missing UEFI firmware (install Debian package ovmf)');
   const free = (() => {
@@ -298,7 +306,8 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       runDir,
       workDir: work,
       source: sourceName,
-      profile,
+      // What the suites expect: the profile's, plus what this run did (an encrypted root, a composefs layout).
+      profile: withRunExpectations(profile, { luks, rootLayout }),
       ssh: { port, privateKeyPath: key.privateKeyPath, hostKey: machine.hostKey },
       manifestPath,
       consoleLog,
@@ -332,6 +341,10 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
 
   const tests = [...bootTests, ...readTests(join(runDir, 'tests.json'))];
   summary.tests = tests;
+  summary.tiers = tierStatuses(tests, opts.tiers, opts.tiersExplicit ?? false);
+  const untested = Object.entries(summary.tiers).filter(([, st]) => st === 'not-tested').map(([tier]) => tier);
+  // Asked for by name and not tested: a claim nothing backs. Fails the run, unless it already failed.
+  if (untested.length && !failure) failure = new AssertionFailure('suites', untested.map((tier) => notTestedMessage(tier, tests)).join('\n'));
   const infraFailed = failure !== undefined && !(failure instanceof AssertionFailure);
   summary.verdict = verdictOf(tests, infraFailed);
   if (failure instanceof AssertionFailure && summary.verdict === 'passed') summary.verdict = 'failed';

@@ -2,7 +2,7 @@
 // paravirtual KVM) stock kernels hang or `-cpu host` aborts. So `auto` boots the
 // guest's own kernel under KVM for a few seconds and uses KVM only if that kernel
 // gets as far as looking for its root filesystem; the result is cached per host boot.
-import { accessSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraError } from '../errors.js';
 import { spawn } from '../util/exec.js';
@@ -70,21 +70,49 @@ function bootId(): string {
   }
 }
 
+/**
+ * Before anything starts, for --accel kvm: why KVM does not run guests here (from this host
+ * boot's cached probe, or a probe with the host's own kernel), or undefined when it does.
+ */
+export async function kvmRefusal(): Promise<string | undefined> {
+  const missing = kvmUsable();
+  if (missing) return missing;
+  const hostKernel = `/boot/vmlinuz-${hostRelease()}`;
+  const probe = readProbe() ?? (existsSync(hostKernel) ? await probeAndKeep(hostKernel) : undefined);
+  return probe && !probe.ok ? probe.reason : undefined;
+}
+
+function hostRelease(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function probeFile(): string {
+  return join(cacheDir(), `kvm-probe-${bootId()}.json`);
+}
+
+function readProbe(): { ok: boolean; reason: string } | undefined {
+  try {
+    const p = JSON.parse(readFileSync(probeFile(), 'utf8')) as { ok: boolean; reason: string };
+    return { ...p, reason: `${p.reason} (cached for this host boot)` };
+  } catch {
+    return undefined;
+  }
+}
+
+async function probeAndKeep(vmlinuz: string): Promise<{ ok: boolean; reason: string }> {
+  const probe = await probeKvm(vmlinuz);
+  mkdirSync(cacheDir(), { recursive: true });
+  writeFileSync(probeFile(), JSON.stringify(probe));
+  return probe;
+}
+
 export async function chooseAccel(requested: 'auto' | Accel, vmlinuz: string): Promise<AccelChoice> {
   if (requested === 'tcg') return { accel: 'tcg', reason: 'requested with --accel tcg' };
-  const cacheFile = join(cacheDir(), `kvm-probe-${bootId()}.json`);
-  let probe: { ok: boolean; reason: string } | undefined;
-  try {
-    probe = JSON.parse(readFileSync(cacheFile, 'utf8'));
-    if (probe) probe.reason += ' (cached for this host boot)';
-  } catch {
-    probe = undefined;
-  }
-  if (!probe) {
-    probe = await probeKvm(vmlinuz);
-    mkdirSync(cacheDir(), { recursive: true });
-    writeFileSync(cacheFile, JSON.stringify(probe));
-  }
+  const probe = readProbe() ?? (await probeAndKeep(vmlinuz));
   if (requested === 'kvm') {
     if (!probe.ok) throw new InfraError('vm', `--accel kvm: KVM does not run guests here: ${probe.reason}`);
     return { accel: 'kvm', reason: `requested; ${probe.reason}` };
