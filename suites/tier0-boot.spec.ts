@@ -33,7 +33,7 @@ test.describe('boot', { tag: '@tier0' }, () => {
     const release = (await machine.succeed('uname -r')).trim();
     const tier = kernelTierOf(release);
     test.info().annotations.push({ type: 'kernel', description: `${release} (${tier} tier)` });
-    expect(release).toBe(run.kernel.release);
+    expect(release, `the booted kernel must be the one the installer installed (${run.installedKernel}, read from the image on the host)`).toBe(run.installedKernel);
     expect(tier, `kernel ${release} is in the ${tier} compat tier; the profile says ${profile.kernel.tier}`).toBe(profile.kernel.tier);
     if (profile.kernel.release) expect(release.startsWith(profile.kernel.release), `kernel ${release} should be ${profile.kernel.release}.x`).toBe(true);
   });

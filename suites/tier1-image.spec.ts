@@ -47,8 +47,40 @@ test.describe('image', { tag: '@tier1' }, () => {
     const entries = manifest.special.filter((e: SpecialEntry) => e.caps);
     test.skip(entries.length === 0, 'the source has no file capabilities');
     const got = await guestCaps(machine, entries.map((e) => e.path));
+    const owners = await guestStat(machine, entries.map((e) => e.path));
     const losses = entries.filter((e) => got.get(e.path) !== e.caps).map((e) => `${e.path}: want ${e.caps}, guest has ${got.get(e.path) ?? 'none'}`);
-    expect(losses, 'file capabilities lost between source and guest').toEqual([]);
+    // A capability on a file that changed hands is not the file the source shipped.
+    const moved = entries
+      .filter((e) => owners.get(e.path)?.split(' ').slice(1).join(':') !== `${e.uid}:${e.gid}`)
+      .map((e) => `${e.path}: owner want ${e.uid}:${e.gid}, guest has ${owners.get(e.path)?.split(' ').slice(1).join(':') ?? 'no such file'}`);
+    expect([...losses, ...moved], 'file capabilities (and their files\' owners) lost between source and guest').toEqual([]);
+  });
+
+  test('image.no-new-privileges', async ({ machine, manifest }) => {
+    // An image that gains privileges is as wrong as one that loses them: every SUID/SGID
+    // file and file capability under /usr in the guest must be the source's.
+    const setid = new Map(manifest.special.filter((e: SpecialEntry) => isSetId(e.mode)).map((e) => [e.path, e]));
+    const caps = new Map(manifest.special.filter((e: SpecialEntry) => e.caps).map((e) => [e.path, e.caps!]));
+    const found = await machine.succeed("find /usr -xdev -type f -perm /6000 -printf '%m %p\\n'");
+    const gainedSetid = found
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => ({ mode: l.slice(0, l.indexOf(' ')).padStart(4, '0'), path: l.slice(l.indexOf(' ') + 1) }))
+      .filter(({ mode, path }) => {
+        const src = setid.get(path);
+        return !src || (parseInt(mode, 8) & 0o6000 & ~parseInt(src.mode, 8)) !== 0;
+      })
+      .map(({ mode, path }) => `${path}: mode ${mode} in the guest, ${setid.has(path) ? `${setid.get(path)!.mode} in the source` : 'no SUID/SGID in the source'}`);
+    const has = await machine.exec('command -v getcap');
+    expect(has.exitCode, 'the guest needs getcap (libcap2-bin) to look for file capabilities').toBe(0);
+    const r = await machine.exec('getcap -r /usr 2>/dev/null');
+    const gainedCaps = r.stdout
+      .split('\n')
+      .map((l) => /^(\S+)\s+(?:= )?(\S+)$/.exec(l.trim()))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .filter((m) => caps.get(m[1]!) !== m[2]!.replace(/\+/, '='))
+      .map((m) => `${m[1]}: ${m[2]} in the guest, ${caps.get(m[1]!) ?? 'none'} in the source`);
+    expect([...gainedSetid, ...gainedCaps], 'privileges the source did not give').toEqual([]);
   });
 
   test('image.security-xattrs', async ({ machine, manifest }) => {
@@ -82,8 +114,10 @@ test.describe('image', { tag: '@tier1' }, () => {
 
   test('image.usr-readonly', async ({ machine, profile }) => {
     test.skip(!profile.expect.readonlyUsr, 'the profile does not expect a read-only /usr');
+    // Read-only means the filesystem refuses (EROFS), not that something else went wrong.
     const r = await machine.exec('touch /usr/.bootc-harness-write-test');
     expect(r.exitCode, '/usr must not be writable').not.toBe(0);
+    expect(r.stderr, `the write must fail because /usr is read-only (EROFS), not: ${r.stderr.trim()}`).toMatch(/Read-only file system/);
   });
 
   test('image.bootc-status', async ({ machine, profile }) => {

@@ -73,12 +73,16 @@ test.describe('storage', { tag: '@tier3' }, () => {
     test.info().annotations.push({ type: 'root', description: `${s.crypt.name} (crypt) on ${s.backing.path}` });
   });
 
-  test('luks.tpm2-token', async ({ machine }) => {
+  test('luks.tpm2-token', async ({ machine, run }) => {
     const s = await luksState(machine);
-    expect(s.tokens, `the LUKS header on ${s.backing.path} must have exactly one systemd-tpm2 token`).toEqual(['systemd-tpm2']);
     test.info().annotations.push({ type: 'keyslots', description: String(s.keyslots) });
     // Which PCRs the key is sealed to: none from a host-side enrollment, 7 from the installer VM (as bootc's tpm2-luks).
     test.info().annotations.push({ type: 'tpm2-pcrs', description: s.tpm2Pcrs.map((p) => p || 'none').join(', ') });
+    expect(s.tokens, `the LUKS header on ${s.backing.path} must have exactly one systemd-tpm2 token`).toEqual(['systemd-tpm2']);
+    // The setup passphrase was wiped: the TPM's is the only way in.
+    expect(s.keyslots, `the LUKS header on ${s.backing.path} must have exactly one keyslot, the TPM2 one`).toBe(1);
+    expect(run.luksPcrs, 'the installer recorded which PCRs it sealed to').toBeDefined();
+    expect(s.tpm2Pcrs[0], `the token must be sealed to the PCRs the installer used (${run.luksPcrs || 'none'})`).toBe(run.luksPcrs);
   });
 
   test('luks.unattended-unlock', async ({ run }) => {

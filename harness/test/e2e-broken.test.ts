@@ -2,7 +2,7 @@
 // first check that can see it, never by waiting out the SSH budget.
 //
 // Boots: one per case, none shared. Each case is another image (a panic, an emergency
-// shell, no sshd, a failing unit, a lost SUID bit); an image broken in two ways at once
+// shell, no sshd, a failing unit, a lost SUID bit, a gained one); an image broken in two ways at once
 // would let one reason hide the other.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
@@ -28,6 +28,7 @@ const CASES: Case[] = [
   { profile: 'broken-nossh', exit: 1, tier: 'tier0', test: 'boot.reached-ssh', reason: /login prompt .* SSH did not answer within 10 s/, duringBoot: true },
   { profile: 'broken-unit', exit: 1, tier: 'tier0', test: 'boot.no-failed-units', reason: /bootc-harness-broken\.service/, duringBoot: false },
   { profile: 'broken-nosuid', exit: 1, tier: 'tier1', test: 'image.profile-setid', reason: /\/usr\/bin\/sudo/, duringBoot: false },
+  { profile: 'broken-gains-suid', exit: 1, tier: 'tier1', test: 'image.no-new-privileges', reason: /\/usr\/bin\/env: mode 4755 in the guest, no SUID\/SGID in the source/, duringBoot: false },
 ];
 
 for (const c of CASES) {

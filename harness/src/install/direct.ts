@@ -11,7 +11,7 @@ import { findKernel } from '../image/kernel.js';
 import { chmodDirInRoot, mkdirInRoot, resolveInRoot, writeFileInRoot } from '../image/in-root.js';
 import { runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
-import { LUKS_HEADER_MIB, encryptForTpm2, encryptWithSetupKey, enrollTpm2InVm, luksKargs } from './luks.js';
+import { HOST_ENROLL_PCRS, LUKS_HEADER_MIB, VM_ENROLL_PCRS, encryptForTpm2, encryptWithSetupKey, enrollTpm2InVm, luksKargs } from './luks.js';
 import type { InstallerVmSettings } from './installer-vm.js';
 import { composefsKarg, stageComposefsRoot, type ComposefsStage } from './composefs-layout.js';
 import { blsEntry, kernelCmdline, loaderConf, planDisk, sfdiskScript } from './disk-layout.js';
@@ -44,6 +44,8 @@ export interface InstalledDisk {
   composefsDigest?: string;
   /** The LUKS2 UUID of the root, when it is encrypted. */
   luksUuid?: string;
+  /** The installer's record of the PCRs the root's key is sealed to ('' for none), when it is encrypted. */
+  luksPcrs?: string;
 }
 
 const STAGE = { stage: 'disk' as const };
@@ -144,7 +146,7 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
       });
     }
     await td.runOrThrow();
-    return { path: disk, format: 'raw', kernel: { release: kernel.release, vmlinuz }, cmdline, ...(composefs ? { composefsDigest: composefs.digest } : {}), ...(luks ? { luksUuid: luks.luksUuid } : {}) };
+    return { path: disk, format: 'raw', kernel: { release: kernel.release, vmlinuz }, cmdline, ...(composefs ? { composefsDigest: composefs.digest } : {}), ...(luks ? { luksUuid: luks.luksUuid, luksPcrs: inVm ? VM_ENROLL_PCRS : HOST_ENROLL_PCRS } : {}) };
   } finally {
     await td.run();
   }

@@ -40,8 +40,13 @@ export function enrollSwtpmArgs(stateDir: string, socket: string): string[] {
 
 /** Pure: seal a new key to that TPM (no PCR policy) and wipe the password slot. */
 export function enrollArgs(image: string, keyFile: string, socket: string): string[] {
-  return ['systemd-cryptenroll', `--unlock-key-file=${keyFile}`, `--tpm2-device=swtpm:path=${socket}`, '--tpm2-pcrs=', '--wipe-slot=password', image];
+  return ['systemd-cryptenroll', `--unlock-key-file=${keyFile}`, `--tpm2-device=swtpm:path=${socket}`, `--tpm2-pcrs=${HOST_ENROLL_PCRS}`, '--wipe-slot=password', image];
 }
+
+/** PCRs a host-side enrollment seals to: none (the host cannot measure the VM's boot). */
+export const HOST_ENROLL_PCRS = '';
+/** PCRs the installer VM seals to: 7, what bootc's tpm2-luks binds. */
+export const VM_ENROLL_PCRS = '7';
 
 /** Pure: kernel arguments that make the initrd open the root from its TPM2 token. */
 export function luksKargs(luksUuid: string): string[] {
@@ -61,7 +66,7 @@ export const VM_SETUP_KEY = '/var/tmp/bootc-harness-luks-setup.key';
 /** Pure: the enrollment bootc's tpm2-luks does, run inside the installer VM on the VM's own TPM.
  *  PCR 7 (Secure Boot state) is systemd-cryptenroll's default, so what bootc binds. */
 export function vmEnrollArgs(device: string): string[] {
-  return ['/usr/bin/systemd-cryptenroll', `--unlock-key-file=${VM_SETUP_KEY}`, '--tpm2-device=auto', '--tpm2-pcrs=7', '--wipe-slot=password', device];
+  return ['/usr/bin/systemd-cryptenroll', `--unlock-key-file=${VM_SETUP_KEY}`, '--tpm2-device=auto', `--tpm2-pcrs=${VM_ENROLL_PCRS}`, '--wipe-slot=password', device];
 }
 
 /** Encrypts the filesystem image in place with a fresh setup key (which the caller must remove). */

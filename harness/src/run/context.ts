@@ -14,10 +14,14 @@ export interface RunContext {
   manifestPath: string;
   consoleLog: string;
   kernel: { release: string; tier: string };
+  /** The kernel release the installer put on the disk, read from the image on the host: what must boot. */
+  installedKernel: string;
   /** Empty disks attached to the VM; `guestPath` is their stable name in the guest. */
   scratchDisks: ScratchDisk[];
   /** The composefs image digest the installer wrote, when the root is composefs. */
   composefsDigest?: string;
+  /** The PCRs the installer sealed the root's key to ('' for none), when it sealed one. */
+  luksPcrs?: string;
 }
 
 export interface ScratchDisk {

@@ -312,8 +312,10 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       manifestPath,
       consoleLog,
       kernel: summary.kernel,
+      installedKernel: disk.kernel.release,
       scratchDisks: scratch.guest,
       ...(disk.composefsDigest ? { composefsDigest: disk.composefsDigest } : {}),
+      ...(disk.luksPcrs !== undefined ? { luksPcrs: disk.luksPcrs } : {}),
     };
     const contextPath = join(work, 'context.json');
     writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });
