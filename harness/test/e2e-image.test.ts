@@ -39,6 +39,10 @@ t.test('manifest of a rootfs equals the manifest of its packaged image', { skip:
   const fromOci = await cli(['manifest', `oci:${join(ociDir, 'layout')}:e2e`]);
   t.equal(fromOci.code, 0, fromOci.stderr);
   t.same(JSON.parse(fromOci.stdout), a, 'oci: layout manifest equals rootfs manifest');
+  // By content, with no transport prefix: a directory holding oci-layout is an OCI layout.
+  const byContent = await cli(['manifest', join(ociDir, 'layout')]);
+  t.equal(byContent.code, 0, byContent.stderr);
+  t.same(JSON.parse(byContent.stdout), a, 'a bare OCI layout path is read as oci:, and its manifest equals the rootfs manifest');
   const fromArchive = await cli(['manifest', `oci-archive:${join(ociDir, 'image.tar')}`]);
   t.equal(fromArchive.code, 0, fromArchive.stderr);
   t.same(JSON.parse(fromArchive.stdout), a, 'oci-archive: manifest equals rootfs manifest');

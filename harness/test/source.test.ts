@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../src/errors.js';
@@ -215,4 +216,26 @@ t.test('findKernel: nothing there', async (t) => {
   t.equal(findKernel(join(root, 'nope')), undefined, 'missing root');
   t.equal(findKernel(tree({ 'etc/hostname': 'x' })), undefined, 'no modules dir');
   t.equal(findKernel(tree({ 'boot/vmlinuz-6.1.0-x': 'k' })), undefined, 'boot kernel without modules dir');
+});
+
+t.test('a SOURCE path is read by its content: an OCI layout directory, an OCI archive, else a rootfs', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'bh-src-content-'));
+  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  // mkosi's Format=oci output: oci-layout + index.json + blobs/.
+  const layout = join(base, 'snow');
+  mkdirSync(join(layout, 'blobs/sha256'), { recursive: true });
+  writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(join(layout, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+  writeFileSync(join(layout, 'blobs/sha256/aa'), 'x'.repeat(5000));
+  t.match(parseSource(layout), { kind: 'oci', path: layout, detected: /OCI image layout/ });
+  // The same layout as an archive, with the blob before oci-layout (the walk skips data).
+  const archive = join(base, 'snow.tar');
+  execFileSync('tar', ['-cf', archive, '-C', layout, 'blobs', 'index.json', 'oci-layout']);
+  t.match(parseSource(archive), { kind: 'oci-archive', path: archive, detected: /OCI archive/ });
+  const plainTar = join(base, 'other.tar');
+  execFileSync('tar', ['-cf', plainTar, '-C', layout, 'index.json']);
+  t.match(parseSource(plainTar), { kind: 'dir' }, 'a tar without oci-layout is not an OCI archive (and is refused as a rootfs later)');
+  const rootfs = join(base, 'rootfs');
+  mkdirSync(join(rootfs, 'etc'), { recursive: true });
+  t.same(parseSource(rootfs), { kind: 'dir', path: rootfs });
 });

@@ -125,15 +125,16 @@ async function cmdManifest(args: string[]): Promise<number> {
   const arg = positionals[0]!;
   requireTools(['getfattr', 'getcap']);
   let manifest;
-  if (arg.startsWith('/') || arg.startsWith('.') || existsSync(arg)) {
-    const src = parseSource(arg);
-    if (src.kind !== 'dir') throw new UsageError(`manifest: ${arg} is not a directory`);
+  const byPath = arg.startsWith('/') || arg.startsWith('.') || existsSync(arg) ? parseSource(arg) : undefined;
+  if (byPath && byPath.kind === 'dir') {
+    const src = byPath;
     if (!existsSync(src.path)) throw new UsageError(`manifest: ${src.path} does not exist`);
     if (!statSync(src.path).isDirectory()) throw new UsageError(`manifest: ${src.path} is a file, expected a rootfs directory`);
     manifest = await takeManifest(src.path);
-  } else if (/^(oci|oci-archive|docker):/.test(arg)) {
-    // Another transport: copy into containers-storage under a throwaway name, read, remove.
-    const src = parseSource(arg);
+  } else if (byPath || /^(oci|oci-archive|docker):/.test(arg)) {
+    // Another transport (or a path that is an OCI layout or archive by its content): copy
+    // into containers-storage under a throwaway name, read, remove.
+    const src = byPath ?? parseSource(arg);
     checkSource(src);
     requireTools(['buildah', 'skopeo']);
     const local = `localhost/bootc-harness/manifest:${process.pid}`;

@@ -1,14 +1,14 @@
 // What the user handed us, parsed and checked before anything starts.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { findKernel } from './kernel.js';
 
 export type Source =
   | { kind: 'fixture'; name: string }
   | { kind: 'dir'; path: string }
-  | { kind: 'oci'; path: string; tag?: string }
-  | { kind: 'oci-archive'; path: string }
+  | { kind: 'oci'; path: string; tag?: string; detected?: string }
+  | { kind: 'oci-archive'; path: string; detected?: string }
   | { kind: 'containers-storage'; ref: string }
   | { kind: 'registry'; ref: string };
 
@@ -43,11 +43,44 @@ export function parseSource(arg: string): Source {
     if (!isImageReference(ref)) throw new UsageError(`malformed image reference "${arg}"`);
     return { kind: 'registry', ref };
   }
-  // A path if it looks like one or exists; otherwise it must be a registry reference.
-  if (arg.startsWith('/') || arg.startsWith('.') || existsSync(arg)) return { kind: 'dir', path: resolve(arg) };
+  // A path if it looks like one or exists (read by its content); otherwise a registry reference.
+  if (arg.startsWith('/') || arg.startsWith('.') || existsSync(arg)) return pathSource(resolve(arg));
   if (arg.includes('/') && isImageReference(arg) && /^[^/]+\.[^/]+\/|^[^/]+:[0-9]+\/|^localhost\//.test(arg)) return { kind: 'registry', ref: arg };
   if (arg.includes('/') && !isImageReference(arg)) throw new UsageError(`malformed image reference "${arg}" (and no such directory)`);
   throw new UsageError(`source "${arg}" is neither an existing directory nor an image reference with a registry host`);
+}
+
+/**
+ * A path is what its content says: a directory holding `oci-layout` is an OCI image layout
+ * (mkosi's Format=oci writes one), a tar file holding it an OCI archive; else a rootfs.
+ */
+export function pathSource(path: string): Source {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st?.isDirectory() && existsSync(join(path, 'oci-layout'))) return { kind: 'oci', path, detected: 'a directory holding oci-layout: an OCI image layout' };
+  if (st?.isFile() && tarHolds(path, 'oci-layout')) return { kind: 'oci-archive', path, detected: 'a tar file holding oci-layout: an OCI archive' };
+  return { kind: 'dir', path };
+}
+
+/** Whether a tar file has a top-level entry `name`: walks the headers only, never the data. */
+export function tarHolds(file: string, name: string, maxEntries = 10_000): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const header = Buffer.alloc(512);
+    let at = 0;
+    for (let i = 0; i < maxEntries; i++) {
+      if (readSync(fd, header, 0, 512, at) < 512) return false;
+      if (header.every((b) => b === 0)) return false;
+      if (header.toString('latin1', 257, 262) !== 'ustar') return false; // not a (POSIX) tar
+      const entry = header.toString('latin1', 0, 100).replace(/\0.*$/s, '').replace(/^\.\//, '');
+      if (entry === name) return true;
+      const size = parseInt(header.toString('latin1', 124, 136).replace(/\0.*$/s, '').trim() || '0', 8);
+      if (!Number.isFinite(size) || size < 0) return false;
+      at += 512 + Math.ceil(size / 512) * 512;
+    }
+    return false;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Checks a source against the filesystem: everything a user can get wrong, before work starts. */

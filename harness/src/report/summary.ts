@@ -24,6 +24,8 @@ export interface Summary {
   verdict: Verdict;
   exitCode: number;
   source: string;
+  /** What a SOURCE path was found to be by its content, when it was not a rootfs. */
+  sourceDetected?: string;
   profile: string;
   image: { ref: string; digest?: string; id?: string };
   installer: string;

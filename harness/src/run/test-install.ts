@@ -117,6 +117,7 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
 export async function testInstall(opts: TestInstallOptions): Promise<TestInstallResult> {
   const { source, profile } = await validateInput(opts);
   const sourceName = describeSource(source);
+  if ('detected' in source && source.detected) opts.log(`source: ${source.path} is ${source.detected}`);
   const runId = newRunId(source.kind === 'fixture' ? source.name : sourceName);
   const reports = opts.reportDir ?? reportsDir();
   const runDir = join(reports, runId);
@@ -132,6 +133,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     verdict: 'error',
     exitCode: 3,
     source: sourceName,
+    ...('detected' in source && source.detected ? { sourceDetected: source.detected } : {}),
     profile: profile.name,
     image: { ref: '' },
     installer: opts.installer,
