@@ -57,7 +57,9 @@ unpack_tool() { # NAME SUITE BINARY PACKAGE...
   local dir="$tools_root/$name"
   # Present and runnable (its loader and libraries in place): it prints its usage.
   [ -x "$dir/$name" ] && { "$dir/$name" --help 2>&1 || true; } | grep -qi usage && return 0
-  local tmp; tmp=$(mktemp -d); trap 'rm -rf "$tmp"' RETURN
+  local tmp; tmp=$(mktemp -d)
+  # Fires once, as this function returns (a RETURN trap would otherwise stay for every later return).
+  trap "rm -rf '$tmp'; trap - RETURN" RETURN
   # sid's Release is valid for a week only: a lagging mirror is still signed and consistent.
   local opts=""; [ "$suite" = sid ] && opts=" check-valid-until=no"
   printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg%s] %s %s main\n' "$opts" "$mirror" "$suite" > "$tmp/sources.list"
