@@ -9,6 +9,7 @@ import { retryInfraOnce, type Retry } from '../src/run/retry.js';
 import { overlayArgs } from '../src/vm/overlay.js';
 import { tapCosts } from '../scripts/tap-costs.js';
 import type { Vm } from '../src/vm/vm.js';
+import { alive } from './helpers/alive.js';
 
 class FakeConsole extends EventEmitter {
   lastOutputAt = Date.now();
@@ -37,11 +38,6 @@ function listen(onConnect: (s: import('node:net').Socket) => void): Promise<{ se
   });
 }
 
-/** The watch's timer is unref'd (it never keeps the harness alive): hold the loop open meanwhile. */
-function alive<T>(p: Promise<T>): Promise<T> {
-  const hold = setInterval(() => {}, 1000);
-  return p.finally(() => clearInterval(hold));
-}
 
 /** A port nothing listens on. */
 async function deadPort(): Promise<number> {

@@ -10,17 +10,10 @@ import { TOOL_PACKAGES, requireTools, which } from '../src/util/tools.js';
 import { run } from '../src/util/exec.js';
 import { socketAppears, startDaemon } from '../src/vm/daemon.js';
 import { swtpmArgs } from '../src/vm/swtpm.js';
+import { alive } from './helpers/alive.js';
 
 const never = () => new Promise<never>(() => {});
 
-/**
- * withDeadline's timer is unref'd by design (it never keeps the process alive), so a
- * test that waits on nothing else must hold the event loop open itself until `p` settles.
- */
-function alive<T>(p: Promise<T>): Promise<T> {
-  const hold = setInterval(() => {}, 1000);
-  return p.finally(() => clearInterval(hold));
-}
 
 // ---------------------------------------------------------------- Teardown
 
