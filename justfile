@@ -12,6 +12,10 @@ setup:
 test-install *ARGS:
     {{harness}} test-install {{ARGS}}
 
+# The pre-release gate: exit 0 only when every required tier ran and passed (e.g. just gate --require 0,1,3).
+gate *ARGS:
+    {{harness}} gate {{ARGS}}
+
 # Package a rootfs directory into an OCI image in containers-storage.
 package ROOTFS IMAGE *ARGS:
     {{harness}} package {{ROOTFS}} {{IMAGE}} {{ARGS}}

@@ -38,3 +38,22 @@ t.test('what the run did is expected: an encrypted root expects tier 3, a compos
   const untouched = withRunExpectations(plain, { luks: 'none', rootLayout: 'plain' });
   t.same(untouched.expect, plain.expect, 'nothing done, nothing added');
 });
+
+t.test('the gate screen: each required tier with its counts, why a tier was not tested, kernel, image digest, report', async (t) => {
+  const { gateScreen } = await import('../src/report/gate.js');
+  const summary = {
+    verdict: 'failed', exitCode: 1, source: 'fixture:trixie', profile: 'trixie', image: { ref: 'localhost/bootc-harness/trixie:abc', digest: `sha256:${'a'.repeat(64)}` },
+    installer: 'direct', accel: 'tcg', accelReason: '', kernel: { release: '6.12.117+deb13-amd64', tier: 'pre-6.15' }, stages: [], tests: TESTS,
+    tiers: tierStatuses(TESTS, [0, 1, 3], true), startedAt: '', finishedAt: '',
+  } as const;
+  const screen = gateScreen(summary as never, [0, 1, 3], '/r/run-1');
+  t.match(screen, /^gate: FAILED: required tiers 0, 1, 3 of fixture:trixie \(profile trixie\)/);
+  t.match(screen, /tier0 +passed +1 +0 +0/);
+  t.match(screen, /tier1 +failed +0 +1 +0\n +image\.setid-bits: lost SUID/, 'a failed tier names its failed test');
+  t.match(screen, /tier3 +not-tested +0 +0 +2\n +luks\.root-on-crypt: skipped \(the profile does not expect/, 'a tier not tested names why');
+  t.match(screen, /kernel {2}6\.12\.117\+deb13-amd64 \(pre-6\.15 tier\)/);
+  t.match(screen, new RegExp(`image {3}localhost/bootc-harness/trixie:abc sha256:a{64}`));
+  t.match(screen, /report {2}\/r\/run-1/);
+  const green = gateScreen({ ...summary, tiers: { tier0: 'passed' } } as never, [0], '/r');
+  t.match(green, /^gate: PASSED/);
+});

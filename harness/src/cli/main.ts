@@ -10,14 +10,17 @@ import { takeManifest } from '../image/manifest.js';
 import { manifestOfImage, packageRootfs } from '../image/package.js';
 import { checkSource, isImageReference, parseSource } from '../image/source.js';
 import { requireTools } from '../util/tools.js';
-import { ALL_TIERS, testInstall } from '../run/test-install.js';
+import { ALL_TIERS, testInstall, type TestInstallOptions } from '../run/test-install.js';
 import { ciMatrix, matrixProfiles, matrixTable, runMatrix } from '../run/matrix.js';
 import { EXIT, exitCodeFor, formatError } from './exit-codes.js';
+import { gateScreen } from '../report/gate.js';
+import type { Summary } from '../report/summary.js';
 
 const USAGE = `usage:
   bootc-harness test-install [SOURCE] [--profile NAME] [--tier 0,1,..] [--installer auto|bootc|direct]
                              [--luks tpm2|none] [--fresh-tpm] [--placement host|vm]
                              [--accel auto|kvm|tcg] [--keep] [--report DIR]
+  bootc-harness gate [SOURCE] --require 0,1,.. [test-install options]   # exit 0 only when every required tier ran and passed
   bootc-harness package ROOTFS IMAGE [--label K=V]...
   bootc-harness manifest ROOTFS|IMAGE
   bootc-harness fixtures build [NAME...] [--jobs N]   # no NAME: every fixture
@@ -57,24 +60,25 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>)
 
 const log = (line: string) => process.stderr.write(`bootc-harness: ${line}\n`);
 
-async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<number> {
-  const { values, positionals } = parse(args, {
-    profile: { type: 'string' },
-    tier: { type: 'string' },
-    installer: { type: 'string' },
-    accel: { type: 'string' },
-    keep: { type: 'boolean' },
-    report: { type: 'string' },
-    luks: { type: 'string' },
-    'fresh-tpm': { type: 'boolean' },
-    placement: { type: 'string' },
-  });
-  if (positionals.length > 1) throw new UsageError(`test-install takes one SOURCE, got ${positionals.length}`);
-  const result = await testInstall({
+const INSTALL_FLAGS = {
+  profile: { type: 'string' },
+  installer: { type: 'string' },
+  accel: { type: 'string' },
+  keep: { type: 'boolean' },
+  report: { type: 'string' },
+  luks: { type: 'string' },
+  'fresh-tpm': { type: 'boolean' },
+  placement: { type: 'string' },
+} as const;
+
+/** test-install's options from its flags (gate takes the same, with --require for --tier). */
+function installOptions(cmd: string, values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[], tiers: string | undefined, signal: AbortSignal): TestInstallOptions {
+  if (positionals.length > 1) throw new UsageError(`${cmd} takes one SOURCE, got ${positionals.length}`);
+  return {
     source: positionals[0],
     profile: values.profile as string | undefined,
-    tiers: parseTiers(values.tier as string | undefined),
-    tiersExplicit: values.tier !== undefined,
+    tiers: parseTiers(tiers),
+    tiersExplicit: tiers !== undefined,
     installer: oneOf('installer', values.installer as string | undefined, ['auto', 'bootc', 'direct'] as const, 'auto'),
     accel: oneOf('accel', values.accel as string | undefined, ['auto', 'kvm', 'tcg'] as const, 'auto'),
     keep: Boolean(values.keep),
@@ -84,7 +88,41 @@ async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<numb
     ...(values.placement !== undefined ? { placement: oneOf('placement', values.placement as string, ['host', 'vm'] as const, 'host') } : {}),
     log,
     signal,
-  });
+  };
+}
+
+/**
+ * The release question: did every tier we require run and pass? A required tier with no
+ * test that ran (all skipped, or none selected) fails the gate, naming why.
+ */
+async function cmdGate(args: string[], signal: AbortSignal): Promise<number> {
+  const { values, positionals } = parse(args, { ...INSTALL_FLAGS, require: { type: 'string' } });
+  if (values.require === undefined) throw new UsageError('gate needs --require TIERS, e.g. --require 0,1,3');
+  const opts = installOptions('gate', values, positionals, values.require as string, signal);
+  let summary: Summary | undefined;
+  let runDir = '';
+  let failure: unknown;
+  try {
+    const r = await testInstall(opts);
+    summary = r.summary;
+    runDir = r.runDir;
+  } catch (e) {
+    const x = e as { summary?: Summary; runDir?: string };
+    if (!x.summary) throw e;
+    summary = x.summary;
+    runDir = x.runDir ?? '';
+    failure = e;
+  }
+  process.stdout.write(gateScreen(summary, opts.tiers, runDir));
+  if (signal.aborted) return EXIT.interrupted;
+  const passed = opts.tiers.every((t) => summary!.tiers?.[`tier${t}`] === 'passed');
+  if (passed) return EXIT.passed;
+  return failure ? exitCodeFor(failure) : EXIT.failed;
+}
+
+async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<number> {
+  const { values, positionals } = parse(args, { ...INSTALL_FLAGS, tier: { type: 'string' } });
+  const result = await testInstall(installOptions('test-install', values, positionals, values.tier as string | undefined, signal));
   const s = result.summary;
   if (signal.aborted) {
     // The signal came after the last cancellable step: the run finished, but the user asked to stop.
@@ -230,6 +268,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdFixtures(rest, controller.signal);
       case 'matrix':
         return await cmdMatrix(rest, controller.signal);
+      case 'gate':
+        return await cmdGate(rest, controller.signal);
       case undefined:
         // No command is a usage error: the usage goes where errors go.
         process.stderr.write(USAGE + '\n');
