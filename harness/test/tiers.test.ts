@@ -57,3 +57,10 @@ t.test('the gate screen: each required tier with its counts, why a tier was not 
   const green = gateScreen({ ...summary, tiers: { tier0: 'passed' } } as never, [0], '/r');
   t.match(green, /^gate: PASSED/);
 });
+
+t.test('a CI row requires the tiers its profile expects: boot and image always, the rest as expected', async (t) => {
+  const { requiredTiers } = await import('../src/run/matrix.js');
+  t.same(requiredTiers(await loadProfile('trixie')), [0, 1, 2], 'trixie lists services');
+  t.same(requiredTiers(await loadProfile('luks-tpm2')).includes(3), true, 'a TPM2-sealed root requires tier 3');
+  t.same(requiredTiers(await loadProfile('composefs-default')).includes(4), true, 'a composefs root requires tier 4');
+});

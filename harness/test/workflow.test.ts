@@ -45,5 +45,5 @@ t.test('reports are uploaded whatever happens, and one gate job decides', async 
   t.match(text, /test "\$RESULT" = success/, 'and is red unless every row passed');
   t.match(text, /fail-fast: false/, 'one failing kernel does not hide the others');
   t.match(text, /workflow_call:/, 'a release workflow can call it as its gate');
-  t.match(text, /just test-install --profile "\$PROFILE"/, 'each row runs the same command users run');
+  t.match(text, /just gate --profile "\$PROFILE" --require "\$REQUIRE"/, 'each row runs the release gate users run, on the tiers its profile requires');
 });

@@ -31,9 +31,15 @@ export async function matrixProfiles(): Promise<Profile[]> {
   return all.filter((p) => p.ci.matrix).sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
-/** Pure: the CI matrix (GitHub's strategy.matrix.include), one entry per profile. */
-export function ciMatrix(profiles: readonly Profile[]): { profile: string; tier: string; release: string; runner: string }[] {
-  return profiles.map((p) => ({ profile: p.name, tier: p.kernel.tier, release: p.kernel.release ?? '', runner: p.ci.runner ?? DEFAULT_RUNNER }));
+/** Pure: the tiers a profile's image must pass before a release: boot and image always, the rest as it expects. */
+export function requiredTiers(p: Profile): number[] {
+  const e = p.expect;
+  return [0, 1, ...(e.zfs || e.tailscaled || e.services.length || e.enabledUnits.length ? [2] : []), ...(e.luks?.tpm2 ? [3] : []), ...(e.composefs !== null ? [4] : [])];
+}
+
+/** Pure: the CI matrix (GitHub's strategy.matrix.include), one entry per profile; `require` feeds the row's gate. */
+export function ciMatrix(profiles: readonly Profile[]): { profile: string; tier: string; release: string; runner: string; require: string }[] {
+  return profiles.map((p) => ({ profile: p.name, tier: p.kernel.tier, release: p.kernel.release ?? '', runner: p.ci.runner ?? DEFAULT_RUNNER, require: requiredTiers(p).join(',') }));
 }
 
 /** Pure: one markdown table, a row per kernel tier. */
