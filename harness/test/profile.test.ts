@@ -139,7 +139,7 @@ const BAD: [string, unknown, string][] = [
   ['description', undefined, 'description is required'],
   ['description', '  ', 'description must be a non-empty string, found "  "'],
   ['source', undefined, 'source is required'],
-  ['kernel.tier', undefined, 'kernel.tier is required'],
+  ['kernel', { release: '6.12' }, 'kernel.release "6.12" needs kernel.tier ("pre-6.15")'],
   ['kernel', undefined, 'kernel is required'],
   ['kernel.tier', '6.12', 'kernel.tier must be one of rhel9, pre-6.15, default, found "6.12"'],
   ['kernel.release', 6.12, 'kernel.release must be a version prefix like "6.12", found 6.12'],
@@ -245,4 +245,9 @@ t.test('an unknown name lists the known profiles on one line', async (t) => {
     }
     t.notMatch((e as Error).message, /\n/);
   }
+});
+
+t.test('a profile may leave the kernel open: no tier, any kernel (the generic profile)', async (t) => {
+  const p = validateProfile(withKey('kernel.tier', undefined), 'open');
+  t.same(p.kernel, {});
 });

@@ -20,7 +20,8 @@ export interface Profile {
   source: { fixture: string } | { image: string };
   installer: Installer;
   /** release: the expected version prefix, e.g. "6.12". */
-  kernel: { tier: KernelTier; release?: string };
+  /** The kernel compat tier (and release prefix) the image must boot; none: any (the generic profile). */
+  kernel: { tier?: KernelTier; release?: string };
   expect: {
     /** Absolute paths that must carry setuid or setgid in the guest. */
     suid: string[];
@@ -266,7 +267,7 @@ const schema = object<Omit<Profile, 'name'> & { name: string | undefined }>({
   installer: withDefault(oneOf<Installer>(['auto', 'bootc', 'direct']), () => 'auto'),
   kernel: required(
     object<Profile['kernel']>({
-      tier: required(oneOf(KERNEL_TIERS)),
+      tier: optional(oneOf(KERNEL_TIERS)),
       release: optional(text(RELEASE, 'a version prefix like "6.12"')),
     }),
   ),
@@ -287,7 +288,11 @@ export function validateProfile(raw: unknown, name: string): Profile {
     if (!isPlainObject(raw)) throw bad('the profile', 'must be a JSON object', raw);
     const { name: declared, ...rest } = schema(raw, '');
     if (declared !== undefined && declared !== name) throw bad('name', `must match the file name "${name}"`, declared);
-    if (rest.kernel.release !== undefined) {
+    // No tier: any kernel (the generic profile). A release pins one, so it needs its tier.
+    if (rest.kernel.release !== undefined && rest.kernel.tier === undefined) {
+      throw new Invalid(`kernel.release "${rest.kernel.release}" needs kernel.tier ("${kernelTierOf(rest.kernel.release)}")`);
+    }
+    if (rest.kernel.release !== undefined && rest.kernel.tier !== undefined) {
       const tier = kernelTierOf(rest.kernel.release);
       if (tier !== rest.kernel.tier) {
         throw new Invalid(`kernel.release "${rest.kernel.release}" is in kernel tier ${tier}, but kernel.tier is "${rest.kernel.tier}"`);

@@ -27,6 +27,8 @@ export interface Summary {
   /** What a SOURCE path was found to be by its content, when it was not a rootfs. */
   sourceDetected?: string;
   profile: string;
+  /** Why that profile: --profile, the image's label, its IMAGE_ID, the source's name, or none (generic). */
+  profileReason?: string;
   image: { ref: string; digest?: string; id?: string };
   installer: string;
   /** How the installer laid out the root: the image's tree, or a composefs repository. */

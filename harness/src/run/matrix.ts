@@ -27,7 +27,7 @@ export const DEFAULT_RUNNER = 'ubuntu-latest';
 /** Profiles marked ci.matrix, in kernel-tier order (oldest kernels first), then by name. */
 export async function matrixProfiles(): Promise<Profile[]> {
   const all = await Promise.all((await listProfiles()).map((n) => loadProfile(n)));
-  const rank = (p: Profile) => KERNEL_TIERS.indexOf(p.kernel.tier);
+  const rank = (p: Profile) => (p.kernel.tier ? KERNEL_TIERS.indexOf(p.kernel.tier) : KERNEL_TIERS.length);
   return all.filter((p) => p.ci.matrix).sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
@@ -39,7 +39,7 @@ export function requiredTiers(p: Profile): number[] {
 
 /** Pure: the CI matrix (GitHub's strategy.matrix.include), one entry per profile; `require` feeds the row's gate. */
 export function ciMatrix(profiles: readonly Profile[]): { profile: string; tier: string; release: string; runner: string; require: string }[] {
-  return profiles.map((p) => ({ profile: p.name, tier: p.kernel.tier, release: p.kernel.release ?? '', runner: p.ci.runner ?? DEFAULT_RUNNER, require: requiredTiers(p).join(',') }));
+  return profiles.map((p) => ({ profile: p.name, tier: p.kernel.tier ?? '', release: p.kernel.release ?? '', runner: p.ci.runner ?? DEFAULT_RUNNER, require: requiredTiers(p).join(',') }));
 }
 
 /** Pure: one markdown table, a row per kernel tier. */
@@ -95,7 +95,7 @@ async function runRow(profile: Profile, opts: Omit<TestInstallOptions, 'source' 
   const count = (st: string) => summary?.tests.filter((t) => t.status === st).length ?? 0;
   return {
     profile: profile.name,
-    expectedTier: profile.kernel.tier,
+    expectedTier: profile.kernel.tier ?? '',
     kernel: summary?.kernel ?? { release: '', tier: '' },
     verdict: summary?.verdict ?? 'error',
     exitCode,

@@ -15,7 +15,8 @@ import { imageHasBootc, installDirect, type InstalledDisk } from '../install/dir
 import { installBootcInVm, installBootcOnHost } from '../install/bootc.js';
 import { findVirtiofsd } from '../install/installer-vm.js';
 import { Machine } from '../machine.js';
-import { kernelTierOf, loadProfile, DEFAULT_PROFILE, type Profile } from '../profile/profile.js';
+import { kernelTierOf, listProfiles, loadProfile, DEFAULT_PROFILE, type Profile } from '../profile/profile.js';
+import { chooseProfile, rootfsImageId, type ProfileChoice, type SourceFacts } from '../profile/choose.js';
 import { pointLatest, readTests, verdictOf, writeSummary, type Summary, type TestRecord } from '../report/summary.js';
 import { generateRunKey } from '../ssh/keys.js';
 import { runInherit } from '../util/exec.js';
@@ -79,13 +80,22 @@ function newRunId(source: string): string {
 }
 
 /** Everything the user can get wrong, checked before anything starts (exit 2). */
-export async function validateInput(opts: TestInstallOptions): Promise<{ source: Source; profile: Profile }> {
+export async function validateInput(opts: TestInstallOptions): Promise<{ source: Source; profile: Profile; profileReason: string }> {
   for (const t of opts.tiers) if (!ALL_TIERS.includes(t as (typeof ALL_TIERS)[number])) throw new UsageError(`unknown tier ${t} (tiers are ${ALL_TIERS.join(', ')})`);
-  const profile = await loadProfile(opts.profile ?? (opts.source ? 'trixie' : DEFAULT_PROFILE));
   let source: Source;
-  if (opts.source) source = parseSource(opts.source);
-  else if ('fixture' in profile.source) source = { kind: 'fixture', name: profile.source.fixture };
-  else source = parseSource(profile.source.image);
+  let choice: ProfileChoice;
+  if (opts.source) {
+    source = parseSource(opts.source);
+    checkSource(source);
+    choice = opts.profile ? { name: opts.profile, reason: 'asked for with --profile' } : chooseProfile(source, await sourceFacts(source), await listProfiles());
+  } else {
+    choice = opts.profile ? { name: opts.profile, reason: 'asked for with --profile' } : { name: DEFAULT_PROFILE, reason: 'no SOURCE: the default fixture and its profile' };
+  }
+  const profile = await loadProfile(choice.name);
+  if (!opts.source) {
+    source = 'fixture' in profile.source ? { kind: 'fixture', name: profile.source.fixture } : parseSource(profile.source.image);
+  }
+  source = source!;
   checkSource(source);
   if (source.kind === 'containers-storage' && !(await imageId(source.ref))) throw new UsageError(`containers-storage: no image ${source.ref}`);
   if (opts.freshTpm && (opts.luks ?? (profile.expect.luks?.tpm2 ? 'tpm2' : 'none')) !== 'tpm2') {
@@ -111,11 +121,19 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
   })();
   const needed = profile.vm.diskGiB * 2 ** 30 + 2 * 2 ** 30;
   if (free < needed) throw new UsageError(`not enough disk space in ${workRoot()}: ${(free / 2 ** 30).toFixed(1)} GiB free, ${(needed / 2 ** 30).toFixed(1)} GiB needed`);
-  return { source, profile };
+  return { source, profile, profileReason: choice.reason };
+}
+
+/** What a source says about itself before it is packaged: its labels (images), its os-release IMAGE_ID (rootfs dirs). */
+async function sourceFacts(source: Source): Promise<SourceFacts> {
+  if (source.kind === 'dir') return { imageId: rootfsImageId(source.path) };
+  if (source.kind === 'containers-storage' && (await imageId(source.ref))) return { labels: await imageLabels(source.ref) };
+  return {};
 }
 
 export async function testInstall(opts: TestInstallOptions): Promise<TestInstallResult> {
-  const { source, profile } = await validateInput(opts);
+  const { source, profile, profileReason } = await validateInput(opts);
+  opts.log(`profile: ${profile.name} (${profileReason})`);
   const sourceName = describeSource(source);
   if ('detected' in source && source.detected) opts.log(`source: ${source.path} is ${source.detected}`);
   const runId = newRunId(source.kind === 'fixture' ? source.name : sourceName);
@@ -135,6 +153,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     source: sourceName,
     ...('detected' in source && source.detected ? { sourceDetected: source.detected } : {}),
     profile: profile.name,
+    profileReason,
     image: { ref: '' },
     installer: opts.installer,
     accel: '',
