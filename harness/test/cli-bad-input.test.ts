@@ -17,6 +17,10 @@ writeFileSync(join(noKernel, 'etc/os-release'), 'ID=debian\n');
 const withKernel = join(tmp, 'withkernel');
 mkdirSync(join(withKernel, 'usr/lib/modules/6.1.0-test'), { recursive: true });
 writeFileSync(join(withKernel, 'usr/lib/modules/6.1.0-test/vmlinuz'), '');
+// A rootfs that goes by the name of a profile whose image installs with bootc, without bootc.
+const snow = join(tmp, 'output/snow');
+mkdirSync(join(snow, 'usr/lib/modules/6.12.0-test'), { recursive: true });
+writeFileSync(join(snow, 'usr/lib/modules/6.12.0-test/vmlinuz'), '');
 const aFile = join(tmp, 'file');
 writeFileSync(aFile, 'x');
 const work = join(tmp, 'work');
@@ -40,6 +44,7 @@ const cases: [string, string[], RegExp, Record<string, string>?][] = [
   ['missing host tool', ['test-install', withKernel], /missing host tools? .*\(install Debian package .*buildah/, { PATH: join(tmp, 'empty') }],
   ['unknown command', ['frobnicate'], /unknown command "frobnicate"/],
   ['negative tier', ['test-install', '--tier', '-1'], /unknown tier "-1"/],
+  ['a rootfs named after a bootc profile, without bootc', ['test-install', snow], /profile snow \(the source's name "snow"\) installs with bootc, but .*output\/snow has no \/usr\/bin\/bootc/],
   ['missing containers-storage image', ['test-install', 'containers-storage:localhost/bootc-harness/no-such-image:1'], /containers-storage: no image localhost\/bootc-harness\/no-such-image:1/],
   ['manifest of a missing image', ['manifest', 'containers-storage:localhost/bootc-harness/no-such-image:1'], /manifest: no image localhost\/bootc-harness\/no-such-image:1/],
   ['unknown fixture', ['fixtures', 'build', 'no-such-fixture'], /unknown fixture "no-such-fixture" \(known: .*trixie/],

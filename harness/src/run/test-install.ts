@@ -11,6 +11,7 @@ import { loadRecipe, ROOT_LABEL } from '../fixtures/recipe.js';
 import { manifestOfImage, packageRootfs } from '../image/package.js';
 import type { Manifest } from '../image/manifest.js';
 import { checkSource, describeSource, parseSource, type Source } from '../image/source.js';
+import { resolveInRoot } from '../image/in-root.js';
 import { imageHasBootc, installDirect, type InstalledDisk } from '../install/direct.js';
 import { installBootcInVm, installBootcOnHost } from '../install/bootc.js';
 import { findVirtiofsd } from '../install/installer-vm.js';
@@ -104,8 +105,11 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
   if (opts.placement === 'vm' && opts.installer !== 'bootc' && (opts.luks ?? (profile.expect.luks?.tpm2 ? 'tpm2' : 'none')) !== 'tpm2') {
     throw new UsageError('--placement vm: only a TPM2-sealed root (--luks tpm2) or the bootc installer has a step to run in the installer VM');
   }
-  if (source.kind === 'dir' && opts.installer === 'bootc' && !existsSync(join(source.path, 'usr/bin/bootc'))) {
-    throw new UsageError(`--installer bootc: ${source.path} has no /usr/bin/bootc`);
+  if (source.kind === 'dir' && !existsSync(resolveInRoot(source.path, '/usr/bin/bootc'))) {
+    if (opts.installer === 'bootc') throw new UsageError(`--installer bootc: ${source.path} has no /usr/bin/bootc`);
+    if (opts.installer === 'auto' && profile.installer === 'bootc') {
+      throw new UsageError(`profile ${profile.name} (${choice.reason}) installs with bootc, but ${source.path} has no /usr/bin/bootc: pass --profile or --installer direct`);
+    }
   }
   if (opts.placement === 'vm') findVirtiofsd();
   if (opts.accel === 'kvm') {
