@@ -36,7 +36,8 @@ fi
 pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools buildah skopeo mmdebstrap
       fdisk dosfstools mtools e2fsprogs util-linux mount cryptsetup-bin
       openssh-client systemd-boot-efi attr libcap2-bin uidmap fuse-overlayfs
-      debian-archive-keyring zstd cpio)
+      debian-archive-keyring zstd cpio
+      podman)  # the bootc installer's host placement: bootc runs in `podman run --privileged`
 # systemd-cryptenroll seals LUKS keys to a swtpm through tpm2-tss: it dlopen()s esys, rc and
 # mu (no package dependency pulls them in) and reaches swtpm by its TCTI. Debian 12 ships
 # cryptenroll in systemd and the pre-t64 library names; later releases split both.

@@ -53,6 +53,7 @@ t.test('host placement: podman, --via-loopback, the run dir as /output', async (
     'bootc', 'install', 'to-disk',
     '--via-loopback', '--generic-image', '--wipe',
     '--filesystem', 'ext4',
+    '--block-setup', 'direct',
     '--karg', 'console=ttyS0',
     '--karg', 'quiet',
     '--root-ssh-authorized-keys', '/output/authorized_keys',
@@ -62,13 +63,13 @@ t.test('host placement: podman, --via-loopback, the run dir as /output', async (
 });
 
 t.test('vm placement: a block device, no loopback, no extra mounts', async (t) => {
-  const bootc = bootcInstallArgs(vm({ genericImage: false, filesystem: 'xfs', targetImgref: 'quay.io/example/snow:latest', skipFetchCheck: true }));
+  const bootc = bootcInstallArgs(vm({ genericImage: false, filesystem: 'xfs', targetImgref: 'quay.io/example/snow:latest' }));
   t.same(bootc, [
     'bootc', 'install', 'to-disk',
     '--wipe',
     '--filesystem', 'xfs',
+    '--block-setup', 'direct',
     '--target-imgref', 'quay.io/example/snow:latest',
-    '--skip-fetch-check',
     '--karg', 'console=ttyS0',
     '--root-ssh-authorized-keys', '/run/bh/authorized_keys',
     '/dev/disk/by-id/virtio-bh-target',
@@ -90,6 +91,7 @@ t.test('composefs backend: no --root-ssh-authorized-keys, the key goes in as an 
     'bootc', 'install', 'to-disk',
     '--via-loopback', '--generic-image', '--wipe',
     '--filesystem', 'ext4',
+    '--block-setup', 'direct',
     '--composefs-backend',
     '--karg', 'console=ttyS0',
     '/output/disk.raw',
@@ -222,4 +224,20 @@ t.test('podman failure classifier', async (t) => {
   t.equal(classifyPodmanFailure('Error: localhost/nope: image not known\n'), undefined, 'not a privilege problem');
   const long = classifyPodmanFailure(`Error: crun: cgroup ${'x'.repeat(500)}`)!;
   t.ok(long.length < 300, 'detail is cut');
+});
+
+t.test('--block-setup is always explicit, direct unless tpm2-luks is asked for: bootc would otherwise take the image\'s first listed block setup', async (t) => {
+  for (const o of [host(), vm(), vm({ composefsBackend: true })]) {
+    const a = bootcInstallArgs(o);
+    t.equal(a[a.indexOf('--block-setup') + 1], 'direct');
+  }
+  const luks = bootcInstallArgs(vm({ blockSetup: 'tpm2-luks' }));
+  t.equal(luks[luks.indexOf('--block-setup') + 1], 'tpm2-luks');
+  t.notOk(bootcInstallArgs(vm()).includes('--skip-fetch-check'), 'a flag bootc dropped in 1.1.7 is never passed');
+});
+
+t.test('install configs: only match-architectures filters (bootc reads no match_architectures)', async (t) => {
+  const onlyArm = (key: string) => ({ path: '/usr/lib/bootc/install/10-arm.toml', text: `[install]\n${key} = ["aarch64"]\nblock = ["tpm2-luks"]\n` });
+  t.equal(checkBlockSetupAllowed([onlyArm('match-architectures')], 'direct'), undefined, 'an aarch64-only config does not apply on x86_64');
+  t.match(checkBlockSetupAllowed([onlyArm('match_architectures')], 'direct') ?? '', /direct/, 'a snake_case key filters nothing: the config applies and allows only tpm2-luks');
 });

@@ -136,7 +136,6 @@ t.test('bootc in the VM: tpm2-luks, ostree backend', async (t) => {
     '--filesystem', 'ext4',
     '--block-setup', 'tpm2-luks',
     '--source-imgref', `containers-storage:${IMAGE}`,
-    '--skip-fetch-check',
     '--karg', 'console=ttyS0',
     '/dev/disk/by-id/virtio-bh-target',
   ]);
@@ -154,16 +153,16 @@ t.test('bootc in the VM: tpm2-luks, composefs backend', async (t) => {
     '--composefs-backend',
     '--source-imgref', `containers-storage:${IMAGE}`,
     '--target-imgref', 'quay.io/example/snow:latest',
-    '--skip-fetch-check',
     '--karg', 'console=ttyS0',
     '--karg', 'quiet',
     '/dev/disk/by-id/virtio-bh-target',
   ], 'composefs ignores --root-ssh-authorized-keys, so it is not passed');
-  const ostree = bootcInVmArgs(bootc({ authorizedKeysPath: '/run/credentials/@system/keys', genericImage: false, skipFetchCheck: false, blockSetup: undefined }));
+  const ostree = bootcInVmArgs(bootc({ authorizedKeysPath: '/run/credentials/@system/keys', genericImage: false, blockSetup: undefined }));
   t.same(ostree, [
     'bootc', 'install', 'to-disk',
     '--wipe',
     '--filesystem', 'ext4',
+    '--block-setup', 'direct',
     '--source-imgref', `containers-storage:${IMAGE}`,
     '--karg', 'console=ttyS0',
     '--root-ssh-authorized-keys', '/run/credentials/@system/keys',

@@ -37,8 +37,6 @@ export interface BootcInstallOptions {
   targetImgref?: string;
   /** Install from this ref instead of finding the running container's image. */
   sourceImgref?: string;
-  /** Skip the pre-install "can the target ref be fetched" registry probe. */
-  skipFetchCheck?: boolean;
 }
 
 export const SERIAL_CONSOLE_KARG = 'console=ttyS0';
@@ -73,12 +71,14 @@ export function bootcInstallArgs(o: BootcInstallOptions): string[] {
   if (o.viaLoopback) args.push('--via-loopback');
   if (o.genericImage) args.push('--generic-image');
   args.push('--wipe', '--filesystem', o.filesystem);
-  if (o.blockSetup) args.push('--block-setup', o.blockSetup);
+  // Always explicit: left out, bootc takes the first entry of the image's own `block` list
+  // (bootc-install-config(5)), and an image listing tpm2-luks first would bind the TPM
+  // bootc sees (the host's, from the host placement).
+  args.push('--block-setup', o.blockSetup ?? 'direct');
   if (o.composefsBackend) args.push('--composefs-backend');
   if (o.allowMissingVerity) args.push('--allow-missing-verity');
   if (o.sourceImgref) args.push('--source-imgref', o.sourceImgref);
   if (o.targetImgref) args.push('--target-imgref', o.targetImgref);
-  if (o.skipFetchCheck) args.push('--skip-fetch-check');
   const kargs = [SERIAL_CONSOLE_KARG, ...o.kargs.filter((k) => k !== SERIAL_CONSOLE_KARG)];
   for (const k of kargs) args.push('--karg', k);
   if (o.authorizedKeysPath !== undefined && rootKeyPlacement(o) === 'bootc-flag') {
@@ -168,7 +168,7 @@ export interface InstallConfig {
   allowedBlock?: string[];
   /** [install.filesystem.root] type, else the older [install] root-fs-type. */
   rootFs?: string;
-  /** [install] match-architectures (serde's kebab-case name; the man page spells it match_architectures). */
+  /** [install] match-architectures: the only spelling bootc reads (serde's kebab-case). */
   matchArchitectures?: string[];
 }
 
@@ -351,7 +351,9 @@ export function parseInstallConfig(tomlText: string): InstallConfig {
     if (typeof fs !== 'string') throw new Error('root filesystem type must be a string');
     out.rootFs = fs;
   }
-  const arches = stringList(install['match-architectures'] ?? install['match_architectures'], 'install.match-architectures');
+  // bootc reads the kebab-case key (serde rename_all); a snake_case match_architectures is
+  // not a filter bootc applies, so it is not one here either.
+  const arches = stringList(install['match-architectures'], 'install.match-architectures');
   if (arches) out.matchArchitectures = arches;
   return out;
 }

@@ -135,8 +135,6 @@ export interface BootcInVmOptions {
   targetImgref?: string;
   /** An authorized_keys file inside the VM (ostree backend only; see rootKeyPlacement). */
   authorizedKeysPath?: string;
-  /** Default true: the VM has no network, and bcvk always passes it. */
-  skipFetchCheck?: boolean;
 }
 
 /** `bootc install to-disk …` as run inside the installer VM (argv[0] is `bootc`). */
@@ -159,7 +157,6 @@ export function bootcInVmArgs(o: BootcInVmOptions): string[] {
     ...(o.targetImgref ? { targetImgref: o.targetImgref } : {}),
     // bcvk's to_disk.rs: `containers-storage:<image>`, found through the additional image store.
     sourceImgref: `containers-storage:${o.imageRef}`,
-    skipFetchCheck: o.skipFetchCheck ?? true,
   });
 }
 

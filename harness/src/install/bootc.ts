@@ -51,10 +51,9 @@ export function readInstallConfigs(mnt: string): { path: string; text: string }[
 async function openBootcImage(o: BootcHostInstallOptions, td: Teardown) {
   const ctr = await mountedContainer(o.imageId, `bh-${o.runId}-bootc`, td);
   if (!existsSync(resolveInRoot(ctr.mountpoint, '/usr/bin/bootc'))) throw new UsageError(`--installer bootc: image ${o.imageRef} has no /usr/bin/bootc`);
-  if (o.blockSetup) {
-    const why = checkBlockSetupAllowed(readInstallConfigs(ctr.mountpoint), o.blockSetup);
-    if (why) throw new UsageError(why);
-  }
+  // Checked whatever is asked for: --block-setup is always passed (direct by default).
+  const why = checkBlockSetupAllowed(readInstallConfigs(ctr.mountpoint), o.blockSetup ?? 'direct');
+  if (why) throw new UsageError(why);
   const kernel = findKernel(ctr.mountpoint);
   if (!kernel) throw new UsageError(`image ${o.imageRef} has no kernel`);
   const vmlinuz = join(o.workDir, 'vmlinuz');
