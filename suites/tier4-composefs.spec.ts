@@ -79,6 +79,17 @@ test.describe('composefs', { tag: '@tier4' }, () => {
       expect(attr.stdout.split(/\s+/)[0] ?? '', `the composefs image ${img} has no fs-verity (lsattr: ${attr.stdout.trim() || attr.stderr.trim()})`).toContain('V');
     } else if (want === 'none') {
       expect(enforced, 'the profile says no fs-verity, but the root enforces it').toBe(false);
+    } else if (want === 'optional') {
+      // Optional means: wherever the filesystem can hold fs-verity, every object has it.
+      const objects = '/sysroot/composefs/objects';
+      const flags = await machine.succeed(`find ${sq(objects)} -type f -print0 | xargs -0 -r lsattr 2>/dev/null | awk '{print $1}' | sort | uniq -c || true`);
+      const counts = flags.trim().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/) as [string, string]);
+      const without = counts.filter(([, f]) => !f.includes('V')).reduce((n, [c]) => n + Number(c), 0);
+      const withV = counts.filter(([, f]) => f.includes('V')).reduce((n, [c]) => n + Number(c), 0);
+      const [fstype = '', source = ''] = (await machine.succeed('findmnt -n -r -o FSTYPE,SOURCE /sysroot')).trim().split(' ');
+      const supports = fstype === 'ext4' ? /\bverity\b/.test((await machine.exec(`tune2fs -l ${sq(source)}`)).stdout) : fstype === 'btrfs' || withV > 0;
+      test.info().annotations.push({ type: 'verity-objects', description: `${withV} with fs-verity, ${without} without, on ${fstype || 'an unknown filesystem'}${supports ? '' : ' (no fs-verity support)'}` });
+      if (supports) expect(without, `${without} of ${withV + without} objects in ${objects} lack fs-verity on a ${fstype} that supports it`).toBe(0);
     }
   });
 });
