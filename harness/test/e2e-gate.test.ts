@@ -6,7 +6,10 @@
 // failing half (tier 3 not tested) are read from the same run's screen.
 import t from 'tap';
 import { findLeftovers } from '../src/util/leftovers.js';
-import { cli, summaryOf, VM_TESTS } from './helpers/cli.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, VM_TESTS } from './helpers/cli.js';
+import type { Summary } from '../src/report/summary.js';
 
 const skip = !VM_TESTS && 'BOOTC_HARNESS_UNIT_ONLY=1';
 
@@ -20,7 +23,9 @@ t.test('gate --require 0,1,3 on the default fixture: tiers 0 and 1 passed, tier 
   t.match(r.stdout, /luks\.root-on-crypt: skipped \(the profile does not expect a LUKS2 root unlocked by TPM2\)/, 'and why');
   t.match(r.stdout, /^ {2}kernel {2}6\.12\./m);
   t.match(r.stdout, /^ {2}image {3}localhost\/bootc-harness\/trixie:\S+ sha256:[0-9a-f]{64}/m, 'the image and its digest');
-  const s = summaryOf(r.stdout);
+  const report = /^ {2}report {2}(\S+)$/m.exec(r.stdout)?.[1];
+  t.ok(report, 'the screen names the report');
+  const s = JSON.parse(readFileSync(join(report!, 'summary.json'), 'utf8')) as Summary;
   t.same(s.tiers, { tier0: 'passed', tier1: 'passed', tier3: 'not-tested' });
   t.same(await findLeftovers(), [], 'nothing left behind');
 });

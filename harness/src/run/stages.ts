@@ -24,7 +24,9 @@ export class StageClock {
 export function normalise(stage: Stage, e: unknown, budgetMs?: number, consoleTail?: string): Error {
   if (e instanceof UsageError || e instanceof AssertionFailure || e instanceof InfraError) return e;
   if (e instanceof DeadlineExceeded) {
-    return new InfraError(stage, `${e.what} exceeded its budget of ${(e.budgetMs / 1000).toFixed(0)} s`, { budgetMs: budgetMs ?? e.budgetMs, consoleTail, cause: e });
+    // Keep what the last attempt said (poll's "last try: …"): the budget alone names no cause.
+    const lastTry = /; last try: (.*)$/s.exec(e.message)?.[1];
+    return new InfraError(stage, `${e.what} exceeded its budget of ${(e.budgetMs / 1000).toFixed(0)} s${lastTry ? ` (last try: ${lastTry})` : ''}`, { budgetMs: budgetMs ?? e.budgetMs, consoleTail, cause: e });
   }
   return new InfraError(stage, e instanceof Error ? e.message : String(e), { cause: e, consoleTail });
 }
