@@ -15,7 +15,7 @@ const BIN = join(REPO, 'harness/bin/bootc-harness.js');
 const UNIT_ONLY = process.env.BOOTC_HARNESS_UNIT_ONLY === '1';
 
 /** VM test files, cheapest fixtures first (trixie and what derives from it), zfs (DKMS) last. */
-const VM_ORDER = ['e2e-image', 'e2e-install', 'e2e-interrupt', 'e2e-broken', 'e2e-expectations', 'e2e-gate', 'e2e-untrusted', 'e2e-tier3', 'e2e-tier4', 'e2e-tier2'];
+const VM_ORDER = ['e2e-image', 'e2e-install', 'e2e-interrupt', 'e2e-broken', 'e2e-untrusted', 'e2e-tier3', 'e2e-tier4', 'e2e-tier2'];
 
 interface Proc {
   code: number;

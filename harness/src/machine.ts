@@ -29,6 +29,11 @@ export class Machine {
     return this.session.hostKey;
   }
 
+  /** The host key as a known_hosts line's "TYPE BASE64", for a plain `ssh` to the same guest. */
+  get hostKeyLine(): string {
+    return this.session.hostKeyLine;
+  }
+
   /**
    * Ready = an authenticated command round trip, raced against the VM failing and the
    * budget. Whichever settles first stops the others: no attempt outlives the wait.

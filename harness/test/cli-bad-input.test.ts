@@ -50,6 +50,14 @@ const cases: [string, string[], RegExp, Record<string, string>?][] = [
   ['unknown fixture', ['fixtures', 'build', 'no-such-fixture'], /unknown fixture "no-such-fixture" \(known: .*trixie/],
   ['package from a missing dir', ['package', join(tmp, 'nope'), 'localhost/x:y'], /does not exist/],
   ['package to a malformed name', ['package', withKernel, 'Not A Name'], /malformed image name/],
+  ['ssh to a run that is not kept', ['ssh', 'no-such-run', '--', 'true'], /no kept run "no-such-run" \(none is kept: run test-install --keep\)/],
+  ['ssh without a run', ['ssh'], /ssh needs RUN/],
+  ['suites against a run that is not kept', ['suites', 'no-such-run', '--tier', '1'], /no kept run "no-such-run"/],
+  ['suites with a broken --grep', ['suites', 'no-such-run', '--grep', '(unclosed'], /--grep: Invalid regular expression/],
+  ['stop a run that is not kept', ['stop', 'no-such-run'], /no kept or abandoned run "no-such-run"/],
+  ['stop without a run', ['stop'], /stop needs one RUN, or --all/],
+  ['gate of a run with no report', ['gate', '--run', 'no-such-run', '--require', '0,1'], /gate --run: no report at .*no-such-run \(summary\.json\)/],
+  ['gate --run with a SOURCE', ['gate', '--run', 'x', '--require', '0', withKernel], /gate --run RUN takes no SOURCE/],
 ];
 
 // Each case is a CLI process that exits at once: four at a time (a node start is most of it).

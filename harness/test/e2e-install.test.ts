@@ -1,11 +1,17 @@
 // End to end, for real: the default fixture is built, packaged, installed, booted
 // under QEMU and asserted; at the same time a plain rootfs directory goes the same
-// way, so the two runs also prove they do not collide (ports, dirs, names, disks).
+// way through the release gate, so the two runs also prove they do not collide (ports,
+// dirs, names, disks).
 //
 // Boots: two, at the same time, on purpose: not colliding is the question. The default
-// run is the main job as users run it (`test-install`, no arguments); the matrix row of
-// the same fixture (e2e-tier4) asks another question (tier 4 not applicable, the kernel
-// tier row) through another command, so it keeps its own boot.
+// run is the main job as users run it (`test-install`), with --keep: its VM then answers
+// every later question about the same image booted the same way, in seconds each:
+// `ssh RUN`, `suites RUN --tier 1`, the suites under a profile that expects what the
+// plain fixture lacks (ZFS, tailscaled, a composefs root: each failure must name it), and
+// `gate --run` of the run's report (tiers 0, 1 passed; tier 3 not tested). `stop RUN`
+// then leaves nothing. The directory run is `gate SOURCE`: the gate's own run. The matrix
+// row of the same fixture (e2e-tier4) asks another question (tier 4 not applicable, the
+// kernel tier row) through another command, so it keeps its own boot.
 import t from 'tap';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,14 +37,17 @@ t.test('two runs at once: the default fixture and a rootfs directory', { skip: !
   t.equal(built.code, 0, built.stderr);
   const rootfs = built.stdout.trim().split(' ')[0]!;
 
-  const [def, dir] = await Promise.all([cli(['test-install']), cli(['test-install', rootfs, '--tier', '0,1'])]);
+  const [def, dir] = await Promise.all([cli(['test-install', '--keep']), cli(['gate', rootfs, '--require', '0,1'])]);
+  const runId = runDirOf(def.stdout).split('/').pop()!;
+  // Whatever fails below, the kept VM does not outlive this file.
+  t.teardown(async () => void (await cli(['stop', runId])));
 
   t.test('default fixture passes tier0 and tier1', async (t) => {
     t.equal(def.code, 0, `exit 0\n${def.stderr.slice(-3000)}`);
     const runDir = runDirOf(def.stdout);
     const summary = summaryOf(def);
     t.equal(summary.verdict, 'passed');
-    t.same(summary.stages.map((s) => s.name), STAGES, 'every stage is listed in order');
+    t.same(summary.stages.map((s) => s.name), [...STAGES.filter((s) => s !== 'shutdown'), 'keep'], 'every stage is listed in order; --keep hands the VM over instead of shutting it down');
     for (const s of summary.stages) t.ok(Number.isInteger(s.ms) && s.ms >= 0, `stage ${s.name} has a duration (${s.ms} ms)`);
     t.match(summary.kernel, { release: /^6\.12\./, tier: 'pre-6.15' });
     t.ok(['kvm', 'tcg'].includes(summary.accel) && summary.accelReason.length > 0, `accelerator chosen with a reason: ${summary.accel}`);
@@ -52,9 +61,14 @@ t.test('two runs at once: the default fixture and a rootfs directory', { skip: !
     t.match(readFileSync(join(runDir, 'junit.xml'), 'utf8'), /boot\.system-running/);
   });
 
-  t.test('a Debian rootfs directory passes the selected tiers under the generic profile', async (t) => {
-    t.equal(dir.code, 0, `exit 0\n${dir.stderr.slice(-3000)}`);
-    const summary = summaryOf(dir);
+  t.test('a Debian rootfs directory passes the gate on tiers 0 and 1 under the generic profile', async (t) => {
+    t.equal(dir.code, 0, `exit 0\n${dir.stdout}\n${dir.stderr.slice(-3000)}`);
+    t.match(dir.stdout, /^gate: PASSED: required tiers 0, 1 of /m);
+    t.match(dir.stdout, /^ {2}tier0 +passed +[1-9]\d* +0 /m, 'tier 0 ran and passed');
+    t.match(dir.stdout, /^ {2}tier1 +passed +[1-9]\d* +0 /m, 'tier 1 ran and passed');
+    const report = /^ {2}report {2}(\S+)$/m.exec(dir.stdout)?.[1];
+    t.ok(report, 'the gate names the report');
+    const summary = JSON.parse(readFileSync(join(report!, 'summary.json'), 'utf8')) as Summary;
     t.equal(summary.source, rootfs);
     t.equal(summary.verdict, 'passed');
     t.ok(summary.tests.length > 0 && summary.tests.every((x) => x.tier === 'tier0' || x.tier === 'tier1'), 'only the selected tiers ran');
@@ -65,11 +79,72 @@ t.test('two runs at once: the default fixture and a rootfs directory', { skip: !
 
   t.test('the runs did not collide', async (t) => {
     const a = runDirOf(def.stdout);
-    const b = runDirOf(dir.stdout);
+    const b = /^ {2}report {2}(\S+)$/m.exec(dir.stdout)?.[1] ?? '(no report line)';
     t.not(a, b, 'separate run directories');
     const portOf = (r: CliResult) => /ssh on 127\.0\.0\.1:(\d+)/.exec(r.stderr)?.[1];
     t.ok(portOf(def) && portOf(dir) && portOf(def) !== portOf(dir), `separate ports ${portOf(def)} and ${portOf(dir)}`);
     t.ok([a, b].map((p) => p.split('/').pop()).includes(readlinkSync(join(REPO, 'reports', 'latest'))), 'reports/latest points at one of them');
+  });
+
+  t.test('the kept VM: listed, reachable by ssh RUN, the suites again in seconds', async (t) => {
+    t.match(def.stdout, new RegExp(`^kept: the VM is up: bootc-harness ssh ${runId}`, 'm'), 'the run says how to reach its VM');
+    t.match(def.stdout, /^ {2}or: ssh -i \S+id_ed25519 -p \d+ .*UserKnownHostsFile=\S+known_hosts -o StrictHostKeyChecking=yes root@127\.0\.0\.1$/m, 'and the plain ssh command');
+    const list = await cli(['list']);
+    t.match(list.stdout, new RegExp(`^${runId} +kept +127\\.0\\.0\\.1:\\d+ +fixture:trixie$`, 'm'), 'list shows it kept');
+    const uname = await cli(['ssh', runId, '--', 'uname', '-r']);
+    t.equal(uname.code, 0, uname.stderr);
+    t.equal(uname.stdout.trim(), summaryOf(def).kernel.release, 'ssh RUN -- uname -r: the kernel the run booted');
+    const status = await cli(['ssh', runId, '--', 'exit', '7']);
+    t.equal(status.code, 7, "the guest command's exit status is ssh's");
+
+    const again = await cli(['suites', runId, '--tier', '1']);
+    t.equal(again.code, 0, `suites RUN --tier 1: exit 0\n${again.stdout.slice(-2000)}`);
+    t.match(again.stdout, /^PASSED: suites against \S+: [1-9]\d* passed, 0 failed, \d+ skipped \(tier1 passed\)$/m);
+    const dir = /^report: (.+)$/m.exec(again.stdout)![1]!;
+    const tests = JSON.parse(readFileSync(join(dir, 'tests.json'), 'utf8')) as Summary['tests'];
+    t.ok(tests.length > 0 && tests.every((x) => x.tier === 'tier1'), 'only tier 1 ran, into a report of its own');
+  });
+
+  // The same guest judged against a profile that expects what it lacks: each failure names the missing feature.
+  t.test('a profile expecting ZFS, tailscaled and a composefs root fails tiers 2 and 4 on the plain fixture, naming each', async (t) => {
+    const r = await cli(['suites', runId, '--profile', 'plain-lacks-expected', '--tier', '2,4']);
+    t.equal(r.code, 1, `exit 1\n${r.stdout.slice(-3000)}`);
+    t.match(r.stdout, /^FAILED: suites against .*\(tier2 failed, tier4 failed\)$/m);
+    const dir = /^report: (.+)$/m.exec(r.stdout)![1]!;
+    const tests = JSON.parse(readFileSync(join(dir, 'tests.json'), 'utf8')) as Summary['tests'];
+    const failed = new Map(tests.filter((x) => x.status === 'failed').map((x) => [x.id, x.error ?? '']));
+    t.match(failed.get('zfs.module-matches-kernel') ?? '', /ZFS: no zfs kernel module for the booted kernel 6\.12/, 'names the missing zfs module');
+    t.match(failed.get('tailscale.daemon') ?? '', /tailscaled\.service is not installed/, 'names tailscaled');
+    t.match(failed.get('tailscale.cli') ?? '', /tailscale/, 'names the tailscale command');
+    t.match(failed.get('services.active') ?? '', /tailscaled\.service is not installed/, 'the listed service is named');
+    t.notOk(failed.has('services.enabled'), 'ssh.service is enabled: that check passes');
+    t.match(failed.get('composefs.root-mount') ?? '', /\/ is not composefs: it is ext4 from \/dev\/vda2 \(rw/, 'names what the root is instead');
+    t.match(failed.get('composefs.root-readonly') ?? '', /\/ must not be writable/);
+    t.match(failed.get('composefs.digest') ?? '', /no composefs=<digest>/);
+  });
+
+  // The release question asked of the run's report: tier 3 (no LUKS on this image) was not tested.
+  t.test('gate --run: tiers 0 and 1 passed (exit 0); with tier 3 required, tier 3 not tested (exit 1), and why', async (t) => {
+    const pass = await cli(['gate', '--run', runId, '--require', '0,1']);
+    t.equal(pass.code, 0, pass.stdout);
+    t.match(pass.stdout, /^gate: PASSED: required tiers 0, 1 of fixture:trixie/m);
+    const r = await cli(['gate', '--run', runId, '--require', '0,1,3']);
+    t.equal(r.code, 1, `exit 1\n${r.stdout}\n${r.stderr}`);
+    t.match(r.stdout, /^gate: FAILED: required tiers 0, 1, 3 of fixture:trixie/m);
+    t.match(r.stdout, /^ {2}tier0 +passed +[1-9]\d* +0 /m, 'tier 0 ran and passed');
+    t.match(r.stdout, /^ {2}tier1 +passed +[1-9]\d* +0 /m, 'tier 1 ran and passed');
+    t.match(r.stdout, /^ {2}tier3 +not-tested +0 +0 +\d+/m, 'tier 3: nothing ran');
+    t.match(r.stdout, /luks\.root-on-crypt: skipped \(the profile does not expect a LUKS2 root unlocked by TPM2\)/, 'and why');
+    t.match(r.stdout, /^ {2}kernel {2}6\.12\./m);
+    t.match(r.stdout, /^ {2}image {3}localhost\/bootc-harness\/trixie:\S+ sha256:[0-9a-f]{64}/m, 'the image and its digest');
+  });
+
+  t.test('stop RUN powers it off and leaves nothing', async (t) => {
+    const stop = await cli(['stop', runId]);
+    t.equal(stop.code, 0, stop.stderr);
+    t.match(stop.stdout, new RegExp(`^${runId}: (powered off|killed);`, 'm'));
+    t.notMatch((await cli(['list'])).stdout, runId, 'no longer listed');
+    t.same(await findLeftovers(runId), [], 'no qemu, swtpm, container, mount or work directory of the kept run');
   });
 
   t.same(await findLeftovers(), [], 'nothing left behind');

@@ -15,12 +15,24 @@ import { ciMatrix, matrixProfiles, matrixTable, runMatrix } from '../run/matrix.
 import { EXIT, exitCodeFor, formatError } from './exit-codes.js';
 import { gateScreen } from '../report/gate.js';
 import type { Summary } from '../report/summary.js';
+import { tierStatuses } from '../report/tiers.js';
+import { listRuns } from '../run/registry.js';
+import { sshToKept, stopRuns } from '../run/kept.js';
+import { rerunSuites } from '../run/suites.js';
+import { reportsDir } from '../util/paths.js';
+import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 
 const USAGE = `usage:
   bootc-harness test-install [SOURCE] [--profile NAME] [--tier 0,1,..] [--installer auto|bootc|direct]
                              [--luks tpm2|none] [--fresh-tpm] [--placement host|vm]
                              [--accel auto|kvm|tcg] [--keep] [--report DIR]
   bootc-harness gate [SOURCE] --require 0,1,.. [test-install options]   # exit 0 only when every required tier ran and passed
+  bootc-harness gate --run RUN --require 0,1,..      # the same question of a finished run's report
+  bootc-harness list                                 # runs with a work directory: running, kept, abandoned
+  bootc-harness ssh RUN [-- CMD...]                  # into a VM kept with --keep (RUN: id, prefix or latest)
+  bootc-harness suites RUN [--tier 0,1,..] [--grep RE] [--profile NAME]   # the suites again, against a kept VM
+  bootc-harness stop RUN|--all                       # power a kept VM off and remove everything of its run
   bootc-harness package ROOTFS IMAGE [--label K=V]...
   bootc-harness manifest ROOTFS|IMAGE
   bootc-harness fixtures build [NAME...] [--jobs N]   # no NAME: every fixture
@@ -96,8 +108,9 @@ function installOptions(cmd: string, values: Record<string, string | boolean | (
  * test that ran (all skipped, or none selected) fails the gate, naming why.
  */
 async function cmdGate(args: string[], signal: AbortSignal): Promise<number> {
-  const { values, positionals } = parse(args, { ...INSTALL_FLAGS, require: { type: 'string' } });
+  const { values, positionals } = parse(args, { ...INSTALL_FLAGS, require: { type: 'string' }, run: { type: 'string' } });
   if (values.require === undefined) throw new UsageError('gate needs --require TIERS, e.g. --require 0,1,3');
+  if (values.run !== undefined) return gateOfRun(values.run as string, parseTiers(values.require as string), positionals);
   const opts = installOptions('gate', values, positionals, values.require as string, signal);
   let summary: Summary | undefined;
   let runDir = '';
@@ -120,6 +133,74 @@ async function cmdGate(args: string[], signal: AbortSignal): Promise<number> {
   return failure ? exitCodeFor(failure) : EXIT.failed;
 }
 
+/** gate --run: a finished run's report judged against the required tiers, every one of them named. */
+function gateOfRun(run: string, required: number[], positionals: string[]): number {
+  if (positionals.length) throw new UsageError('gate --run RUN takes no SOURCE: the run says what it tested');
+  const runDir = /[/.]/.test(run) ? resolve(run) : join(reportsDir(), run);
+  let summary: Summary;
+  try {
+    summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as Summary;
+  } catch {
+    throw new UsageError(`gate --run: no report at ${runDir} (summary.json)`);
+  }
+  summary.tiers = tierStatuses(summary.tests, required, true);
+  process.stdout.write(gateScreen(summary, required, runDir));
+  return required.every((t) => summary.tiers?.[`tier${t}`] === 'passed') && summary.verdict !== 'error' ? EXIT.passed : EXIT.failed;
+}
+
+function cmdList(args: string[]): number {
+  const { positionals } = parse(args, {});
+  if (positionals.length) throw new UsageError('list takes no arguments');
+  const rows = listRuns();
+  if (!rows.length) {
+    process.stdout.write('no runs\n');
+    return EXIT.passed;
+  }
+  const lines = rows.map((e) => [e.runId, e.state, e.record?.kept ? `127.0.0.1:${e.record.kept.sshPort}` : '-', e.record?.source ?? '?']);
+  const w = [0, 1, 2].map((i) => Math.max(...lines.map((l) => l[i]!.length), ['RUN', 'STATE', 'SSH'][i]!.length));
+  for (const l of [['RUN', 'STATE', 'SSH', 'SOURCE'], ...lines]) process.stdout.write(`${l[0]!.padEnd(w[0]!)}  ${l[1]!.padEnd(w[1]!)}  ${l[2]!.padEnd(w[2]!)}  ${l[3]}\n`);
+  return EXIT.passed;
+}
+
+async function cmdSsh(args: string[], signal: AbortSignal): Promise<number> {
+  const { positionals } = parse(args, {});
+  const [name, ...command] = positionals;
+  if (!name) throw new UsageError('ssh needs RUN (a kept run: see "bootc-harness list")');
+  return sshToKept(name, command, signal);
+}
+
+async function cmdSuites(args: string[], signal: AbortSignal): Promise<number> {
+  const { values, positionals } = parse(args, { tier: { type: 'string' }, grep: { type: 'string' }, profile: { type: 'string' } });
+  if (positionals.length !== 1) throw new UsageError('suites needs one RUN (a kept run: see "bootc-harness list")');
+  if (values.grep !== undefined) {
+    try {
+      new RegExp(values.grep as string);
+    } catch (e) {
+      throw new UsageError(`--grep: ${(e as Error).message}`);
+    }
+  }
+  const r = await rerunSuites(positionals[0]!, {
+    tiers: parseTiers(values.tier as string | undefined),
+    tiersExplicit: values.tier !== undefined,
+    ...(values.grep !== undefined ? { grep: values.grep as string } : {}),
+    ...(values.profile !== undefined ? { profile: values.profile as string } : {}),
+    signal,
+  });
+  const n = (st: string) => r.tests.filter((t) => t.status === st).length;
+  const tiers = Object.entries(r.tiers).map(([t, st]) => `${t} ${st}`).join(', ');
+  if (r.message) process.stderr.write(`bootc-harness: ${r.message}\n`);
+  process.stdout.write(`${r.exitCode === 0 ? 'PASSED' : 'FAILED'}: suites against ${r.runId}: ${n('passed')} passed, ${n('failed') + n('timedOut')} failed, ${n('skipped')} skipped (${tiers})\nreport: ${r.dir}\n`);
+  return r.exitCode;
+}
+
+async function cmdStop(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { all: { type: 'boolean' } });
+  if (values.all ? positionals.length !== 0 : positionals.length !== 1) throw new UsageError('stop needs one RUN, or --all');
+  const lines = await stopRuns(values.all ? 'all' : positionals[0]!);
+  process.stdout.write(lines.length ? lines.join('\n') + '\n' : 'no kept runs\n');
+  return EXIT.passed;
+}
+
 async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals } = parse(args, { ...INSTALL_FLAGS, tier: { type: 'string' } });
   const result = await testInstall(installOptions('test-install', values, positionals, values.tier as string | undefined, signal));
@@ -134,6 +215,10 @@ async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<numb
     `${s.verdict.toUpperCase()}: ${s.source} on ${s.kernel.release} (${s.kernel.tier}), ${s.accel}; ` +
       `${counts('passed')} passed, ${counts('failed') + counts('timedOut')} failed, ${counts('skipped')} skipped\nreport: ${result.runDir}\n`,
   );
+  if (s.kept) {
+    const id = s.kept.runId;
+    process.stdout.write(`kept: the VM is up: bootc-harness ssh ${id} [-- CMD] | suites ${id} [--tier N] | stop ${id}\n  or: ${s.kept.ssh}\n`);
+  }
   return result.exitCode;
 }
 
@@ -270,6 +355,14 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdMatrix(rest, controller.signal);
       case 'gate':
         return await cmdGate(rest, controller.signal);
+      case 'list':
+        return cmdList(rest);
+      case 'ssh':
+        return await cmdSsh(rest, controller.signal);
+      case 'suites':
+        return await cmdSuites(rest, controller.signal);
+      case 'stop':
+        return await cmdStop(rest);
       case undefined:
         // No command is a usage error: the usage goes where errors go.
         process.stderr.write(USAGE + '\n');
@@ -289,6 +382,8 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.interrupted;
     }
     process.stderr.write(formatError(err) + '\n');
+    const kept = (err as { summary?: Summary }).summary?.kept;
+    if (kept) process.stderr.write(`kept: the VM is up: bootc-harness ssh ${kept.runId} [-- CMD] | suites ${kept.runId} | stop ${kept.runId}\n`);
     return exitCodeFor(err);
   }
   // The signal handlers stay: cleanup still in flight (a cancelled stage's own

@@ -47,6 +47,8 @@ export interface Summary {
   /** Each selected tier: passed, failed, not-applicable (nothing of it expected), not-tested (asked for by name, nothing ran). */
   tiers?: Record<string, TierStatus>;
   error?: { stage: string; message: string; consoleTail?: string };
+  /** --keep: the VM is still up; `bootc-harness ssh|suites|stop RUN` reach it, as does this plain ssh command. */
+  kept?: { runId: string; ssh: string };
   startedAt: string;
   finishedAt: string;
 }

@@ -20,8 +20,7 @@ import { kernelTierOf, listProfiles, loadProfile, DEFAULT_PROFILE, type Profile 
 import { chooseProfile, rootfsImageId, type ProfileChoice, type SourceFacts } from '../profile/choose.js';
 import { pointLatest, readTests, verdictOf, writeSummary, type Summary, type TestRecord } from '../report/summary.js';
 import { generateRunKey } from '../ssh/keys.js';
-import { runInherit } from '../util/exec.js';
-import { ensureWorkRoot, reportsDir, REPO_ROOT, workDir as workRoot } from '../util/paths.js';
+import { ensureWorkRoot, reportsDir, workDir as workRoot } from '../util/paths.js';
 import { requireTools } from '../util/tools.js';
 import { Teardown } from '../util/teardown.js';
 import { chooseAccel, kvmRefusal, type AccelChoice } from '../vm/accel.js';
@@ -36,6 +35,9 @@ import { notTestedMessage, tierStatuses, withRunExpectations } from '../report/t
 import { retryInfraOnce } from './retry.js';
 import { guestFallsSilent, sshSilentAfterLogin, SILENCE_MS, SSH_GRACE_AFTER_LOGIN_MS } from '../ssh/boot-watch.js';
 import { createOverlay } from '../vm/overlay.js';
+import { processId, writeRecord, type RunRecord } from './registry.js';
+import { reapAbandoned } from './reap.js';
+import { runSuites } from './suites.js';
 
 export const ALL_TIERS = [0, 1, 2, 3, 4] as const;
 
@@ -140,17 +142,29 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
   opts.log(`profile: ${profile.name} (${profileReason})`);
   const sourceName = describeSource(source);
   if ('detected' in source && source.detected) opts.log(`source: ${source.path} is ${source.detected}`);
+  // Runs killed without their teardown (SIGKILL, a lost machine) leave VMs, containers and
+  // work directories; each new run clears those whose owner is gone (kept VMs stay).
+  for (const line of await reapAbandoned().catch((e: Error) => [`could not clean up after abandoned runs: ${e.message}`])) opts.log(`cleanup: ${line}`);
   const runId = newRunId(source.kind === 'fixture' ? source.name : sourceName);
   const reports = opts.reportDir ?? reportsDir();
   const runDir = join(reports, runId);
   const work = join(workRoot(), runId);
+  const startedAt = new Date().toISOString();
   mkdirSync(runDir, { recursive: true });
   mkdirSync(work, { recursive: true, mode: 0o700 });
+  const record: RunRecord = { runId, source: sourceName, owner: processId(process.pid)!, startedAt, runDir };
+  writeRecord(work, record);
 
   const td = new Teardown();
-  if (!opts.keep) td.defer('remove work dir', () => rmSync(work, { recursive: true, force: true }));
+  // Set once a --keep run has handed its VM over: then its VM, TPM, work dir and images stay until `stop`.
+  let kept = false;
+  td.defer('remove work dir', () => (kept ? undefined : rmSync(work, { recursive: true, force: true })));
+  const ownImage = (id: string) => {
+    record.images = [...(record.images ?? []), id];
+    writeRecord(work, record);
+    td.defer(`remove image ${id}`, () => (kept ? undefined : removeImage(id)));
+  };
   const clock = new StageClock();
-  const startedAt = new Date().toISOString();
   const summary: Summary = {
     verdict: 'error',
     exitCode: 3,
@@ -192,7 +206,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const image = await clock.run(
       'image',
       profile.budgets.imageMs,
-      () => Promise.race([prepareImage(source, fixture, runId, opts, td), abortRace()]),
+      () => Promise.race([prepareImage(source, fixture, runId, opts, ownImage), abortRace()]),
       { cached: (v) => v.cached },
     );
     summary.image = { ref: image.ref, digest: image.digest, id: image.id };
@@ -264,7 +278,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
         const thisTpm = await Swtpm.start(join(work, opts.freshTpm ? 'tpm-fresh' : 'tpm'), join(work, 'tpm.sock'));
         tpm = thisTpm;
         if (opts.freshTpm) opts.log('vm: booting with a fresh TPM (not the one the installer enrolled)');
-        td.defer('stop swtpm', () => thisTpm.dispose());
+        td.defer('stop swtpm', () => (kept ? undefined : thisTpm.dispose()));
         const v = await Vm.start({
           dir: work,
           accel: accel.accel,
@@ -280,7 +294,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
           consoleLog,
           warnOnly: new Set(profile.console.warnOnly),
         });
-        td.defer('stop qemu', () => v.dispose());
+        td.defer('stop qemu', () => (kept ? undefined : v.dispose()));
         return v;
       });
       vm = theVm;
@@ -344,16 +358,34 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     };
     const contextPath = join(work, 'context.json');
     writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });
-    const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, () => Promise.race([runSuites(contextPath, runDir, opts.tiers, profile, opts.signal), abortRace()]));
+    const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, () =>
+      Promise.race([runSuites(contextPath, runDir, { tiers: opts.tiers }, profile.budgets.testMs, opts.signal), abortRace()]),
+    );
 
-    // Journal for the report, then a clean power-off.
+    // Journal for the report, then a clean power-off, or (--keep) the VM handed over.
     const journal = await machine.exec('journalctl -b --no-pager -o short-monotonic', 60_000).catch(() => undefined);
     if (journal) writeFileSync(join(runDir, 'journal.txt'), journal.stdout);
-    machine.close();
-    await clock.run('shutdown', profile.budgets.shutdownMs + 5_000, async () => {
-      const how = await theVm.shutdown(profile.budgets.shutdownMs);
-      if (how === 'killed') opts.log('shutdown: guest did not power off in time; killed');
-    });
+    if (opts.keep) {
+      const knownHostsPath = join(work, 'known_hosts');
+      writeFileSync(knownHostsPath, `[127.0.0.1]:${port} ${machine.hostKeyLine}\n`, { mode: 0o600 });
+      machine.close();
+      await clock.run('keep', 15_000, async () => {
+        await theVm.handOver(consoleLog);
+        tpm?.release();
+      });
+      kept = true;
+      const qemu = processId(theVm.pid!)!;
+      const swtpm = tpm?.pid !== undefined ? processId(tpm.pid) : undefined;
+      record.kept = { at: new Date().toISOString(), qemu, ...(swtpm ? { swtpm } : {}), sshPort: port, privateKeyPath: key.privateKeyPath, knownHostsPath, contextPath, qmpSocket: join(work, 'qmp.sock'), consoleLog };
+      writeRecord(work, record);
+      summary.kept = { runId, ssh: plainSsh(record.kept) };
+    } else {
+      machine.close();
+      await clock.run('shutdown', profile.budgets.shutdownMs + 5_000, async () => {
+        const how = await theVm.shutdown(profile.budgets.shutdownMs);
+        if (how === 'killed') opts.log('shutdown: guest did not power off in time; killed');
+      });
+    }
     const recorded = readTests(join(runDir, 'tests.json'));
     const failedTests = recorded.filter((x) => x.status !== 'passed' && x.status !== 'skipped').length;
     if (suitesExit !== 0 && failedTests === 0) failure = new InfraError('suites', `playwright exited ${suitesExit} without a failed test (no tests selected, or a runner error): see the output above`);
@@ -405,7 +437,8 @@ interface PreparedImage {
   cached: boolean;
 }
 
-async function prepareImage(source: Source, fx: BuiltFixture | undefined, runId: string, opts: TestInstallOptions, td: Teardown): Promise<PreparedImage> {
+/** `own`: an image made for this run alone, removed with it. */
+async function prepareImage(source: Source, fx: BuiltFixture | undefined, runId: string, opts: TestInstallOptions, own: (id: string) => void): Promise<PreparedImage> {
   switch (source.kind) {
     case 'fixture': {
       // Fixture images are cached under the recipe's hash, with the manifest they were verified against.
@@ -427,7 +460,7 @@ async function prepareImage(source: Source, fx: BuiltFixture | undefined, runId:
       // A directory may change between runs: package it afresh, and drop the image afterwards.
       const ref = `localhost/bootc-harness/${slug(source.path).toLowerCase()}:${runId.toLowerCase()}`;
       const p = await packageRootfs(source.path, ref, {}, runId, opts.signal);
-      if (!opts.keep) td.defer(`remove image ${ref}`, () => removeImage(p.id));
+      own(p.id);
       return { ref: p.ref, id: p.id, digest: p.digest, manifest: p.sourceManifest, kargs: [], cached: false };
     }
     case 'containers-storage': {
@@ -440,27 +473,15 @@ async function prepareImage(source: Source, fx: BuiltFixture | undefined, runId:
       const transport = source.kind === 'oci' ? `oci:${source.path}${source.tag ? `:${source.tag}` : ''}` : source.kind === 'oci-archive' ? `oci-archive:${source.path}` : `docker://${source.ref}`;
       await importImage(transport, local);
       const id = (await imageId(local))!;
-      if (!opts.keep) td.defer(`remove image ${local}`, () => removeImage(id));
+      own(id);
       return { ref: local, id, digest: await imageDigest(id), manifest: await manifestOfImage(id, runId), kargs: [], cached: false };
     }
   }
 }
 
-async function runSuites(contextPath: string, runDir: string, tiers: number[], profile: Profile, signal: AbortSignal): Promise<number> {
-  const grep = tiers.map((t) => `@tier${t}\\b`).join('|');
-  const code = await runInherit(['npx', 'playwright', 'test', '--config', join(REPO_ROOT, 'playwright.config.ts'), '--grep', grep], {
-    stage: 'suites',
-    cwd: REPO_ROOT,
-    env: { [CONTEXT_ENV]: contextPath, BOOTC_HARNESS_RUN_DIR: runDir, BOOTC_HARNESS_TEST_MS: String(profile.budgets.testMs) },
-    signal,
-  });
-  // Playwright's HTML report goes to a folder it owns; its pages belong at the run's top level.
-  const html = join(runDir, 'html');
-  if (existsSync(html)) {
-    for (const f of readdirSync(html)) renameSync(join(html, f), join(runDir, f));
-    rmSync(html, { recursive: true, force: true });
-  }
-  return code;
+/** Pure: the plain OpenSSH command that reaches a kept VM, host key pinned. */
+export function plainSsh(k: { sshPort: number; privateKeyPath: string; knownHostsPath: string }): string {
+  return `ssh -i ${k.privateKeyPath} -p ${k.sshPort} -o IdentitiesOnly=yes -o UserKnownHostsFile=${k.knownHostsPath} -o StrictHostKeyChecking=yes root@127.0.0.1`;
 }
 
 /** A passphrase prompt on a disk whose key is sealed to the TPM means the TPM would not unseal it. */

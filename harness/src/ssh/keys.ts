@@ -21,3 +21,9 @@ export function generateRunKey(dir: string): RunKey {
 export function fingerprint(keyBlob: Buffer): string {
   return 'SHA256:' + createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '');
 }
+
+/** Pure: a host key blob as OpenSSH's known_hosts writes it: its type (the blob's first field), then the blob in base64. */
+export function knownHostsKey(keyBlob: Buffer): string {
+  const len = keyBlob.readUInt32BE(0);
+  return `${keyBlob.subarray(4, 4 + len).toString('ascii')} ${keyBlob.toString('base64')}`;
+}

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
 import { AssertionFailure, InfraError } from '../errors.js';
 import { withDeadline } from '../util/deadline.js';
-import { fingerprint } from './keys.js';
+import { fingerprint, knownHostsKey } from './keys.js';
 
 export interface ExecResult {
   exitCode: number;
@@ -30,7 +30,8 @@ export class HostKeyMismatch extends AssertionFailure {
 
 export class Session {
   private closed = false;
-  private constructor(private client: ssh2.Client, readonly hostKey: string) {
+  /** `hostKey` is the fingerprint; `hostKeyLine` the key itself as known_hosts writes it ("TYPE BASE64"). */
+  private constructor(private client: ssh2.Client, readonly hostKey: string, readonly hostKeyLine: string) {
     client.on('error', () => undefined);
     client.on('close', () => (this.closed = true));
   }
@@ -46,10 +47,11 @@ export class Session {
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       client.once('close', () => opts.signal?.removeEventListener('abort', onAbort));
       let seenKey: string | undefined;
+      let seenLine = '';
       let mismatch: HostKeyMismatch | undefined;
       client.once('ready', () => {
         opts.signal?.removeEventListener('abort', onAbort);
-        resolve(new Session(client, seenKey!));
+        resolve(new Session(client, seenKey!, seenLine));
       });
       // `on`, not `once`: ssh2 can emit several errors for one failed handshake.
       client.on('error', (err) => {
@@ -66,6 +68,7 @@ export class Session {
         keepaliveCountMax: 6,
         hostVerifier: (key: Buffer) => {
           seenKey = fingerprint(key);
+          seenLine = knownHostsKey(key);
           if (opts.hostKey && opts.hostKey !== seenKey) {
             mismatch = new HostKeyMismatch(opts.hostKey, seenKey);
             return false;

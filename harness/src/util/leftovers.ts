@@ -8,6 +8,8 @@ import { cacheDir, workDir } from './paths.js';
 export interface Leftover {
   kind: 'process' | 'container' | 'mount' | 'loop' | 'workdir';
   what: string;
+  /** A process's pid, so a cleanup can stop it. */
+  pid?: number;
 }
 
 /** Everything belonging to runs whose id contains `marker` (or to any run, with ''). */
@@ -23,7 +25,7 @@ export async function findLeftovers(marker = ''): Promise<Leftover[]> {
     }
     // virtiofsd may run through the ld.so wrapper `just setup` writes on Debian 12: match anywhere.
     const ours = (/^(qemu-system-x86_64 -name bootc-harness|swtpm socket )/.test(cmd) || /virtiofsd --socket-path /.test(cmd)) && cmd.includes(work) && cmd.includes(marker);
-    if (ours) found.push({ kind: 'process', what: `${pid} ${cmd.slice(0, 160)}` });
+    if (ours) found.push({ kind: 'process', what: `${pid} ${cmd.slice(0, 160)}`, pid: Number(pid) });
   }
   const ctrs = await checkedTool(['buildah', 'containers', '--format', '{{.ContainerName}}']);
   for (const name of ctrs.split('\n').filter(Boolean)) {

@@ -62,6 +62,8 @@ export interface Daemon {
   readonly pid: number | undefined;
   /** SIGTERM to its group, SIGKILL after 5 s; removes its sockets. Idempotent. */
   stop(): Promise<void>;
+  /** Lets it outlive us (a kept VM's): closes our pipes to it; stop() no longer stops it. */
+  release(): void;
 }
 
 /** Starts `argv` and resolves once it listens; if it exits, times out or is cancelled first, it is stopped and this throws. */
@@ -74,6 +76,12 @@ export async function startDaemon(argv: readonly string[], o: DaemonOptions): Pr
   let stopping: Promise<void> | undefined;
   const daemon: Daemon = {
     pid: child.pid,
+    release: () => {
+      stopping = Promise.resolve();
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      child.unref();
+    },
     stop: () =>
       (stopping ??= killGroup(child, exited, 5000).then(() => {
         for (const s of o.sockets) rmSync(s, { force: true });

@@ -27,6 +27,11 @@ export class Swtpm {
     return this.daemon.pid;
   }
 
+  /** Lets it outlive us with the VM it serves (--keep). */
+  release(): void {
+    this.daemon.release();
+  }
+
   dispose(): Promise<void> {
     return this.daemon.stop();
   }

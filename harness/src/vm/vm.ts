@@ -99,6 +99,23 @@ export class Vm {
     }
   }
 
+  /**
+   * --keep: the VM outlives this process. QEMU itself writes the console into `consoleLog`
+   * from now on (QMP chardev-change), our monitor connection and pipes close, and nothing
+   * of ours holds the process any more; dispose() no longer stops it. QEMU runs in its own
+   * process group, so no signal meant for us reaches it.
+   */
+  async handOver(consoleLog: string): Promise<void> {
+    if (!this.qmp) throw new InfraError('vm', 'no QEMU monitor to hand the VM over with');
+    await withDeadline(this.qmp.execute('chardev-change', { id: 'console', backend: { type: 'file', data: { out: consoleLog, append: true } } }), 5_000, 'QMP chardev-change');
+    this.disposed = true;
+    this.qmp.close();
+    await this.console.close();
+    this.child.stdout?.destroy();
+    this.child.stderr?.destroy();
+    this.child.unref();
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;

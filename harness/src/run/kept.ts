@@ -1,0 +1,64 @@
+// What the operator does with a VM a run kept (--keep): step into it, stop it.
+import { Qmp } from '../vm/qmp.js';
+import { withDeadline } from '../util/deadline.js';
+import { runInherit } from '../util/exec.js';
+import { requireTools } from '../util/tools.js';
+import { cleanupRun } from './reap.js';
+import { findKeptRun, findRun, isAlive, listRuns, type RunEntry } from './registry.js';
+
+/** Pure: the OpenSSH argv that reaches a kept VM with its key and pinned host key; `command` runs there instead of a shell. */
+export function sshArgv(k: { sshPort: number; privateKeyPath: string; knownHostsPath: string }, command: readonly string[]): string[] {
+  return [
+    'ssh', '-i', k.privateKeyPath, '-p', String(k.sshPort),
+    '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${k.knownHostsPath}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'LogLevel=ERROR',
+    ...(command.length ? ['-T'] : []),
+    'root@127.0.0.1',
+    ...(command.length ? ['--', ...command] : []),
+  ];
+}
+
+/** `ssh RUN [-- CMD]`: the guest's exit status is ours. */
+export async function sshToKept(name: string, command: readonly string[], signal: AbortSignal): Promise<number> {
+  requireTools(['ssh']);
+  const { record } = findKeptRun(name);
+  return runInherit(sshArgv(record.kept, command), { stage: 'session', signal, stdin: 'inherit' });
+}
+
+/**
+ * Powers a kept VM off (ACPI through its monitor; the guest's disk is a throwaway overlay,
+ * so a guest that ignores the button is killed after `budgetMs`), then removes everything
+ * of its run. Works whether or not the run's own process is still around.
+ */
+export async function stopKept(entry: RunEntry, budgetMs = 20_000): Promise<{ how: 'powered off' | 'killed' | 'already gone'; steps: string[] }> {
+  const kept = entry.record?.kept;
+  let how: 'powered off' | 'killed' | 'already gone' = 'already gone';
+  if (kept && isAlive(kept.qemu)) {
+    how = 'killed';
+    const qmp = await Qmp.connect(kept.qmpSocket).catch(() => undefined);
+    if (qmp) {
+      // QEMU closes its monitor as it exits: that close is the event to wait for.
+      const closed = new Promise<void>((resolve) => qmp.once('close', resolve));
+      try {
+        await qmp.execute('system_powerdown');
+        await withDeadline(closed, budgetMs, 'guest power-off');
+        how = 'powered off';
+      } catch {
+        /* cleanupRun stops it */
+      } finally {
+        qmp.close();
+      }
+    }
+  }
+  return { how, steps: await cleanupRun(entry) };
+}
+
+/** `stop RUN` (or every kept run): one line each. A kept run whose VM has died is stopped too (cleaned up). */
+export async function stopRuns(name: string | 'all'): Promise<string[]> {
+  const targets = name === 'all' ? listRuns().filter((e) => e.state === 'kept' || (e.state === 'abandoned' && e.record?.kept)) : [findRun(name, ['kept', 'abandoned'])];
+  const out: string[] = [];
+  for (const e of targets) {
+    const r = await stopKept(e);
+    out.push(`${e.runId}: ${r.how}; ${r.steps.length} cleanup steps`);
+  }
+  return out;
+}

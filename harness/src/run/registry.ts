@@ -1,0 +1,138 @@
+// Every run's work directory holds run.json: who owns the run (a process, named so that a
+// reused pid is not mistaken for it), where its VM listens, what it keeps. `list`, `ssh`,
+// `suites` and `stop` read it; a later run reads it to tell an abandoned run (its owner
+// killed without teardown) from a live one.
+import { existsSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../errors.js';
+import { workDir } from '../util/paths.js';
+
+export const RECORD_FILE = 'run.json';
+
+/** A process as the kernel names it: a pid alone may be reused by another process later. */
+export interface ProcessId {
+  pid: number;
+  /** /proc/PID/stat starttime (clock ticks after boot) */
+  start: number;
+  bootId: string;
+}
+
+export interface RunRecord {
+  runId: string;
+  source: string;
+  owner: ProcessId;
+  startedAt: string;
+  runDir: string;
+  /** Set once the run hands its VM over (--keep): the VM outlives its owner until `stop`. */
+  kept?: {
+    at: string;
+    qemu: ProcessId;
+    swtpm?: ProcessId;
+    sshPort: number;
+    privateKeyPath: string;
+    knownHostsPath: string;
+    contextPath: string;
+    qmpSocket: string;
+    consoleLog: string;
+  };
+  /** Images the run made for itself (a directory source's), removed when the run is cleaned up. */
+  images?: string[];
+}
+
+function bootId(): string {
+  return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+}
+
+/** Pure: the starttime field of /proc/PID/stat (the comm field may hold spaces and parentheses). */
+export function startTimeOf(stat: string): number {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields after comm start at field 3 (state); starttime is field 22.
+  return Number(rest[22 - 3]);
+}
+
+export function processId(pid: number): ProcessId | undefined {
+  try {
+    return { pid, start: startTimeOf(readFileSync(`/proc/${pid}/stat`, 'utf8')), bootId: bootId() };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Is this exact process (not a later one with the same pid) still running? */
+export function isAlive(p: ProcessId | undefined): boolean {
+  if (!p) return false;
+  const now = processId(p.pid);
+  return now !== undefined && now.start === p.start && now.bootId === p.bootId;
+}
+
+export function writeRecord(work: string, r: RunRecord): void {
+  const tmp = join(work, `.${RECORD_FILE}.tmp`);
+  writeFileSync(tmp, JSON.stringify(r, null, 2), { mode: 0o600 });
+  renameSync(tmp, join(work, RECORD_FILE));
+}
+
+export function readRecord(work: string): RunRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(join(work, RECORD_FILE), 'utf8')) as RunRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export type RunState = 'running' | 'kept' | 'abandoned';
+
+export interface RunEntry {
+  dir: string;
+  runId: string;
+  record?: RunRecord;
+  state: RunState;
+}
+
+/** A work directory with no record younger than this may be a run between mkdir and its record. */
+const UNRECORDED_GRACE_MS = 60_000;
+
+/** Pure: a run's state from its record and what is alive. */
+export function stateOf(r: RunRecord | undefined, alive: (p: ProcessId | undefined) => boolean, ageMs: number): RunState {
+  if (!r) return ageMs < UNRECORDED_GRACE_MS ? 'running' : 'abandoned';
+  if (alive(r.owner)) return 'running';
+  if (r.kept && alive(r.kept.qemu)) return 'kept';
+  return 'abandoned';
+}
+
+/** Every run with a work directory, live or not. */
+export function listRuns(): RunEntry[] {
+  const root = workDir();
+  if (!existsSync(root)) return [];
+  const out: RunEntry[] = [];
+  for (const name of readdirSync(root).sort()) {
+    if (name.startsWith('.')) continue;
+    const dir = join(root, name);
+    let st;
+    try {
+      st = statSync(dir);
+    } catch {
+      continue;
+    }
+    if (!st.isDirectory()) continue;
+    const record = readRecord(dir);
+    out.push({ dir, runId: name, ...(record ? { record } : {}), state: stateOf(record, isAlive, Date.now() - st.mtimeMs) });
+  }
+  return out;
+}
+
+/** The run RUN names (its id, a unique prefix of it, or "latest": the newest) among runs in `states`. */
+export function findRun(name: string, states: readonly RunState[]): RunEntry {
+  const pool = listRuns().filter((e) => states.includes(e.state));
+  const match = name === 'latest' ? pool.slice(-1) : pool.filter((e) => e.runId === name || e.runId.startsWith(name));
+  const what = states.join(' or ');
+  if (match.length === 0) throw new UsageError(`no ${what} run "${name}"${pool.length ? ` (${what}: ${pool.map((e) => e.runId).join(', ')})` : states.includes('kept') ? ' (none is kept: run test-install --keep)' : ''}`);
+  if (match.length > 1) throw new UsageError(`"${name}" names ${match.length} ${what} runs: ${match.map((e) => e.runId).join(', ')}`);
+  return match[0]!;
+}
+
+export type KeptRun = RunEntry & { record: RunRecord & { kept: NonNullable<RunRecord['kept']> } };
+
+/** The kept run RUN names: its VM is up and reachable. */
+export function findKeptRun(name: string): KeptRun {
+  return findRun(name, ['kept']) as KeptRun;
+}

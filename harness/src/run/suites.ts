@@ -1,0 +1,90 @@
+// The suites stage: Playwright against a VM over SSH, told where by a context file. A run
+// runs them once; `bootc-harness suites RUN` runs them again against the VM a run kept.
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runInherit } from '../util/exec.js';
+import { REPO_ROOT } from '../util/paths.js';
+import { loadProfile } from '../profile/profile.js';
+import { readTests, verdictOf, type Summary, type TestRecord } from '../report/summary.js';
+import { notTestedMessage, tierStatuses, withRunExpectations, type TierStatus } from '../report/tiers.js';
+import { CONTEXT_ENV, type RunContext } from './context.js';
+import { findKeptRun } from './registry.js';
+
+export interface SuitesSelection {
+  tiers: readonly number[];
+  /** A Playwright --grep of its own, ANDed with the tiers' tags. */
+  grep?: string;
+}
+
+/** Pure: the --grep that selects the chosen tiers' tests (and, with a pattern, only those matching it). */
+export function suitesGrep(sel: SuitesSelection): string {
+  const tiers = `(${sel.tiers.map((t) => `@tier${t}\\b`).join('|')})`;
+  return sel.grep ? `^(?=.*${tiers})(?=.*(${sel.grep}))` : tiers;
+}
+
+export async function runSuites(contextPath: string, runDir: string, sel: SuitesSelection, testMs: number, signal: AbortSignal): Promise<number> {
+  const code = await runInherit(['npx', 'playwright', 'test', '--config', join(REPO_ROOT, 'playwright.config.ts'), '--grep', suitesGrep(sel)], {
+    stage: 'suites',
+    cwd: REPO_ROOT,
+    env: { [CONTEXT_ENV]: contextPath, BOOTC_HARNESS_RUN_DIR: runDir, BOOTC_HARNESS_TEST_MS: String(testMs) },
+    signal,
+  });
+  // Playwright's HTML report goes to a folder it owns; its pages belong at the run's top level.
+  const html = join(runDir, 'html');
+  if (existsSync(html)) {
+    for (const f of readdirSync(html)) renameSync(join(html, f), join(runDir, f));
+    rmSync(html, { recursive: true, force: true });
+  }
+  return code;
+}
+
+export interface RerunOptions extends SuitesSelection {
+  /** The tiers were named (--tier): a named tier in which nothing ran fails. */
+  tiersExplicit: boolean;
+  /** Judge the guest against another profile's expectations (the run's own by default). */
+  profile?: string;
+  signal: AbortSignal;
+}
+
+export interface RerunResult {
+  runId: string;
+  dir: string;
+  tests: TestRecord[];
+  tiers: Record<string, TierStatus>;
+  exitCode: number;
+  message?: string;
+}
+
+/** The suites again, against the VM a run kept: its own report in the run's report directory, suites-N. */
+export async function rerunSuites(name: string, o: RerunOptions): Promise<RerunResult> {
+  const entry = findKeptRun(name);
+  const kept = entry.record.kept;
+  const context = JSON.parse(readFileSync(kept.contextPath, 'utf8')) as RunContext;
+  if (o.profile) {
+    const run = JSON.parse(readFileSync(join(entry.record.runDir, 'summary.json'), 'utf8')) as Summary;
+    context.profile = withRunExpectations(await loadProfile(o.profile), { luks: run.luks ?? 'none', rootLayout: run.rootLayout ?? 'plain' });
+  }
+  let n = 1;
+  while (existsSync(join(entry.record.runDir, `suites-${n}`))) n++;
+  const dir = join(entry.record.runDir, `suites-${n}`);
+  mkdirSync(dir, { recursive: true });
+  context.runDir = dir;
+  const contextPath = join(entry.dir, `context-suites-${n}.json`);
+  writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });
+  const code = await runSuites(contextPath, dir, o, context.profile.budgets.testMs, o.signal);
+  const tests = readTests(join(dir, 'tests.json'));
+  const tiers = tierStatuses(tests, o.tiers, o.tiersExplicit);
+  const untested = Object.entries(tiers).filter(([, st]) => st === 'not-tested').map(([tier]) => tier);
+  const failed = verdictOf(tests, false) === 'failed';
+  let exitCode = failed || untested.length ? 1 : 0;
+  let message = untested.length ? untested.map((t) => notTestedMessage(t, tests)).join('\n') : undefined;
+  if (!failed && tests.length === 0) {
+    exitCode = 1;
+    message = `no test ran${o.grep ? ` (--grep ${o.grep} matched none of tiers ${o.tiers.join(',')})` : ''}`;
+  }
+  if (code !== 0 && !failed && !untested.length && tests.length > 0) {
+    exitCode = 3;
+    message = `playwright exited ${code} without a failed test: see the output above`;
+  }
+  return { runId: entry.runId, dir, tests, tiers, exitCode, ...(message ? { message } : {}) };
+}
