@@ -4,13 +4,16 @@
 //
 // Boots: three runs, none shared. Each differs in what the question is about: the TPM
 // the disk was sealed to (with a reboot inside the run), a TPM that never saw the disk,
-// and a disk sealed inside an installer VM to PCR 7 (another install).
+// and a disk sealed inside an installer VM to PCR 7 (another install). The fresh-TPM run
+// boots the first run's installed disk from the disk cache (the same install inputs).
 import t from 'tap';
 import { findLeftovers } from '../src/util/leftovers.js';
 import { loadProfile } from '../src/profile/profile.js';
 import { cli, summaryOf, VM_TESTS } from './helpers/cli.js';
 
 const skip = !VM_TESTS && 'BOOTC_HARNESS_UNIT_ONLY=1';
+/** The installed-disk cache entry of the first run, which the fresh-TPM run must boot. */
+let sealedDisk: string | undefined;
 
 
 t.test('the TPM2 fixture passes tiers 0, 1 and 3, reboot included', { skip }, async (t) => {
@@ -18,6 +21,7 @@ t.test('the TPM2 fixture passes tiers 0, 1 and 3, reboot included', { skip }, as
   t.equal(r.code, 0, `exit 0\n${r.stderr.slice(-3000)}`);
   const s = summaryOf(r.stdout + r.stderr);
   t.equal(s.luks, 'tpm2');
+  sealedDisk = s.diskKey;
   const status = Object.fromEntries(s.tests.map((x) => [x.id, x.status]));
   for (const id of ['boot.no-failed-units', 'boot.console-clean', 'image.setid-bits', 'luks.root-on-crypt', 'luks.tpm2-token', 'luks.unattended-unlock', 'luks.after-reboot']) {
     t.equal(status[id], 'passed', `${id} passed`);
@@ -31,6 +35,7 @@ t.test('a fresh TPM: exit 1, "TPM2 unlock failed" from the console within boot t
   const r = await cli(['test-install', '--profile', 'luks-tpm2', '--fresh-tpm', '--tier', '0']);
   t.equal(r.code, 1, `exit 1\n${r.stderr.slice(-3000)}`);
   const s = summaryOf(r.stdout + r.stderr);
+  t.ok(sealedDisk && s.diskKey === sealedDisk && s.stages.find((x) => x.name === 'disk')?.cached, `the first run's disk, from the disk cache (${s.diskKey})`);
   const reached = s.tests.find((x) => x.id === 'boot.reached-ssh');
   t.equal(reached?.status, 'failed');
   t.match(reached?.error ?? '', /TPM2 unlock failed/, 'the reason is the TPM, named');
@@ -44,7 +49,8 @@ t.test('a fresh TPM: exit 1, "TPM2 unlock failed" from the console within boot t
 });
 
 t.test('placement vm: the key is sealed inside an installer VM on the test VM\'s TPM, and the root unlocks', { skip }, async (t) => {
-  const r = await cli(['test-install', '--profile', 'luks-tpm2', '--placement', 'vm', '--tier', '0,3']);
+  // The installer VM is the question: a cached disk would skip it.
+  const r = await cli(['test-install', '--profile', 'luks-tpm2', '--placement', 'vm', '--tier', '0,3', '--no-disk-cache']);
   t.equal(r.code, 0, `exit 0\n${r.stderr.slice(-3000)}`);
   t.match(r.stderr, /installer VM booting/, 'an installer VM ran');
   t.match(r.stderr, /installer VM: systemd-cryptenroll exited 0/, 'and enrolled the TPM2 key');

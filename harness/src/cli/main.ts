@@ -19,6 +19,7 @@ import { tierStatuses } from '../report/tiers.js';
 import { listRuns } from '../run/registry.js';
 import { sshToKept, stopRuns } from '../run/kept.js';
 import { rerunSuites } from '../run/suites.js';
+import { diskCacheLimit, listDiskCache, pruneDiskCache } from '../install/disk-cache.js';
 import { reportsDir } from '../util/paths.js';
 import { join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -26,13 +27,14 @@ import { readFileSync } from 'node:fs';
 const USAGE = `usage:
   bootc-harness test-install [SOURCE] [--profile NAME] [--tier 0,1,..] [--installer auto|bootc|direct]
                              [--luks tpm2|none] [--fresh-tpm] [--placement host|vm]
-                             [--accel auto|kvm|tcg] [--keep] [--report DIR]
+                             [--accel auto|kvm|tcg] [--keep] [--no-disk-cache] [--report DIR]
   bootc-harness gate [SOURCE] --require 0,1,.. [test-install options]   # exit 0 only when every required tier ran and passed
   bootc-harness gate --run RUN --require 0,1,..      # the same question of a finished run's report
   bootc-harness list                                 # runs with a work directory: running, kept, abandoned
   bootc-harness ssh RUN [-- CMD...]                  # into a VM kept with --keep (RUN: id, prefix or latest)
   bootc-harness suites RUN [--tier 0,1,..] [--grep RE] [--profile NAME]   # the suites again, against a kept VM
   bootc-harness stop RUN|--all                       # power a kept VM off and remove everything of its run
+  bootc-harness cache list|prune                     # installed disks cached by what shapes them
   bootc-harness package ROOTFS IMAGE [--label K=V]...
   bootc-harness manifest ROOTFS|IMAGE
   bootc-harness fixtures build [NAME...] [--jobs N]   # no NAME: every fixture
@@ -81,6 +83,7 @@ const INSTALL_FLAGS = {
   luks: { type: 'string' },
   'fresh-tpm': { type: 'boolean' },
   placement: { type: 'string' },
+  'no-disk-cache': { type: 'boolean' },
 } as const;
 
 /** test-install's options from its flags (gate takes the same, with --require for --tier). */
@@ -97,6 +100,7 @@ function installOptions(cmd: string, values: Record<string, string | boolean | (
     reportDir: values.report as string | undefined,
     ...(values.luks !== undefined ? { luks: oneOf('luks', values.luks as string, ['tpm2', 'none'] as const, 'none') } : {}),
     freshTpm: Boolean(values['fresh-tpm']),
+    diskCache: !values['no-disk-cache'],
     ...(values.placement !== undefined ? { placement: oneOf('placement', values.placement as string, ['host', 'vm'] as const, 'host') } : {}),
     log,
     signal,
@@ -198,6 +202,25 @@ async function cmdStop(args: string[]): Promise<number> {
   if (values.all ? positionals.length !== 0 : positionals.length !== 1) throw new UsageError('stop needs one RUN, or --all');
   const lines = await stopRuns(values.all ? 'all' : positionals[0]!);
   process.stdout.write(lines.length ? lines.join('\n') + '\n' : 'no kept runs\n');
+  return EXIT.passed;
+}
+
+function cmdCache(args: string[]): number {
+  const { positionals } = parse(args, {});
+  const [verb, ...extra] = positionals;
+  if ((verb !== 'list' && verb !== 'prune') || extra.length) throw new UsageError('usage: bootc-harness cache list|prune');
+  if (verb === 'prune') {
+    const r = pruneDiskCache();
+    process.stdout.write(`removed ${r.removed.length} installed disks${r.busy.length ? `; ${r.busy.length} in use, kept: ${r.busy.join(', ')}` : ''}\n`);
+    return EXIT.passed;
+  }
+  const entries = listDiskCache();
+  const gib = (b: number) => (b / 2 ** 30).toFixed(2);
+  for (const e of entries) {
+    const i = e.inputs;
+    process.stdout.write(`${e.key}  ${gib(e.bytes).padStart(6)} GiB  used ${e.lastUsed.toISOString()}  ${i.installer} ${i.rootLayout} luks=${i.luks} placement=${i.placement} image ${i.imageId.slice(0, 12)}\n`);
+  }
+  process.stdout.write(`${entries.length} installed disks, ${gib(entries.reduce((n, e) => n + e.bytes, 0))} GiB of ${gib(diskCacheLimit())} GiB (BOOTC_HARNESS_DISK_CACHE_GIB)\n`);
   return EXIT.passed;
 }
 
@@ -363,6 +386,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdSuites(rest, controller.signal);
       case 'stop':
         return await cmdStop(rest);
+      case 'cache':
+        return cmdCache(rest);
       case undefined:
         // No command is a usage error: the usage goes where errors go.
         process.stderr.write(USAGE + '\n');

@@ -37,6 +37,8 @@ export interface Summary {
   luks?: 'tpm2' | 'none';
   /** Where the install's TPM-binding step ran. */
   placement?: 'host' | 'vm';
+  /** The installed-disk cache entry the VM booted from (the disk stage says whether it was a hit). */
+  diskKey?: string;
   accel: string;
   accelReason: string;
   kernel: { release: string; tier: string };

@@ -35,6 +35,7 @@ import { notTestedMessage, tierStatuses, withRunExpectations } from '../report/t
 import { retryInfraOnce } from './retry.js';
 import { guestFallsSilent, sshSilentAfterLogin, SILENCE_MS, SSH_GRACE_AFTER_LOGIN_MS } from '../ssh/boot-watch.js';
 import { createOverlay } from '../vm/overlay.js';
+import { diskFor, type CachedInstall, type DiskKeyInputs, type InstallOutcome } from '../install/disk-cache.js';
 import { processId, writeRecord, type RunRecord } from './registry.js';
 import { reapAbandoned } from './reap.js';
 import { runSuites } from './suites.js';
@@ -61,6 +62,8 @@ export interface TestInstallOptions {
   placement?: 'host' | 'vm';
   /** Boot with a new TPM instead of the one the installer enrolled (a negative test of TPM binding). */
   freshTpm?: boolean;
+  /** false: install afresh and keep nothing (--no-disk-cache); default: the installed-disk cache. */
+  diskCache?: boolean;
   log: (line: string) => void;
   signal: AbortSignal;
 }
@@ -223,9 +226,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     summary.rootLayout = rootLayout;
     const luks = opts.luks ?? (profile.expect.luks?.tpm2 ? 'tpm2' : 'none');
     summary.luks = luks;
-    const key = generateRunKey(work);
     opts.log(`disk: installer ${installer}`);
-    const common = { imageId: image.id, runId, workDir: work, authorizedKey: key.publicKey, minDiskGiB: profile.vm.diskGiB, kargs: image.kargs, signal: opts.signal };
     // tpm2-luks binds the TPM the installer sees: bootc's goes in the installer VM unless asked otherwise.
     const placement = opts.placement ?? (installer === 'bootc' && luks === 'tpm2' ? 'vm' : 'host');
     summary.placement = placement;
@@ -240,7 +241,20 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       log: opts.log,
     };
     if (placement === 'vm') opts.log('disk: the TPM-binding step runs in an installer VM with the test VM\'s TPM');
-    const disk: InstalledDisk & { qemuExtraArgs?: string[] } = await clock.run('disk', profile.budgets.diskMs, () => {
+    const diskInputs: DiskKeyInputs = {
+      imageId: image.id,
+      installer,
+      rootLayout,
+      luks,
+      placement,
+      kargs: image.kargs,
+      minDiskGiB: profile.vm.diskGiB,
+      composefsBackend: profile.expect.composefs !== null,
+    };
+    const install = async (): Promise<InstallOutcome> => {
+      // The disk authorizes this key; a cached disk comes with the key it was installed with.
+      const key = generateRunKey(work);
+      const common = { imageId: image.id, runId, workDir: work, authorizedKey: key.publicKey, minDiskGiB: profile.vm.diskGiB, kargs: image.kargs, signal: opts.signal };
       const bootc = {
         ...common,
         imageRef: image.ref,
@@ -249,7 +263,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
         ...(luks === 'tpm2' ? { blockSetup: 'tpm2-luks' as const } : {}),
       };
       const tpm2 = { stateDir: tpmStateDir, ...(placement === 'vm' ? { inVm: installerVm } : {}) };
-      return Promise.race([
+      const disk: CachedInstall = await Promise.race([
         installer === 'bootc'
           ? placement === 'vm'
             ? installBootcInVm({ ...bootc, tpmStateDir, vm: installerVm })
@@ -257,7 +271,19 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
           : installDirect({ ...common, rootLayout, ...(luks === 'tpm2' ? { luks: { tpm2 } } : {}) }),
         abortRace(),
       ]);
-    });
+      return { disk, privateKeyPath: key.privateKeyPath, ...(luks === 'tpm2' ? { tpmStateDir } : {}) };
+    };
+    // An image made for this run alone (a directory's, an import) is gone after it: so is a disk of it.
+    const cacheDisk = opts.diskCache !== false && !record.images?.includes(image.id);
+    const got = await clock.run(
+      'disk',
+      profile.budgets.diskMs,
+      () => Promise.race([diskFor(diskInputs, { work, bypass: !cacheDisk, budgetMs: profile.budgets.diskMs, signal: opts.signal, log: opts.log }, install), abortRace()]),
+      { cached: (v) => v.cached },
+    );
+    const disk = got.disk;
+    summary.diskKey = got.key;
+    const key = { privateKeyPath: join(work, 'id_ed25519') };
     summary.kernel = { release: disk.kernel.release, tier: kernelTierOf(disk.kernel.release) };
 
     // vm
