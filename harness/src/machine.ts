@@ -3,7 +3,8 @@
 // reboot() waits for a new boot id and checks the pinned host key.
 import { AssertionFailure } from './errors.js';
 import { poll, withDeadline } from './util/deadline.js';
-import { Session, HostKeyMismatch, type ExecResult } from './ssh/session.js';
+import { Session, HostKeyMismatch } from './ssh/session.js';
+import type { ExecResult } from './util/exec.js';
 
 export interface MachineOptions {
   port: number;

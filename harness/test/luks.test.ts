@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LUKS_HEADER_MIB, encryptArgs, enrollArgs, enrollSwtpmArgs, encryptForTpm2, luksKargs, vmEnrollArgs, VM_SETUP_KEY } from '../src/install/luks.js';
-import { whyFatal } from '../src/run/test-install.js';
+import { whyFatal } from '../src/run/boot.js';
 import { scanConsole } from '../src/vm/console-patterns.js';
 
 t.test('command lines', async (t) => {

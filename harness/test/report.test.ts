@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { AssertionFailure, InfraError, TeardownError, UsageError } from '../src/errors.js';
 import { pointLatest, readTests, verdictOf, writeSummary, type Summary, type TestRecord } from '../src/report/summary.js';
 import { EXIT, exitCodeFor, formatError } from '../src/cli/exit-codes.js';
-import { parseTiers } from '../src/cli/main.js';
+import { parseTiers } from '../src/cli/args.js';
 import { labelArgs } from '../src/image/buildah.js';
 import { listFixtures, loadRecipe, mmdebstrapArgs, recipeHash, type Recipe } from '../src/fixtures/recipe.js';
 import { DeadlineExceeded } from '../src/util/deadline.js';

@@ -1,6 +1,5 @@
 // bootc-harness command line. Parsing and exit codes live here; the work lives in the stages.
 import { existsSync, statSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { imageId, importImage, removeImage } from '../image/buildah.js';
 import { UsageError } from '../errors.js';
 import { buildFixture } from '../fixtures/build.js';
@@ -10,19 +9,14 @@ import { takeManifest } from '../image/manifest.js';
 import { manifestOfImage, packageRootfs } from '../image/package.js';
 import { checkSource, isImageReference, parseSource } from '../image/source.js';
 import { requireTools } from '../util/tools.js';
-import { ALL_TIERS, testInstall, type TestInstallOptions } from '../run/test-install.js';
+import { testInstall } from '../run/test-install.js';
 import { ciMatrix, matrixProfiles, matrixTable, runMatrix } from '../run/matrix.js';
-import { EXIT, exitCodeFor, formatError } from './exit-codes.js';
-import { gateScreen } from '../report/gate.js';
 import type { Summary } from '../report/summary.js';
-import { tierStatuses } from '../report/tiers.js';
-import { listRuns } from '../run/registry.js';
-import { sshToKept, stopRuns } from '../run/kept.js';
-import { rerunSuites } from '../run/suites.js';
-import { diskCacheLimit, listDiskCache, pruneDiskCache } from '../install/disk-cache.js';
-import { reportsDir } from '../util/paths.js';
-import { join, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { INSTALL_FLAGS, installOptions, log, oneOf, parse, parseTiers } from './args.js';
+import { EXIT, exitCodeFor, formatError } from './exit-codes.js';
+import { cmdGate } from './gate.js';
+import { cmdCache, cmdList, cmdSsh, cmdStop, cmdSuites } from './runs.js';
+
 
 const USAGE = `usage:
   bootc-harness test-install [SOURCE] [--profile NAME] [--tier 0,1,..] [--installer auto|bootc|direct]
@@ -39,190 +33,6 @@ const USAGE = `usage:
   bootc-harness manifest ROOTFS|IMAGE
   bootc-harness fixtures build [NAME...] [--jobs N]   # no NAME: every fixture
   bootc-harness matrix [--tier 0,1,..] [--jobs N] [--accel auto|kvm|tcg] [--report DIR] [--list]`;
-
-function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[], dflt: T): T {
-  if (value === undefined) return dflt;
-  if (!allowed.includes(value as T)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
-  return value as T;
-}
-
-export function parseTiers(value: string | undefined): number[] {
-  if (value === undefined) return [...ALL_TIERS];
-  const parts = value.split(',').map((s) => s.trim().replace(/^tier/, ''));
-  const tiers = parts.map((p) => {
-    if (!/^\d+$/.test(p) || !ALL_TIERS.includes(Number(p) as (typeof ALL_TIERS)[number])) throw new UsageError(`unknown tier "${p}" (tiers are ${ALL_TIERS.join(', ')})`);
-    return Number(p);
-  });
-  return [...new Set(tiers)].sort((a, b) => a - b);
-}
-
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>) {
-  // A value that starts with a dash (--tier -1) is still the option's value, judged by its
-  // own check, not an "ambiguous option".
-  const joined: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const name = args[i]!.startsWith('--') ? args[i]!.slice(2) : '';
-    if (options[name]?.type === 'string' && args[i + 1]?.startsWith('-')) joined.push(`${args[i]}=${args[++i]}`);
-    else joined.push(args[i]!);
-  }
-  try {
-    return parseArgs({ args: joined, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message.split('\n')[0]);
-  }
-}
-
-const log = (line: string) => process.stderr.write(`bootc-harness: ${line}\n`);
-
-const INSTALL_FLAGS = {
-  profile: { type: 'string' },
-  installer: { type: 'string' },
-  accel: { type: 'string' },
-  keep: { type: 'boolean' },
-  report: { type: 'string' },
-  luks: { type: 'string' },
-  'fresh-tpm': { type: 'boolean' },
-  placement: { type: 'string' },
-  'no-disk-cache': { type: 'boolean' },
-} as const;
-
-/** test-install's options from its flags (gate takes the same, with --require for --tier). */
-function installOptions(cmd: string, values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[], tiers: string | undefined, signal: AbortSignal): TestInstallOptions {
-  if (positionals.length > 1) throw new UsageError(`${cmd} takes one SOURCE, got ${positionals.length}`);
-  return {
-    source: positionals[0],
-    profile: values.profile as string | undefined,
-    tiers: parseTiers(tiers),
-    tiersExplicit: tiers !== undefined,
-    installer: oneOf('installer', values.installer as string | undefined, ['auto', 'bootc', 'direct'] as const, 'auto'),
-    accel: oneOf('accel', values.accel as string | undefined, ['auto', 'kvm', 'tcg'] as const, 'auto'),
-    keep: Boolean(values.keep),
-    reportDir: values.report as string | undefined,
-    ...(values.luks !== undefined ? { luks: oneOf('luks', values.luks as string, ['tpm2', 'none'] as const, 'none') } : {}),
-    freshTpm: Boolean(values['fresh-tpm']),
-    diskCache: !values['no-disk-cache'],
-    ...(values.placement !== undefined ? { placement: oneOf('placement', values.placement as string, ['host', 'vm'] as const, 'host') } : {}),
-    log,
-    signal,
-  };
-}
-
-/**
- * The release question: did every tier we require run and pass? A required tier with no
- * test that ran (all skipped, or none selected) fails the gate, naming why.
- */
-async function cmdGate(args: string[], signal: AbortSignal): Promise<number> {
-  const { values, positionals } = parse(args, { ...INSTALL_FLAGS, require: { type: 'string' }, run: { type: 'string' } });
-  if (values.require === undefined) throw new UsageError('gate needs --require TIERS, e.g. --require 0,1,3');
-  if (values.run !== undefined) return gateOfRun(values.run as string, parseTiers(values.require as string), positionals);
-  const opts = installOptions('gate', values, positionals, values.require as string, signal);
-  let summary: Summary | undefined;
-  let runDir = '';
-  let failure: unknown;
-  try {
-    const r = await testInstall(opts);
-    summary = r.summary;
-    runDir = r.runDir;
-  } catch (e) {
-    const x = e as { summary?: Summary; runDir?: string };
-    if (!x.summary) throw e;
-    summary = x.summary;
-    runDir = x.runDir ?? '';
-    failure = e;
-  }
-  process.stdout.write(gateScreen(summary, opts.tiers, runDir));
-  if (signal.aborted) return EXIT.interrupted;
-  const passed = opts.tiers.every((t) => summary!.tiers?.[`tier${t}`] === 'passed');
-  if (passed) return EXIT.passed;
-  return failure ? exitCodeFor(failure) : EXIT.failed;
-}
-
-/** gate --run: a finished run's report judged against the required tiers, every one of them named. */
-function gateOfRun(run: string, required: number[], positionals: string[]): number {
-  if (positionals.length) throw new UsageError('gate --run RUN takes no SOURCE: the run says what it tested');
-  const runDir = /[/.]/.test(run) ? resolve(run) : join(reportsDir(), run);
-  let summary: Summary;
-  try {
-    summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as Summary;
-  } catch {
-    throw new UsageError(`gate --run: no report at ${runDir} (summary.json)`);
-  }
-  summary.tiers = tierStatuses(summary.tests, required, true);
-  process.stdout.write(gateScreen(summary, required, runDir));
-  return required.every((t) => summary.tiers?.[`tier${t}`] === 'passed') && summary.verdict !== 'error' ? EXIT.passed : EXIT.failed;
-}
-
-function cmdList(args: string[]): number {
-  const { positionals } = parse(args, {});
-  if (positionals.length) throw new UsageError('list takes no arguments');
-  const rows = listRuns();
-  if (!rows.length) {
-    process.stdout.write('no runs\n');
-    return EXIT.passed;
-  }
-  const lines = rows.map((e) => [e.runId, e.state, e.record?.kept ? `127.0.0.1:${e.record.kept.sshPort}` : '-', e.record?.source ?? '?']);
-  const w = [0, 1, 2].map((i) => Math.max(...lines.map((l) => l[i]!.length), ['RUN', 'STATE', 'SSH'][i]!.length));
-  for (const l of [['RUN', 'STATE', 'SSH', 'SOURCE'], ...lines]) process.stdout.write(`${l[0]!.padEnd(w[0]!)}  ${l[1]!.padEnd(w[1]!)}  ${l[2]!.padEnd(w[2]!)}  ${l[3]}\n`);
-  return EXIT.passed;
-}
-
-async function cmdSsh(args: string[], signal: AbortSignal): Promise<number> {
-  const { positionals } = parse(args, {});
-  const [name, ...command] = positionals;
-  if (!name) throw new UsageError('ssh needs RUN (a kept run: see "bootc-harness list")');
-  return sshToKept(name, command, signal);
-}
-
-async function cmdSuites(args: string[], signal: AbortSignal): Promise<number> {
-  const { values, positionals } = parse(args, { tier: { type: 'string' }, grep: { type: 'string' }, profile: { type: 'string' } });
-  if (positionals.length !== 1) throw new UsageError('suites needs one RUN (a kept run: see "bootc-harness list")');
-  if (values.grep !== undefined) {
-    try {
-      new RegExp(values.grep as string);
-    } catch (e) {
-      throw new UsageError(`--grep: ${(e as Error).message}`);
-    }
-  }
-  const r = await rerunSuites(positionals[0]!, {
-    tiers: parseTiers(values.tier as string | undefined),
-    tiersExplicit: values.tier !== undefined,
-    ...(values.grep !== undefined ? { grep: values.grep as string } : {}),
-    ...(values.profile !== undefined ? { profile: values.profile as string } : {}),
-    signal,
-  });
-  const n = (st: string) => r.tests.filter((t) => t.status === st).length;
-  const tiers = Object.entries(r.tiers).map(([t, st]) => `${t} ${st}`).join(', ');
-  if (r.message) process.stderr.write(`bootc-harness: ${r.message}\n`);
-  process.stdout.write(`${r.exitCode === 0 ? 'PASSED' : 'FAILED'}: suites against ${r.runId}: ${n('passed')} passed, ${n('failed') + n('timedOut')} failed, ${n('skipped')} skipped (${tiers})\nreport: ${r.dir}\n`);
-  return r.exitCode;
-}
-
-async function cmdStop(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { all: { type: 'boolean' } });
-  if (values.all ? positionals.length !== 0 : positionals.length !== 1) throw new UsageError('stop needs one RUN, or --all');
-  const lines = await stopRuns(values.all ? 'all' : positionals[0]!);
-  process.stdout.write(lines.length ? lines.join('\n') + '\n' : 'no kept runs\n');
-  return EXIT.passed;
-}
-
-function cmdCache(args: string[]): number {
-  const { positionals } = parse(args, {});
-  const [verb, ...extra] = positionals;
-  if ((verb !== 'list' && verb !== 'prune') || extra.length) throw new UsageError('usage: bootc-harness cache list|prune');
-  if (verb === 'prune') {
-    const r = pruneDiskCache();
-    process.stdout.write(`removed ${r.removed.length} installed disks${r.busy.length ? `; ${r.busy.length} in use, kept: ${r.busy.join(', ')}` : ''}\n`);
-    return EXIT.passed;
-  }
-  const entries = listDiskCache();
-  const gib = (b: number) => (b / 2 ** 30).toFixed(2);
-  for (const e of entries) {
-    const i = e.inputs;
-    process.stdout.write(`${e.key}  ${gib(e.bytes).padStart(6)} GiB  used ${e.lastUsed.toISOString()}  ${i.installer} ${i.rootLayout} luks=${i.luks} placement=${i.placement} image ${i.imageId.slice(0, 12)}\n`);
-  }
-  process.stdout.write(`${entries.length} installed disks, ${gib(entries.reduce((n, e) => n + e.bytes, 0))} GiB of ${gib(diskCacheLimit())} GiB (BOOTC_HARNESS_DISK_CACHE_GIB)\n`);
-  return EXIT.passed;
-}
 
 async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals } = parse(args, { ...INSTALL_FLAGS, tier: { type: 'string' } });

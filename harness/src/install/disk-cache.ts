@@ -9,7 +9,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import { join, resolve } from 'node:path';
 import { cacheDir, REPO_ROOT } from '../util/paths.js';
 import { withLock } from '../util/lock.js';
-import { isAlive, processId, type ProcessId } from '../run/registry.js';
+import { isAlive, processId, type ProcessId } from '../util/process-id.js';
 import type { InstalledDisk } from './direct.js';
 
 export type CachedInstall = InstalledDisk & { qemuExtraArgs?: string[] };

@@ -13,7 +13,7 @@ import { which } from '../util/tools.js';
 import { chooseAccel } from '../vm/accel.js';
 import { ConsoleWatch } from '../vm/console-watch.js';
 import { startDaemon } from '../vm/daemon.js';
-import { killGroup } from '../vm/process.js';
+import { killGroup } from '../util/process-group.js';
 import type { Accel } from '../vm/qemu-args.js';
 import { Swtpm } from '../vm/swtpm.js';
 import {

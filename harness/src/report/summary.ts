@@ -1,7 +1,9 @@
 // reports/<run>/summary.json: the one-glance verdict, as the design specifies.
 import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TierStatus } from './tiers.js';
+
+/** A tier's verdict: passed, failed, not-applicable (nothing of it expected), not-tested (asked for by name, nothing ran). */
+export type TierStatus = 'passed' | 'failed' | 'not-applicable' | 'not-tested';
 
 export type Verdict = 'passed' | 'failed' | 'error';
 
@@ -53,6 +55,11 @@ export interface Summary {
   kept?: { runId: string; ssh: string };
   startedAt: string;
   finishedAt: string;
+}
+
+/** A run's summary before anything ran: an error until the run says otherwise. */
+export function newSummary(o: { source: string; profile: string; profileReason: string; installer: string; stages: StageRecord[]; startedAt: string }): Summary {
+  return { verdict: 'error', exitCode: 3, ...o, image: { ref: '' }, accel: '', accelReason: '', kernel: { release: '', tier: '' }, tests: [], finishedAt: o.startedAt };
 }
 
 /** Pure: the verdict follows from the tests and whether the harness itself failed. */

@@ -2,9 +2,7 @@
 // is never "passed". Asked for by name (--tier), a tier in which nothing ran fails the
 // run, naming why each of its tests skipped; otherwise it is "not applicable".
 import type { Profile } from '../profile/profile.js';
-import type { TestRecord } from './summary.js';
-
-export type TierStatus = 'passed' | 'failed' | 'not-applicable' | 'not-tested';
+import type { TestRecord, TierStatus } from './summary.js';
 
 /** Pure: each selected tier's status from its tests. `explicit`: the tiers were asked for by name. */
 export function tierStatuses(tests: readonly TestRecord[], tiers: readonly number[], explicit: boolean): Record<string, TierStatus> {

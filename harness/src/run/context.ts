@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { InfraError } from '../errors.js';
 import type { Profile } from '../profile/profile.js';
+import type { ScratchDisk } from '../vm/scratch-disks.js';
 
 export interface RunContext {
   runId: string;
@@ -22,12 +23,6 @@ export interface RunContext {
   composefsDigest?: string;
   /** The PCRs the installer sealed the root's key to ('' for none), when it sealed one. */
   luksPcrs?: string;
-}
-
-export interface ScratchDisk {
-  serial: string;
-  sizeGiB: number;
-  guestPath: string;
 }
 
 export const CONTEXT_ENV = 'BOOTC_HARNESS_CONTEXT';

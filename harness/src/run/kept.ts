@@ -1,10 +1,19 @@
-// What the operator does with a VM a run kept (--keep): step into it, stop it.
+// What the operator does with a VM a run kept (--keep): hand it over, step into it, stop it.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Machine } from '../machine.js';
+import { processId } from '../util/process-id.js';
+import type { Swtpm } from '../vm/swtpm.js';
+import type { Vm } from '../vm/vm.js';
 import { Qmp } from '../vm/qmp.js';
 import { withDeadline } from '../util/deadline.js';
 import { runInherit } from '../util/exec.js';
 import { requireTools } from '../util/tools.js';
 import { cleanupRun } from './reap.js';
-import { findKeptRun, findRun, isAlive, listRuns, type RunEntry } from './registry.js';
+import type { OpenRun } from './run-dir.js';
+import type { StageClock } from './stages.js';
+import { findKeptRun, findRun, listRuns, type RunEntry } from './registry.js';
+import { isAlive } from '../util/process-id.js';
 
 /** Pure: the OpenSSH argv that reaches a kept VM with its key and pinned host key; `command` runs there instead of a shell. */
 export function sshArgv(k: { sshPort: number; privateKeyPath: string; knownHostsPath: string }, command: readonly string[]): string[] {
@@ -61,4 +70,38 @@ export async function stopRuns(name: string | 'all'): Promise<string[]> {
     out.push(`${e.runId}: ${r.how}; ${r.steps.length} cleanup steps`);
   }
   return out;
+}
+
+/** Pure: the plain OpenSSH command that reaches a kept VM, host key pinned. */
+export function plainSsh(k: { sshPort: number; privateKeyPath: string; knownHostsPath: string }): string {
+  return sshArgv(k, []).join(' ');
+}
+
+/**
+ * --keep: the VM is handed over instead of powered off. Its host key is written as a
+ * known_hosts line for plain ssh, QEMU and swtpm are let go (they outlive this process),
+ * and run.json records where the VM is. Returns the summary's `kept`.
+ */
+export async function keepVm(run: OpenRun, clock: StageClock, b: { vm: Vm; tpm: Swtpm; machine: Machine; port: number }, paths: { privateKeyPath: string; contextPath: string }): Promise<{ runId: string; ssh: string }> {
+  const knownHostsPath = join(run.work, 'known_hosts');
+  writeFileSync(knownHostsPath, `[127.0.0.1]:${b.port} ${b.machine.hostKeyLine}\n`, { mode: 0o600 });
+  b.machine.close();
+  await clock.run('keep', 15_000, async () => {
+    await b.vm.handOver(run.consoleLog);
+    b.tpm.release();
+  });
+  const swtpm = b.tpm.pid !== undefined ? processId(b.tpm.pid) : undefined;
+  const kept = {
+    at: new Date().toISOString(),
+    qemu: processId(b.vm.pid!)!,
+    ...(swtpm ? { swtpm } : {}),
+    sshPort: b.port,
+    privateKeyPath: paths.privateKeyPath,
+    knownHostsPath,
+    contextPath: paths.contextPath,
+    qmpSocket: join(run.work, 'qmp.sock'),
+    consoleLog: run.consoleLog,
+  };
+  run.markKept(kept);
+  return { runId: run.runId, ssh: plainSsh(kept) };
 }

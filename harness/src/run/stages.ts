@@ -30,3 +30,12 @@ export function normalise(stage: Stage, e: unknown, budgetMs?: number, consoleTa
   }
   return new InfraError(stage, e instanceof Error ? e.message : String(e), { cause: e, consoleTail });
 }
+
+/** Something to race a stage against: rejects (an infrastructure error, "interrupted") once `signal` aborts. */
+export function interruption(signal: AbortSignal): () => Promise<never> {
+  return () =>
+    new Promise<never>((_, reject) => {
+      if (signal.aborted) return reject(new InfraError('input', 'interrupted'));
+      signal.addEventListener('abort', () => reject(new InfraError('input', 'interrupted')), { once: true });
+    });
+}

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { runInherit } from '../util/exec.js';
 import { REPO_ROOT } from '../util/paths.js';
 import { loadProfile } from '../profile/profile.js';
-import { readTests, verdictOf, type Summary, type TestRecord } from '../report/summary.js';
-import { notTestedMessage, tierStatuses, withRunExpectations, type TierStatus } from '../report/tiers.js';
+import { readTests, verdictOf, type Summary, type TestRecord, type TierStatus } from '../report/summary.js';
+import { notTestedMessage, tierStatuses, withRunExpectations } from '../report/tiers.js';
 import { CONTEXT_ENV, type RunContext } from './context.js';
 import { findKeptRun } from './registry.js';
 

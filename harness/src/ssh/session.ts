@@ -4,13 +4,9 @@ import { readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
 import { AssertionFailure, InfraError } from '../errors.js';
 import { withDeadline } from '../util/deadline.js';
+import type { ExecResult } from '../util/exec.js';
 import { fingerprint, knownHostsKey } from './keys.js';
 
-export interface ExecResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
 
 export interface ConnectOptions {
   port: number;

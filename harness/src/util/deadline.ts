@@ -34,14 +34,6 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, what: string, s
   });
 }
 
-/** A promise that settles when `signal` aborts: something to race against. */
-export function aborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
-}
-
 /** Waits `ms` unless `signal` aborts first. Only `poll` uses this, for its backoff. */
 function backoffDelay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

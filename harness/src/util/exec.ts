@@ -2,7 +2,7 @@
 // as an argv array, never a shell string.
 import { execa, type ResultPromise } from 'execa';
 import { InfraError, type Stage } from '../errors.js';
-import { killGroup } from '../vm/process.js';
+import { killGroup } from './process-group.js';
 
 export interface ExecResult {
   exitCode: number;

@@ -8,7 +8,6 @@ import { UsageError } from '../errors.js';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const FIXTURES_DIR = resolve(REPO_ROOT, 'fixtures');
 export const PROFILES_DIR = resolve(REPO_ROOT, 'vm-images');
-export const SUITES_DIR = resolve(REPO_ROOT, 'suites');
 
 export function reportsDir(): string {
   return resolve(process.env.BOOTC_HARNESS_REPORTS ?? resolve(REPO_ROOT, 'reports'));

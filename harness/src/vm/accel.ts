@@ -8,7 +8,7 @@ import { InfraError } from '../errors.js';
 import { spawn } from '../util/exec.js';
 import { withDeadline } from '../util/deadline.js';
 import { cacheDir } from '../util/paths.js';
-import { killGroup } from './process.js';
+import { killGroup } from '../util/process-group.js';
 import { kvmProbeArgs, type Accel } from './qemu-args.js';
 
 export interface AccelChoice {

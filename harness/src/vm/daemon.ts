@@ -5,7 +5,7 @@ import { basename, dirname } from 'node:path';
 import { InfraError, type Stage } from '../errors.js';
 import { spawn } from '../util/exec.js';
 import { withDeadline } from '../util/deadline.js';
-import { killGroup } from './process.js';
+import { killGroup } from '../util/process-group.js';
 
 /**
  * Resolves when `path` exists: an fs.watch event on its directory, no polling. Pass a signal

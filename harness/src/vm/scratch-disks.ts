@@ -2,7 +2,13 @@
 // sparse raw files, named in the guest by their virtio serial, never by enumeration order.
 import { closeSync, openSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ScratchDisk } from '../run/context.js';
+
+/** An empty disk attached to the VM; `guestPath` is its stable name in the guest. */
+export interface ScratchDisk {
+  serial: string;
+  sizeGiB: number;
+  guestPath: string;
+}
 
 export const SCRATCH_DISK_GIB = 1;
 

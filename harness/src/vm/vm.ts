@@ -8,7 +8,7 @@ import { poll, withDeadline } from '../util/deadline.js';
 import { ConsoleWatch } from './console-watch.js';
 import { Qmp } from './qmp.js';
 import { qemuArgs, type QemuProfile } from './qemu-args.js';
-import { killGroup } from './process.js';
+import { killGroup } from '../util/process-group.js';
 import { listening } from './daemon.js';
 
 export interface VmExit {

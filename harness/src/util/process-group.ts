@@ -1,8 +1,13 @@
 // Stopping a process group for sure: SIGTERM, then SIGKILL when it does not exit in time.
-import type { Child } from '../util/exec.js';
-import { withDeadline } from '../util/deadline.js';
+import { withDeadline } from './deadline.js';
 
-export async function killGroup(child: Child, exited: Promise<unknown>, graceMs: number): Promise<void> {
+/** What killGroup needs of a child process: its pid, and whether it has exited. */
+export interface GroupLeader {
+  readonly pid?: number | undefined;
+  readonly exitCode: number | null;
+}
+
+export async function killGroup(child: GroupLeader, exited: Promise<unknown>, graceMs: number): Promise<void> {
   const pid = child.pid;
   if (pid === undefined || child.exitCode !== null) {
     await exited;

@@ -1,0 +1,72 @@
+// Command-line parsing shared by the commands: flags, tiers, test-install's options.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../errors.js';
+import { ALL_TIERS, type TestInstallOptions } from '../run/options.js';
+
+export function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[], dflt: T): T {
+  if (value === undefined) return dflt;
+  if (!allowed.includes(value as T)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
+  return value as T;
+}
+
+export function parseTiers(value: string | undefined): number[] {
+  if (value === undefined) return [...ALL_TIERS];
+  const parts = value.split(',').map((s) => s.trim().replace(/^tier/, ''));
+  const tiers = parts.map((p) => {
+    if (!/^\d+$/.test(p) || !ALL_TIERS.includes(Number(p) as (typeof ALL_TIERS)[number])) throw new UsageError(`unknown tier "${p}" (tiers are ${ALL_TIERS.join(', ')})`);
+    return Number(p);
+  });
+  return [...new Set(tiers)].sort((a, b) => a - b);
+}
+
+export function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>) {
+  // A value that starts with a dash (--tier -1) is still the option's value, judged by its
+  // own check, not an "ambiguous option".
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i]!.startsWith('--') ? args[i]!.slice(2) : '';
+    if (options[name]?.type === 'string' && args[i + 1]?.startsWith('-')) joined.push(`${args[i]}=${args[++i]}`);
+    else joined.push(args[i]!);
+  }
+  try {
+    return parseArgs({ args: joined, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('\n')[0]);
+  }
+}
+
+export const log = (line: string) => process.stderr.write(`bootc-harness: ${line}\n`);
+
+export const INSTALL_FLAGS = {
+  profile: { type: 'string' },
+  installer: { type: 'string' },
+  accel: { type: 'string' },
+  keep: { type: 'boolean' },
+  report: { type: 'string' },
+  luks: { type: 'string' },
+  'fresh-tpm': { type: 'boolean' },
+  placement: { type: 'string' },
+  'no-disk-cache': { type: 'boolean' },
+} as const;
+
+/** test-install's options from its flags (gate takes the same, with --require for --tier). */
+export function installOptions(cmd: string, values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[], tiers: string | undefined, signal: AbortSignal): TestInstallOptions {
+  if (positionals.length > 1) throw new UsageError(`${cmd} takes one SOURCE, got ${positionals.length}`);
+  return {
+    source: positionals[0],
+    profile: values.profile as string | undefined,
+    tiers: parseTiers(tiers),
+    tiersExplicit: tiers !== undefined,
+    installer: oneOf('installer', values.installer as string | undefined, ['auto', 'bootc', 'direct'] as const, 'auto'),
+    accel: oneOf('accel', values.accel as string | undefined, ['auto', 'kvm', 'tcg'] as const, 'auto'),
+    keep: Boolean(values.keep),
+    reportDir: values.report as string | undefined,
+    ...(values.luks !== undefined ? { luks: oneOf('luks', values.luks as string, ['tpm2', 'none'] as const, 'none') } : {}),
+    freshTpm: Boolean(values['fresh-tpm']),
+    diskCache: !values['no-disk-cache'],
+    ...(values.placement !== undefined ? { placement: oneOf('placement', values.placement as string, ['host', 'vm'] as const, 'host') } : {}),
+    log,
+    signal,
+  };
+}
+

@@ -1,0 +1,120 @@
+// One boot: a throwaway overlay on the installed disk (so a retry starts from the disk as
+// installed), a TPM, QEMU; then the wait for SSH, raced against QEMU exiting, a fatal
+// console line, a login prompt with no sshd, and a guest that falls silent. An
+// infrastructure failure (a silent guest, QEMU dying) is retried once; an assertion never.
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import getPort from 'get-port';
+import { AssertionFailure } from '../errors.js';
+import type { CachedInstall } from '../install/disk-cache.js';
+import { Machine } from '../machine.js';
+import type { Profile } from '../profile/profile.js';
+import { guestFallsSilent, sshSilentAfterLogin, SILENCE_MS, SSH_GRACE_AFTER_LOGIN_MS } from '../ssh/boot-watch.js';
+import type { Accel } from '../vm/qemu-args.js';
+import { describeHit, type ConsoleHit } from '../vm/console-patterns.js';
+import { createOverlay } from '../vm/overlay.js';
+import { Swtpm } from '../vm/swtpm.js';
+import { Vm } from '../vm/vm.js';
+import { firmware } from './disk-stage.js';
+import type { Luks } from './plan.js';
+import { retryInfraOnce, type Retry } from './retry.js';
+import type { OpenRun } from './run-dir.js';
+import type { StageClock } from './stages.js';
+
+export interface BootInput {
+  run: OpenRun;
+  clock: StageClock;
+  disk: CachedInstall;
+  accel: Accel;
+  profile: Profile;
+  luks: Luks;
+  /** A TPM that has never seen this disk, so a sealed key cannot be unsealed. */
+  freshTpm: boolean;
+  scratchDisks: { path: string; format: 'raw'; serial: string }[];
+  privateKeyPath: string;
+  signal: AbortSignal;
+  log: (line: string) => void;
+  interrupted: () => Promise<never>;
+  onRetry: (r: Retry) => void;
+  /** Each VM as it starts, for the console tail of a failure. */
+  onVm: (vm: Vm) => void;
+}
+
+export interface Booted {
+  vm: Vm;
+  tpm: Swtpm;
+  machine: Machine;
+  port: number;
+}
+
+export async function bootGuest(i: BootInput): Promise<Booted> {
+  const { run, clock, profile } = i;
+  let vm: Vm | undefined;
+  let tpm: Swtpm | undefined;
+  const boot = async (attempt: number): Promise<Booted> => {
+    const port = await getPort({ host: '127.0.0.1' });
+    const started = await clock.run('vm', 60_000, async () => {
+      const overlay = await createOverlay(i.disk, join(run.work, `boot-${attempt}.qcow2`), i.signal);
+      const thisTpm = await Swtpm.start(join(run.work, i.freshTpm ? 'tpm-fresh' : 'tpm'), join(run.work, 'tpm.sock'));
+      tpm = thisTpm;
+      if (i.freshTpm) i.log('vm: booting with a fresh TPM (not the one the installer enrolled)');
+      run.deferUnlessKept('stop swtpm', () => thisTpm.dispose());
+      const fw = firmware();
+      const v = await Vm.start({
+        dir: run.work,
+        accel: i.accel,
+        cpus: profile.vm.cpus,
+        memoryMiB: profile.vm.memoryMiB,
+        ovmfCode: fw.code,
+        ovmfVarsTemplate: fw.varsTemplate,
+        disk: overlay,
+        extraDisks: i.scratchDisks,
+        ...(i.disk.qemuExtraArgs ? { extraArgs: i.disk.qemuExtraArgs } : {}),
+        tpmSocket: thisTpm.socket,
+        sshPort: port,
+        consoleLog: run.consoleLog,
+        warnOnly: new Set(profile.console.warnOnly),
+      });
+      run.deferUnlessKept('stop qemu', () => v.dispose());
+      return { vm: v, tpm: thisTpm };
+    });
+    vm = started.vm;
+    i.onVm(started.vm);
+    const theVm = started.vm;
+    i.log(`session: waiting for ssh on 127.0.0.1:${port} (budget ${profile.budgets.bootMs / 1000} s)`);
+    // Background watches of the boot end with the session stage, however it ends.
+    const bootWatch = new AbortController();
+    const race = () =>
+      Promise.race([
+        theVm.exited.then((e) => Promise.reject(theVm.exitError(e))),
+        theVm.console.fatal().catch((hit: ConsoleHit) =>
+          Promise.reject(new AssertionFailure('session', `${whyFatal(hit, i.luks)}\n${theVm.console.context(hit)}`, { consoleTail: theVm.console.tail() })),
+        ),
+        sshSilentAfterLogin(theVm, port, SSH_GRACE_AFTER_LOGIN_MS, bootWatch.signal),
+        guestFallsSilent(theVm, port, SILENCE_MS, bootWatch.signal),
+        i.interrupted(),
+      ]);
+    const machine = await clock
+      .run('session', profile.budgets.bootMs + 5_000, () => Machine.waitReady({ port, privateKeyPath: i.privateKeyPath, bootMs: profile.budgets.bootMs, race }), {
+        consoleTail: () => theVm.console.tail(),
+      })
+      .finally(() => bootWatch.abort());
+    return { vm: theVm, tpm: started.tpm, machine, port };
+  };
+  return retryInfraOnce(boot, {
+    signal: i.signal,
+    beforeRetry: async (r) => {
+      i.log(`boot: retrying once after an infrastructure failure: ${r.reason}`);
+      i.onRetry(r);
+      await vm?.dispose();
+      await tpm?.dispose();
+      appendFileSync(run.consoleLog, `\n=== bootc-harness: boot attempt 2 (the first failed: ${r.reason}) ===\n`);
+    },
+  });
+}
+
+/** A passphrase prompt on a disk whose key is sealed to the TPM means the TPM would not unseal it. */
+export function whyFatal(hit: ConsoleHit, luks: Luks): string {
+  if (luks === 'tpm2' && hit.id === 'passphrase-prompt') return `TPM2 unlock failed: the initrd fell back to asking for a passphrase (${describeHit(hit)})`;
+  return describeHit(hit);
+}

@@ -1,0 +1,73 @@
+// The disk stage: the installer the plan chose writes a disk (or the disk cache has it).
+// A tpm2-luks root is sealed to the TPM state the test VM boots with, on the host or in an
+// installer VM with that TPM and the test VM's firmware.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { installBootcInVm, installBootcOnHost } from '../install/bootc.js';
+import { installDirect } from '../install/direct.js';
+import { diskFor, type CachedInstall, type DiskForRun, type DiskKeyInputs, type InstallOutcome } from '../install/disk-cache.js';
+import type { Profile } from '../profile/profile.js';
+import { generateRunKey } from '../ssh/keys.js';
+import { OVMF_CODE_CANDIDATES, OVMF_VARS_CANDIDATES } from '../vm/qemu-args.js';
+import type { TestInstallOptions } from './options.js';
+import type { InstallPlan } from './plan.js';
+import type { OpenRun } from './run-dir.js';
+
+/** Room the disk stage keeps after the installer VM's deadline for its teardown. */
+const INSTALLER_VM_TEARDOWN_MS = 20_000;
+
+export interface DiskStageInput {
+  run: OpenRun;
+  image: { id: string; ref: string; kargs: string[] };
+  plan: InstallPlan;
+  profile: Profile;
+  opts: Pick<TestInstallOptions, 'accel' | 'diskCache' | 'log' | 'signal'>;
+  /** Settles (rejects) on Ctrl-C: an install in progress is abandoned to its own teardown. */
+  interrupted: () => Promise<never>;
+}
+
+export function firmware(): { code: string; varsTemplate: string } {
+  return { code: OVMF_CODE_CANDIDATES.find((p) => existsSync(p))!, varsTemplate: OVMF_VARS_CANDIDATES.find((p) => existsSync(p))! };
+}
+
+export async function installDisk(i: DiskStageInput): Promise<DiskForRun> {
+  const { run, image, plan, profile, opts } = i;
+  const work = run.work;
+  const tpmStateDir = join(work, 'tpm');
+  const installerVm = {
+    accel: opts.accel,
+    cpus: profile.vm.cpus,
+    memoryMiB: profile.vm.memoryMiB,
+    firmware: firmware(),
+    // Ends before the disk stage does, so the installer VM's own teardown runs first.
+    deadline: Date.now() + profile.budgets.diskMs - INSTALLER_VM_TEARDOWN_MS,
+    log: opts.log,
+  };
+  if (plan.placement === 'vm') opts.log("disk: the TPM-binding step runs in an installer VM with the test VM's TPM");
+  const install = async (): Promise<InstallOutcome> => {
+    // The disk authorizes this key; a cached disk comes with the key it was installed with.
+    const key = generateRunKey(work);
+    const common = { imageId: image.id, runId: run.runId, workDir: work, authorizedKey: key.publicKey, minDiskGiB: profile.vm.diskGiB, kargs: image.kargs, signal: opts.signal };
+    const bootc = {
+      ...common,
+      imageRef: image.ref,
+      filesystem: 'ext4' as const,
+      composefsBackend: plan.composefsBackend,
+      ...(plan.luks === 'tpm2' ? { blockSetup: 'tpm2-luks' as const } : {}),
+    };
+    const tpm2 = { stateDir: tpmStateDir, ...(plan.placement === 'vm' ? { inVm: installerVm } : {}) };
+    const disk: CachedInstall = await Promise.race([
+      plan.installer === 'bootc'
+        ? plan.placement === 'vm'
+          ? installBootcInVm({ ...bootc, tpmStateDir, vm: installerVm })
+          : installBootcOnHost(bootc)
+        : installDirect({ ...common, rootLayout: plan.rootLayout, ...(plan.luks === 'tpm2' ? { luks: { tpm2 } } : {}) }),
+      i.interrupted(),
+    ]);
+    return { disk, privateKeyPath: key.privateKeyPath, ...(plan.luks === 'tpm2' ? { tpmStateDir } : {}) };
+  };
+  const inputs: DiskKeyInputs = { imageId: image.id, installer: plan.installer, rootLayout: plan.rootLayout, luks: plan.luks, placement: plan.placement, kargs: image.kargs, minDiskGiB: profile.vm.diskGiB, composefsBackend: plan.composefsBackend };
+  // An image made for this run alone (a directory's, an import) is gone after it: so is a disk of it.
+  const bypass = opts.diskCache === false || run.ownsImage(image.id);
+  return diskFor(inputs, { work, bypass, budgetMs: profile.budgets.diskMs, signal: opts.signal, log: opts.log }, install);
+}

@@ -1,0 +1,33 @@
+// What a test-install run is asked to do, and what it gives back.
+import type { Summary } from '../report/summary.js';
+
+export const ALL_TIERS = [0, 1, 2, 3, 4] as const;
+
+export interface TestInstallOptions {
+  source?: string;
+  profile?: string;
+  tiers: number[];
+  /** The tiers were asked for by name (--tier): one in which no test runs fails the run. */
+  tiersExplicit?: boolean;
+  installer: 'auto' | 'bootc' | 'direct';
+  accel: 'auto' | 'kvm' | 'tcg';
+  keep: boolean;
+  reportDir?: string;
+  /** Encrypt the root with a TPM2-sealed key; default: what the profile expects (expect.luks.tpm2). */
+  luks?: 'tpm2' | 'none';
+  /** Where the install's TPM-binding step runs: on the host, or in an installer VM with the
+   *  test VM's TPM and firmware. Default: vm for bootc with tpm2-luks, host otherwise. */
+  placement?: 'host' | 'vm';
+  /** Boot with a new TPM instead of the one the installer enrolled (a negative test of TPM binding). */
+  freshTpm?: boolean;
+  /** false: install afresh and keep nothing (--no-disk-cache); default: the installed-disk cache. */
+  diskCache?: boolean;
+  log: (line: string) => void;
+  signal: AbortSignal;
+}
+
+export interface TestInstallResult {
+  exitCode: number;
+  runDir: string;
+  summary: Summary;
+}
