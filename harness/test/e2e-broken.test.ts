@@ -4,13 +4,14 @@
 // Boots: one per case, none shared. Each case is another image (a panic, an emergency
 // shell, no sshd, a failing unit, a lost SUID bit, a gained one); an image broken in two ways at once
 // would let one reason hide the other.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findLeftovers } from '../src/util/leftovers.js';
 import { loadProfile } from '../src/profile/profile.js';
 import { cli, VM_TESTS } from './helpers/cli.js';
 import type { Summary } from '../src/report/summary.js';
+import type { RunEvent } from '../src/report/events.js';
 
 interface Case {
   profile: string;
@@ -20,24 +21,40 @@ interface Case {
   reason: RegExp;
   /** The failure comes from the console during boot, before SSH. */
   duringBoot: boolean;
+  /** Run with --json: stdout is one JSON event a line, the verdict last. */
+  json?: boolean;
 }
 
 const CASES: Case[] = [
   { profile: 'broken-panic', exit: 1, tier: 'tier0', test: 'boot.reached-ssh', reason: /kernel panic \[kernel-panic\].*Attempted to kill init/, duringBoot: true },
   { profile: 'broken-emergency', exit: 1, tier: 'tier0', test: 'boot.reached-ssh', reason: /emergency shell \[emergency-shell\]/, duringBoot: true },
   { profile: 'broken-nossh', exit: 1, tier: 'tier0', test: 'boot.reached-ssh', reason: /login prompt .* SSH did not answer within 10 s/, duringBoot: true },
-  { profile: 'broken-unit', exit: 1, tier: 'tier0', test: 'boot.no-failed-units', reason: /bootc-harness-broken\.service/, duringBoot: false },
+  { profile: 'broken-unit', exit: 1, tier: 'tier0', test: 'boot.no-failed-units', reason: /bootc-harness-broken\.service/, duringBoot: false, json: true },
   { profile: 'broken-nosuid', exit: 1, tier: 'tier1', test: 'image.profile-setid', reason: /\/usr\/bin\/sudo/, duringBoot: false },
   { profile: 'broken-gains-suid', exit: 1, tier: 'tier1', test: 'image.no-new-privileges', reason: /\/usr\/bin\/env: mode 4755 in the guest, no SUID\/SGID in the source/, duringBoot: false },
 ];
 
+/** --json: every stdout line parses; each stage starts and ends (with its duration), the named test's result is an event, the verdict is the last. */
+function jsonEvents(t: Test, stdout: string, c: Case): string | undefined {
+  const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as RunEvent);
+  t.ok(events.length > 0 && events.every((e) => typeof e.event === 'string' && !Number.isNaN(Date.parse(e.at))), `${events.length} JSON events, one a line, each stamped`);
+  for (const stage of ['fixture', 'image', 'disk', 'vm', 'session', 'suites', 'shutdown']) {
+    t.ok(events.some((e) => e.event === 'stage-start' && e.stage === stage), `${stage} started`);
+    t.ok(events.some((e) => e.event === 'stage-end' && e.stage === stage && Number.isInteger(e.ms)), `${stage} ended, with its duration`);
+  }
+  t.ok(events.some((e) => e.event === 'test' && e.id === c.test && e.status === 'failed'), `${c.test} failed, as an event`);
+  const last = events.at(-1);
+  t.match(last, { event: 'verdict', verdict: 'failed', exitCode: c.exit }, 'the verdict is the last event');
+  return last?.event === 'verdict' ? last.runDir : undefined;
+}
+
 for (const c of CASES) {
   t.test(`${c.profile} fails with exit ${c.exit} naming its reason`, { skip: !VM_TESTS && 'BOOTC_HARNESS_UNIT_ONLY=1' }, async (t) => {
-    const r = await cli(['test-install', '--profile', c.profile, '--tier', '0,1']);
+    const r = await cli(['test-install', '--profile', c.profile, '--tier', '0,1', ...(c.json ? ['--json'] : [])]);
     t.equal(r.code, c.exit, `exit ${c.exit}\n${r.stderr.slice(-2000)}`);
-    const m = /^report: (.+)$/m.exec(r.stdout + r.stderr);
-    t.ok(m, 'the run names its report');
-    const summary = JSON.parse(readFileSync(join(m![1]!, 'summary.json'), 'utf8')) as Summary;
+    const runDir = c.json ? jsonEvents(t, r.stdout, c) : /^report: (.+)$/m.exec(r.stdout + r.stderr)?.[1];
+    t.ok(runDir, 'the run names its report');
+    const summary = JSON.parse(readFileSync(join(runDir!, 'summary.json'), 'utf8')) as Summary;
     t.equal(summary.verdict, 'failed');
     const failed = summary.tests.filter((x) => x.status === 'failed');
     const named = failed.find((x) => x.id === c.test);

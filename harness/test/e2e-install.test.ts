@@ -49,6 +49,11 @@ t.test('two runs at once: the default fixture and a rootfs directory', { skip: !
     t.equal(summary.verdict, 'passed');
     t.same(summary.stages.map((s) => s.name), [...STAGES.filter((s) => s !== 'shutdown'), 'keep'], 'every stage is listed in order; --keep hands the VM over instead of shutting it down');
     for (const s of summary.stages) t.ok(Number.isInteger(s.ms) && s.ms >= 0, `stage ${s.name} has a duration (${s.ms} ms)`);
+    // Piped to a file (as here), every stage's start and end is a timestamped line, the end with its duration.
+    for (const s of summary.stages) {
+      t.match(def.stderr, new RegExp(`^\\d\\d:\\d\\d:\\d\\d bootc-harness: ${s.name}: started$`, 'm'), `${s.name}: a line when it starts`);
+      t.match(def.stderr, new RegExp(`^\\d\\d:\\d\\d:\\d\\d bootc-harness: ${s.name}: done in \\d+\\.\\d s${s.cached ? ' \\(cached\\)' : ''}$`, 'm'), `${s.name}: a line when it ends, with its duration`);
+    }
     t.match(summary.kernel, { release: /^6\.12\./, tier: 'pre-6.15' });
     t.ok(['kvm', 'tcg'].includes(summary.accel) && summary.accelReason.length > 0, `accelerator chosen with a reason: ${summary.accel}`);
     t.match(summary.image, { ref: /^localhost\/bootc-harness\/trixie:[0-9a-f]{16}$/, id: /^[0-9a-f]{64}$/ });
@@ -147,5 +152,6 @@ t.test('two runs at once: the default fixture and a rootfs directory', { skip: !
     t.same(await findLeftovers(runId), [], 'no qemu, swtpm, container, mount or work directory of the kept run');
   });
 
-  t.same(await findLeftovers(), [], 'nothing left behind');
+  // A subtest of its own: tap runs subtests in order, after the parent's body, so this comes after `stop`.
+  t.test('nothing left behind', async (t) => t.same(await findLeftovers(), [], 'no qemu, swtpm, container, mount or work directory of either run'));
 });

@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
 import { ALL_TIERS, type TestInstallOptions } from '../run/options.js';
+import { describeEvent, emitter, type EventSink } from '../report/events.js';
 
 export function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[], dflt: T): T {
   if (value === undefined) return dflt;
@@ -35,7 +36,19 @@ export function parse(args: string[], options: NonNullable<ParseArgsConfig['opti
   }
 }
 
-export const log = (line: string) => process.stderr.write(`bootc-harness: ${line}\n`);
+/** A progress line on stderr, timestamped (CI logs and pipes read it later). */
+export const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} bootc-harness: ${line}\n`);
+
+/** Stages as they start and end, on stderr for people; with --json every event also as a JSON line on stdout. */
+export function eventSink(json: boolean): EventSink {
+  return (e) => {
+    if (json) process.stdout.write(JSON.stringify(e) + '\n');
+    if (e.event === 'stage-start' || e.event === 'stage-end') {
+      const d = describeEvent(e);
+      process.stderr.write(`${d.time} bootc-harness: ${d.text}\n`);
+    }
+  };
+}
 
 export const INSTALL_FLAGS = {
   profile: { type: 'string' },
@@ -47,11 +60,15 @@ export const INSTALL_FLAGS = {
   'fresh-tpm': { type: 'boolean' },
   placement: { type: 'string' },
   'no-disk-cache': { type: 'boolean' },
+  json: { type: 'boolean' },
 } as const;
 
 /** test-install's options from its flags (gate takes the same, with --require for --tier). */
 export function installOptions(cmd: string, values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[], tiers: string | undefined, signal: AbortSignal): TestInstallOptions {
   if (positionals.length > 1) throw new UsageError(`${cmd} takes one SOURCE, got ${positionals.length}`);
+  const json = Boolean(values.json);
+  const events = eventSink(json);
+  const say = emitter(events);
   return {
     source: positionals[0],
     profile: values.profile as string | undefined,
@@ -64,8 +81,11 @@ export function installOptions(cmd: string, values: Record<string, string | bool
     ...(values.luks !== undefined ? { luks: oneOf('luks', values.luks as string, ['tpm2', 'none'] as const, 'none') } : {}),
     freshTpm: Boolean(values['fresh-tpm']),
     diskCache: !values['no-disk-cache'],
+    events,
+    json,
     ...(values.placement !== undefined ? { placement: oneOf('placement', values.placement as string, ['host', 'vm'] as const, 'host') } : {}),
-    log,
+    // With --json, progress lines are events too.
+    log: json ? (line: string) => (log(line), say({ event: 'log', line })) : log,
     signal,
   };
 }

@@ -17,6 +17,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 export async function cmdGate(args: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals } = parse(args, { ...INSTALL_FLAGS, require: { type: 'string' }, run: { type: 'string' } });
   if (values.require === undefined) throw new UsageError('gate needs --require TIERS, e.g. --require 0,1,3');
+  if (values.json) throw new UsageError('gate answers with one screen: --json is for test-install');
   if (values.run !== undefined) return gateOfRun(values.run as string, parseTiers(values.require as string), positionals);
   const opts = installOptions('gate', values, positionals, values.require as string, signal);
   let summary: Summary | undefined;

@@ -13,6 +13,7 @@ import { testInstall } from '../run/test-install.js';
 import { ciMatrix, matrixProfiles, matrixTable, runMatrix } from '../run/matrix.js';
 import type { Summary } from '../report/summary.js';
 import { INSTALL_FLAGS, installOptions, log, oneOf, parse, parseTiers } from './args.js';
+import { emitter } from '../report/events.js';
 import { EXIT, exitCodeFor, formatError } from './exit-codes.js';
 import { cmdGate } from './gate.js';
 import { cmdCache, cmdList, cmdSsh, cmdStop, cmdSuites } from './runs.js';
@@ -21,7 +22,7 @@ import { cmdCache, cmdList, cmdSsh, cmdStop, cmdSuites } from './runs.js';
 const USAGE = `usage:
   bootc-harness test-install [SOURCE] [--profile NAME] [--tier 0,1,..] [--installer auto|bootc|direct]
                              [--luks tpm2|none] [--fresh-tpm] [--placement host|vm]
-                             [--accel auto|kvm|tcg] [--keep] [--no-disk-cache] [--report DIR]
+                             [--accel auto|kvm|tcg] [--keep] [--no-disk-cache] [--report DIR] [--json]
   bootc-harness gate [SOURCE] --require 0,1,.. [test-install options]   # exit 0 only when every required tier ran and passed
   bootc-harness gate --run RUN --require 0,1,..      # the same question of a finished run's report
   bootc-harness list                                 # runs with a work directory: running, kept, abandoned
@@ -36,8 +37,16 @@ const USAGE = `usage:
 
 async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals } = parse(args, { ...INSTALL_FLAGS, tier: { type: 'string' } });
-  const result = await testInstall(installOptions('test-install', values, positionals, values.tier as string | undefined, signal));
+  const opts = installOptions('test-install', values, positionals, values.tier as string | undefined, signal);
+  // --json: the verdict is the last event, however the run ended.
+  const verdict = (s: Summary, runDir: string) => opts.json && emitter(opts.events)({ event: 'verdict', verdict: s.verdict, exitCode: s.exitCode, runDir, ...(s.tiers ? { tiers: s.tiers } : {}) });
+  const result = await testInstall(opts).catch((e: { summary?: Summary; runDir?: string }) => {
+    if (e.summary) verdict(e.summary, e.runDir ?? '');
+    throw e;
+  });
   const s = result.summary;
+  verdict(s, result.runDir);
+  if (opts.json) return signal.aborted ? EXIT.interrupted : result.exitCode;
   if (signal.aborted) {
     // The signal came after the last cancellable step: the run finished, but the user asked to stop.
     process.stderr.write(`bootc-harness: interrupted: stopped and cleaned up (the run had finished: ${s.verdict})\nreport: ${result.runDir}\n`);

@@ -26,8 +26,9 @@ export interface DiskKeyInputs {
   composefsBackend: boolean;
 }
 
-/** The code that writes disks: a change to any of it is a new installer version. */
-const INSTALLER_SOURCES = ['harness/src/install', 'harness/src/image/kernel.ts', 'harness/src/image/in-root.ts', 'harness/scripts'];
+/** The code that writes disks: a change to any of it is a new installer version (this cache's own module is not). */
+const INSTALLER_SOURCES = ['harness/src/install', 'harness/src/image/kernel.ts', 'harness/src/image/in-root.ts'];
+const NOT_INSTALLER = new Set(['disk-cache.ts']);
 
 let versionMemo: string | undefined;
 export function installerVersion(): string {
@@ -35,7 +36,7 @@ export function installerVersion(): string {
   const h = createHash('sha256');
   const files = INSTALLER_SOURCES.flatMap((p) => {
     const abs = resolve(REPO_ROOT, p);
-    return statSync(abs).isDirectory() ? readdirSync(abs).sort().map((f) => join(abs, f)) : [abs];
+    return statSync(abs).isDirectory() ? readdirSync(abs).sort().filter((f) => !NOT_INSTALLER.has(f)).map((f) => join(abs, f)) : [abs];
   });
   for (const f of files) if (statSync(f).isFile()) h.update(f.slice(REPO_ROOT.length)).update('\0').update(readFileSync(f)).update('\0');
   return (versionMemo = h.digest('hex').slice(0, 16));

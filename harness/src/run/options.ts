@@ -1,4 +1,5 @@
 // What a test-install run is asked to do, and what it gives back.
+import type { EventSink } from '../report/events.js';
 import type { Summary } from '../report/summary.js';
 
 export const ALL_TIERS = [0, 1, 2, 3, 4] as const;
@@ -23,6 +24,10 @@ export interface TestInstallOptions {
   /** false: install afresh and keep nothing (--no-disk-cache); default: the installed-disk cache. */
   diskCache?: boolean;
   log: (line: string) => void;
+  /** Hears every stage start and end and each test's result, as they happen. */
+  events?: EventSink;
+  /** Our stdout carries JSON events (--json): the suites' own output goes to stderr. */
+  json?: boolean;
   signal: AbortSignal;
 }
 

@@ -3,21 +3,34 @@
 import { AssertionFailure, InfraError, UsageError, type Stage } from '../errors.js';
 import { DeadlineExceeded, withDeadline } from '../util/deadline.js';
 import type { StageRecord } from '../report/summary.js';
+import { emitter, type EventSink } from '../report/events.js';
 
 export class StageClock {
   readonly records: StageRecord[] = [];
+  private emit: ReturnType<typeof emitter>;
+
+  /** `events` hears each stage start and end. */
+  constructor(events?: EventSink) {
+    this.emit = emitter(events);
+  }
 
   async run<T>(name: Stage, budgetMs: number, fn: () => Promise<T>, opts: { cached?: (v: T) => boolean; consoleTail?: () => string | undefined } = {}): Promise<T> {
     const start = Date.now();
+    this.emit({ event: 'stage-start', stage: name });
     try {
       const v = await withDeadline(fn(), budgetMs, `${name} stage`);
-      this.records.push({ name, ms: Date.now() - start, cached: opts.cached?.(v) ?? false });
+      this.record({ name, ms: Date.now() - start, cached: opts.cached?.(v) ?? false });
       return v;
     } catch (e) {
       const err = normalise(name, e, budgetMs, opts.consoleTail?.());
-      this.records.push({ name, ms: Date.now() - start, cached: false, error: err.message });
+      this.record({ name, ms: Date.now() - start, cached: false, error: err.message });
       throw err;
     }
+  }
+
+  private record(r: StageRecord): void {
+    this.records.push(r);
+    this.emit({ event: 'stage-end', stage: r.name, ms: r.ms, cached: r.cached, ...(r.error ? { error: r.error } : {}) });
   }
 }
 

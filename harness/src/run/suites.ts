@@ -22,12 +22,13 @@ export function suitesGrep(sel: SuitesSelection): string {
   return sel.grep ? `^(?=.*${tiers})(?=.*(${sel.grep}))` : tiers;
 }
 
-export async function runSuites(contextPath: string, runDir: string, sel: SuitesSelection, testMs: number, signal: AbortSignal): Promise<number> {
+export async function runSuites(contextPath: string, runDir: string, sel: SuitesSelection, testMs: number, signal: AbortSignal, stdoutToStderr = false): Promise<number> {
   const code = await runInherit(['npx', 'playwright', 'test', '--config', join(REPO_ROOT, 'playwright.config.ts'), '--grep', suitesGrep(sel)], {
     stage: 'suites',
     cwd: REPO_ROOT,
     env: { [CONTEXT_ENV]: contextPath, BOOTC_HARNESS_RUN_DIR: runDir, BOOTC_HARNESS_TEST_MS: String(testMs) },
     signal,
+    stdoutToStderr,
   });
   // Playwright's HTML report goes to a folder it owns; its pages belong at the run's top level.
   const html = join(runDir, 'html');

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssertionFailure, InfraError } from '../errors.js';
-import { buildFixture, fixtureBudgetMs, type BuiltFixture } from '../fixtures/build.js';
+import { buildFixture, fixtureBudgetMs } from '../fixtures/build.js';
 import { imageLabels } from '../image/buildah.js';
 import { ROOT_LABEL } from '../fixtures/recipe.js';
 import { prepareImage } from '../image/prepare.js';
@@ -12,6 +12,7 @@ import { imageHasBootc } from '../install/direct.js';
 import { kernelTierOf } from '../profile/profile.js';
 import { newSummary, pointLatest, readTests, writeSummary, type TestRecord } from '../report/summary.js';
 import { withRunExpectations } from '../report/tiers.js';
+import { emitter } from '../report/events.js';
 import { chooseAccel } from '../vm/accel.js';
 import { createScratchDisks } from '../vm/scratch-disks.js';
 import type { Vm } from '../vm/vm.js';
@@ -39,7 +40,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
   // work directories; each new run clears those whose owner is gone (kept VMs stay).
   for (const line of await reapAbandoned().catch((e: Error) => [`could not clean up after abandoned runs: ${e.message}`])) opts.log(`cleanup: ${line}`);
   const run = openRun(sourceName, source.kind === 'fixture' ? source.name : sourceName, opts.reportDir);
-  const clock = new StageClock();
+  const clock = new StageClock(opts.events);
   const summary = newSummary({ source: sourceName, profile: profile.name, profileReason, installer: opts.installer, stages: clock.records, startedAt: run.startedAt });
   if ('detected' in source && source.detected) summary.sourceDetected = source.detected;
   let vm: Vm | undefined;
@@ -49,11 +50,8 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
 
   try {
     // A fixture's rootfs is built once and cached, in a stage of its own with its own budget.
-    let fixture: BuiltFixture | undefined;
-    if (source.kind === 'fixture') {
-      const name = source.name;
-      fixture = await clock.run('fixture', 2 * fixtureBudgetMs(name) + 300_000, () => buildFixture(name, { log: opts.log, signal: opts.signal }), { cached: (v) => v.cached });
-    }
+    const fx = source.kind === 'fixture' ? source.name : undefined;
+    const fixture = fx ? await clock.run('fixture', 2 * fixtureBudgetMs(fx) + 300_000, () => buildFixture(fx, { log: opts.log, signal: opts.signal }), { cached: (v) => v.cached }) : undefined;
     opts.log(`image: ${sourceName}`);
     const image = await clock.run('image', profile.budgets.imageMs, () => Promise.race([prepareImage(source, fixture, run.runId, opts.signal, run.ownImage), interrupted()]), { cached: (v) => v.cached });
     summary.image = { ref: image.ref, digest: image.digest, id: image.id };
@@ -116,17 +114,17 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     };
     const contextPath = join(run.work, 'context.json');
     writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });
-    const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, () => Promise.race([runSuites(contextPath, run.runDir, { tiers: opts.tiers }, profile.budgets.testMs, opts.signal), interrupted()]));
+    const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, () => Promise.race([runSuites(contextPath, run.runDir, { tiers: opts.tiers }, profile.budgets.testMs, opts.signal, opts.json ?? false), interrupted()]));
 
     // The journal for the report; then a clean power-off, or (--keep) the VM handed over.
     const journal = await machine.exec('journalctl -b --no-pager -o short-monotonic', 60_000).catch(() => undefined);
     if (journal) writeFileSync(join(run.runDir, 'journal.txt'), journal.stdout);
     if (opts.keep) summary.kept = await keepVm(run, clock, booted, { privateKeyPath, contextPath });
     else {
-      machine.close();
       await clock.run('shutdown', profile.budgets.shutdownMs + 5_000, async () => {
-        if ((await booted.vm.shutdown(profile.budgets.shutdownMs)) === 'killed') opts.log('shutdown: guest did not power off in time; killed');
-      });
+        const how = await booted.vm.shutdown(profile.budgets.shutdownMs, () => machine.exec('systemctl poweroff --no-block', 10_000));
+        if (how !== 'asked') opts.log(how === 'acpi' ? 'shutdown: the guest ignored systemctl poweroff; powered off by the ACPI button' : 'shutdown: guest did not power off in time; killed');
+      }).finally(() => machine.close());
     }
     const recorded = readTests(join(run.runDir, 'tests.json'));
     if (suitesExit !== 0 && !recorded.some((x) => x.status !== 'passed' && x.status !== 'skipped')) failure = new InfraError('suites', `playwright exited ${suitesExit} without a failed test (no tests selected, or a runner error): see the output above`);
@@ -140,6 +138,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
   }
 
   summary.tests = [...bootTests, ...readTests(join(run.runDir, 'tests.json'))];
+  for (const t of summary.tests) emitter(opts.events)({ event: 'test', id: t.id, tier: t.tier, status: t.status, ...(t.error ? { error: t.error } : {}) });
   const j = judgeRun(summary.tests, opts.tiers, opts.tiersExplicit ?? false, failure);
   Object.assign(summary, { tiers: j.tiers, verdict: j.verdict, exitCode: j.exitCode, finishedAt: new Date().toISOString() }, j.error ? { error: j.error } : {});
   writeSummary(run.runDir, summary);

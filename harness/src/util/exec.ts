@@ -101,10 +101,14 @@ export function spawn(argv: readonly string[], opts: SpawnOptions): Child {
 
 
 /** Runs a tool with its output passed through to ours (the test runner); returns the exit code. */
-export async function runInherit(argv: readonly string[], opts: { stage: Stage; cwd?: string; env?: Record<string, string>; signal?: AbortSignal; stdin?: 'ignore' | 'inherit' }): Promise<number> {
+export async function runInherit(
+  argv: readonly string[],
+  opts: { stage: Stage; cwd?: string; env?: Record<string, string>; signal?: AbortSignal; stdin?: 'ignore' | 'inherit'; stdoutToStderr?: boolean },
+): Promise<number> {
   const [file, ...args] = argv;
   if (!file) throw new InfraError(opts.stage, 'empty command line');
-  const r = await execa(file, args, { cwd: opts.cwd, env: opts.env, stdio: [opts.stdin ?? 'ignore', 'inherit', 'inherit'], reject: false, cancelSignal: opts.signal, forceKillAfterDelay: 5000 });
+  // stdoutToStderr: our stdout is someone's data (--json); the tool's output goes to stderr.
+  const r = await execa(file, args, { cwd: opts.cwd, env: opts.env, stdio: [opts.stdin ?? 'ignore', opts.stdoutToStderr ? 2 : 'inherit', 'inherit'], reject: false, cancelSignal: opts.signal, forceKillAfterDelay: 5000 });
   if (r.exitCode === undefined) throw new InfraError(opts.stage, `${file}: ${r.shortMessage}`, { cause: r.cause });
   return r.exitCode;
 }

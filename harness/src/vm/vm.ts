@@ -86,13 +86,27 @@ export class Vm {
     return r.status ?? 'unknown';
   }
 
-  /** Asks the guest to power off (ACPI), waits for QEMU to exit, kills it when the budget runs out. */
-  async shutdown(budgetMs: number): Promise<'clean' | 'killed'> {
-    if (this.child.exitCode !== null) return 'clean';
+  /**
+   * Powers the guest off: first as `askGuest` asks it (systemctl poweroff over the session the
+   * harness holds: an image without logind ignores the ACPI button), then the ACPI button,
+   * each with half the budget; kills QEMU when the budget runs out. The disk is a throwaway
+   * overlay, so nothing needs a clean unmount.
+   */
+  async shutdown(budgetMs: number, askGuest?: () => Promise<unknown>): Promise<'asked' | 'acpi' | 'killed'> {
+    if (this.child.exitCode !== null) return 'asked';
+    if (askGuest) {
+      try {
+        await askGuest();
+        await withDeadline(this.exited, budgetMs / 2, 'guest power-off (systemctl)');
+        return 'asked';
+      } catch {
+        /* the button next */
+      }
+    }
     try {
       await this.qmp?.execute('system_powerdown');
-      await withDeadline(this.exited, budgetMs, 'guest power-off');
-      return 'clean';
+      await withDeadline(this.exited, askGuest ? budgetMs / 2 : budgetMs, 'guest power-off (ACPI)');
+      return 'acpi';
     } catch {
       await this.dispose();
       return 'killed';
