@@ -37,7 +37,8 @@ pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools buildah skopeo mmdebstra
       fdisk dosfstools mtools e2fsprogs util-linux mount cryptsetup-bin
       openssh-client systemd-boot-efi attr libcap2-bin uidmap fuse-overlayfs
       debian-archive-keyring zstd cpio
-      podman)  # the bootc installer's host placement: bootc runs in `podman run --privileged`
+      podman   # the bootc installer's host placement: bootc runs in `podman run --privileged`
+      chromium)  # the report check: Playwright drives Debian's Chromium headless, no browser download
 # systemd-cryptenroll seals LUKS keys to a swtpm through tpm2-tss: it dlopen()s esys, rc and
 # mu (no package dependency pulls them in) and reaches swtpm by its TCTI. Debian 12 ships
 # cryptenroll in systemd and the pre-t64 library names; later releases split both.

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { findLeftovers } from '../src/util/leftovers.js';
 import { loadProfile } from '../src/profile/profile.js';
 import { cli, VM_TESTS } from './helpers/cli.js';
+import { visibleParts } from './helpers/chromium.js';
 import type { Summary } from '../src/report/summary.js';
 import type { RunEvent } from '../src/report/events.js';
 
@@ -71,6 +72,20 @@ for (const c of CASES) {
       t.notMatch(named?.error ?? '', /exceeded its budget/);
       t.match(r.stderr, c.reason, 'stderr says why');
     }
+    if (c.json) await reportPageShowsTheFailure(t, runDir!, summary, c);
     t.same(await findLeftovers(), [], 'nothing left behind');
   });
+}
+
+/** The run's report as a person opens it in Chromium: the run, the verdict, the failing test, its message, the console. */
+async function reportPageShowsTheFailure(t: Test, runDir: string, s: Summary, c: Case): Promise<void> {
+  const seen = await visibleParts(join(runDir, 'index.html'), ['#verdict', '#run', '#tiers', '#tests', '#console', 'a[href="tests/index.html"]']);
+  t.match(seen['#verdict'], /^FAILED /, 'the page opens on the verdict');
+  t.ok(seen['#run']!.includes(s.image.ref) && seen['#run']!.includes(s.image.digest!), 'the image and its digest');
+  t.ok(seen['#run']!.includes(s.kernel.release) && seen['#run']!.includes(s.kernel.tier), 'the kernel and its tier');
+  t.match(seen['#tiers'], new RegExp(`${c.tier}\\s+failed`), `${c.tier} failed, per tier`);
+  t.match(seen['#tests'], new RegExp(`${c.test.replace(/\./g, '\\.')}\\s+failed`), 'the failing test');
+  t.match(seen['#tests'], c.reason, 'its message');
+  t.match(seen['#console'], /\S/, 'the console, its last lines');
+  t.match(seen['a[href="tests/index.html"]'], /suites' report/, "a link to the suites' own report");
 }

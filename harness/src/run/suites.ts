@@ -10,6 +10,9 @@ import { notTestedMessage, tierStatuses, withRunExpectations } from '../report/t
 import { CONTEXT_ENV, type RunContext } from './context.js';
 import { findKeptRun } from './registry.js';
 
+/** Where in a run's report directory Playwright's own report goes. */
+export const PLAYWRIGHT_REPORT = 'tests';
+
 export interface SuitesSelection {
   tiers: readonly number[];
   /** A Playwright --grep of its own, ANDed with the tiers' tags. */
@@ -30,11 +33,11 @@ export async function runSuites(contextPath: string, runDir: string, sel: Suites
     signal,
     stdoutToStderr,
   });
-  // Playwright's HTML report goes to a folder it owns; its pages belong at the run's top level.
+  // Playwright's HTML report (every test, its steps and attachments) is the run page's tests/.
   const html = join(runDir, 'html');
   if (existsSync(html)) {
-    for (const f of readdirSync(html)) renameSync(join(html, f), join(runDir, f));
-    rmSync(html, { recursive: true, force: true });
+    rmSync(join(runDir, PLAYWRIGHT_REPORT), { recursive: true, force: true });
+    renameSync(html, join(runDir, PLAYWRIGHT_REPORT));
   }
   return code;
 }
