@@ -334,3 +334,22 @@ t.test('ConsoleWatch: a panic line split across chunks is quoted whole', async (
   t.match(hit?.line, /Attempted to kill init!/, 'the hit carries the complete line');
   await w.close();
 });
+
+t.test("a VM without vsock makes a stock systemd-ssh-generator fail: the harness's doing, said so, only then", async (t) => {
+  const { harnessCause, scanConsole } = await import('../src/vm/console-patterns.js');
+  const log = [
+    '[   16.027856] NET: Registered PF_VSOCK protocol family',
+    '[   16.460390] systemd-ssh-generator[249]: Failed to query local AF_VSOCK CID: Cannot assign requested address',
+    '[   16.490134] (sd-exec-[241]: /usr/lib/systemd/system-generators/systemd-ssh-generator failed with exit status 1.',
+    '[   16.6] (sd-exec-[241]: /usr/lib/systemd/system-generators/my-generator failed with exit status 1.',
+  ];
+  const lines = log;
+  const hits = scanConsole(log.join('\n'));
+  t.same(hits.map((h) => h.id), ['generator-failed', 'generator-failed']);
+  t.match(harnessCause(hits[0]!, lines, { vsock: false }), /no vsock device .*harness's doing/);
+  t.equal(harnessCause(hits[0]!, lines, { vsock: true }), undefined, 'with a vsock device the same failure is the image\'s');
+  t.equal(harnessCause(hits[1]!, lines, { vsock: false }), undefined, 'another generator failing is the image\'s');
+  const withoutReason = [lines[0]!, lines[2]!];
+  const h = scanConsole(withoutReason.join('\n'))[0]!;
+  t.equal(harnessCause(h, withoutReason, { vsock: false }), undefined, 'the ssh generator failing for another reason is the image\'s');
+});

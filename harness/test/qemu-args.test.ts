@@ -216,3 +216,14 @@ t.test('scratch disks: sparse files named by serial in the guest', async (t) => 
   const args = qemuArgs(profile({ extraDisks: two.host }));
   t.ok(valuesOf(args, '-device').includes('virtio-blk-pci,drive=extra1,serial=bh-scratch1'), 'the serial the guest path is named by');
 });
+
+t.test('a vsock device only where the host has vhost-vsock, with the CID asked for', async (t) => {
+  const { hostHasVsock } = await import('../src/vm/qemu-args.js');
+  t.equal(hostHasVsock((p) => p === '/dev/vhost-vsock'), true);
+  t.equal(hostHasVsock(() => false), false);
+  const base = { accel: 'tcg' as const, cpus: 2, memoryMiB: 2048, ovmfCode: '/c', ovmfVars: '/v', disk: { path: '/d', format: 'qcow2' as const }, sshPort: 2222, qmpSocket: '/q' };
+  const { qemuArgs } = await import('../src/vm/qemu-args.js');
+  t.notOk(qemuArgs(base).some((a) => a.includes('vsock')), 'none unless asked');
+  const args = qemuArgs({ ...base, vsockCid: 40123 });
+  t.equal(args[args.indexOf('-device', args.findIndex((a) => a.startsWith('vhost-vsock')) - 1) + 1], 'vhost-vsock-pci,guest-cid=40123');
+});

@@ -4,7 +4,7 @@
 // Playwright's own report, with every test's steps and attachments, is one link away.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeSummary, type Summary, type TestRecord } from './summary.js';
+import { pointLatest, writeSummary, type Summary, type TestRecord } from './summary.js';
 
 const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
@@ -17,7 +17,8 @@ function testRows(tests: readonly TestRecord[]): string {
   return [...tests]
     .sort((a, b) => order(a) - order(b) || a.tier.localeCompare(b.tier))
     .map((t) => {
-      const why = t.error ?? t.annotations?.find((a) => a.type === 'skip')?.description ?? '';
+      const warnings = (t.annotations ?? []).filter((a) => /warning$/.test(a.type)).map((a) => `${a.type}: ${a.description ?? ''}`);
+      const why = [t.error ?? t.annotations?.find((a) => a.type === 'skip')?.description ?? '', ...warnings].filter(Boolean).join('\n');
       return `<tr class="${esc(t.status)}"><td>${esc(t.tier)}</td><td class="id">${esc(t.id)}</td><td>${esc(t.status)}</td><td><pre>${esc(why)}</pre></td></tr>`;
     })
     .join('\n');
@@ -76,12 +77,14 @@ ${links.files.map((f) => `<li><a href="${esc(f)}">${esc(f)}</a></li>`).join('\n'
 `;
 }
 
-/** summary.json, and the run page beside what it links to (only the files that exist). */
-export function writeReport(runDir: string, s: Summary): void {
+/** summary.json, the run page beside what it links to (only the files that exist), and reports/latest. */
+export function writeReport(reports: string, runId: string, s: Summary): void {
+  const runDir = join(reports, runId);
   writeSummary(runDir, s);
   const has = (f: string) => existsSync(join(runDir, f));
   const files = ['summary.json', 'console.log', 'journal.txt', 'junit.xml', 'manifest.json'].filter(has);
   const consoleTail = has('console.log') ? readFileSync(join(runDir, 'console.log'), 'utf8').trimEnd().split('\n').slice(-40).join('\n') : undefined;
   const page = runPage(s, { ...(has('tests/index.html') ? { playwright: 'tests/index.html' } : {}), files, ...(consoleTail ? { consoleTail } : {}) });
   writeFileSync(join(runDir, 'index.html'), page);
+  pointLatest(reports, runId);
 }

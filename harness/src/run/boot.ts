@@ -2,7 +2,7 @@
 // installed), a TPM, QEMU; then the wait for SSH, raced against QEMU exiting, a fatal
 // console line, a login prompt with no sshd, and a guest that falls silent. An
 // infrastructure failure (a silent guest, QEMU dying) is retried once; an assertion never.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import getPort from 'get-port';
 import { AssertionFailure } from '../errors.js';
@@ -10,7 +10,7 @@ import type { CachedInstall } from '../install/disk-cache.js';
 import { Machine } from '../machine.js';
 import type { Profile } from '../profile/profile.js';
 import { guestFallsSilent, sshSilentAfterLogin, SILENCE_MS, SSH_GRACE_AFTER_LOGIN_MS } from '../ssh/boot-watch.js';
-import type { Accel } from '../vm/qemu-args.js';
+import { hostHasVsock, type Accel } from '../vm/qemu-args.js';
 import { describeHit, type ConsoleHit } from '../vm/console-patterns.js';
 import { createOverlay } from '../vm/overlay.js';
 import { Swtpm } from '../vm/swtpm.js';
@@ -41,6 +41,8 @@ export interface BootInput {
 }
 
 export interface Booted {
+  /** The VM has a vsock device (the host has /dev/vhost-vsock). */
+  vsock: boolean;
   vm: Vm;
   tpm: Swtpm;
   machine: Machine;
@@ -51,6 +53,7 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
   const { run, clock, profile } = i;
   let vm: Vm | undefined;
   let tpm: Swtpm | undefined;
+  const vsock = hostHasVsock(existsSync);
   const boot = async (attempt: number): Promise<Booted> => {
     const port = await getPort({ host: '127.0.0.1' });
     const started = await clock.run('vm', 60_000, async () => {
@@ -72,6 +75,8 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
         ...(i.disk.qemuExtraArgs ? { extraArgs: i.disk.qemuExtraArgs } : {}),
         tpmSocket: thisTpm.socket,
         sshPort: port,
+        // The SSH port is unique among this host's VMs while they run, and above the reserved CIDs 0-2.
+        ...(vsock ? { vsockCid: port } : {}),
         consoleLog: run.consoleLog,
         warnOnly: new Set(profile.console.warnOnly),
       });
@@ -99,7 +104,7 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
         consoleTail: () => theVm.console.tail(),
       })
       .finally(() => bootWatch.abort());
-    return { vm: theVm, tpm: started.tpm, machine, port };
+    return { vsock, vm: theVm, tpm: started.tpm, machine, port };
   };
   return retryInfraOnce(boot, {
     signal: i.signal,

@@ -23,6 +23,8 @@ export interface RunContext {
   composefsDigest?: string;
   /** The PCRs the installer sealed the root's key to ('' for none), when it sealed one. */
   luksPcrs?: string;
+  /** The VM had a vsock device (false: the host has no /dev/vhost-vsock, and what that causes is the harness's). */
+  vsock: boolean;
 }
 
 export const CONTEXT_ENV = 'BOOTC_HARNESS_CONTEXT';

@@ -10,7 +10,7 @@ import { prepareImage } from '../image/prepare.js';
 import { describeSource } from '../image/source.js';
 import { imageHasBootc } from '../install/direct.js';
 import { kernelTierOf } from '../profile/profile.js';
-import { newSummary, pointLatest, readTests, type TestRecord } from '../report/summary.js';
+import { newSummary, readTests, type TestRecord } from '../report/summary.js';
 import { withRunExpectations } from '../report/tiers.js';
 import { emitter } from '../report/events.js';
 import { writeReport } from '../report/run-page.js';
@@ -110,6 +110,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       kernel: summary.kernel,
       installedKernel: disk.kernel.release,
       scratchDisks: scratch.guest,
+      vsock: booted.vsock,
       ...(disk.composefsDigest ? { composefsDigest: disk.composefsDigest } : {}),
       ...(disk.luksPcrs !== undefined ? { luksPcrs: disk.luksPcrs } : {}),
     };
@@ -142,8 +143,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
   for (const t of summary.tests) emitter(opts.events)({ event: 'test', id: t.id, tier: t.tier, status: t.status, ...(t.error ? { error: t.error } : {}) });
   const j = judgeRun(summary.tests, opts.tiers, opts.tiersExplicit ?? false, failure);
   Object.assign(summary, { tiers: j.tiers, verdict: j.verdict, exitCode: j.exitCode, finishedAt: new Date().toISOString() }, j.error ? { error: j.error } : {});
-  writeReport(run.runDir, summary);
-  pointLatest(run.reports, run.runId);
+  writeReport(run.reports, run.runId, summary);
   if (j.failure && j.exitCode !== 0) throw Object.assign(j.failure, { summary, runDir: run.runDir });
   return { exitCode: j.exitCode, runDir: run.runDir, summary };
 }

@@ -81,3 +81,15 @@ export function excerpt(lines: readonly string[], lineNo: number, before = 5, af
 export function describeHit(hit: ConsoleHit): string {
   return `console: ${hit.description} [${hit.id}] at line ${hit.lineNo}: ${hit.line.trim()}`;
 }
+
+/**
+ * Pure: why a hit is the harness's doing rather than the image's, if it is. A VM without a
+ * vsock device (the host has no /dev/vhost-vsock) makes a stock systemd-ssh-generator fail
+ * right after it says it cannot query its AF_VSOCK CID.
+ */
+export function harnessCause(hit: ConsoleHit, lines: readonly string[], vm: { vsock: boolean }): string | undefined {
+  if (vm.vsock || hit.id !== 'generator-failed' || !/systemd-ssh-generator/.test(hit.line)) return undefined;
+  const before = lines.slice(Math.max(0, hit.lineNo - 6), hit.lineNo - 1);
+  if (!before.some((l) => /systemd-ssh-generator\[\d+\]: Failed to query local AF_VSOCK CID/.test(l))) return undefined;
+  return "the VM has no vsock device (this host has no /dev/vhost-vsock), so systemd-ssh-generator could not query its AF_VSOCK CID: the harness's doing, not the image's";
+}

@@ -13,8 +13,15 @@ export interface QemuProfile {
   tpmSocket?: string;
   sshPort: number;
   qmpSocket: string;
+  /** A vsock device with this guest CID (unique among the host's VMs), where the host has /dev/vhost-vsock. */
+  vsockCid?: number;
   /** Appended verbatim, e.g. an SMBIOS credential from the installer. */
   extraArgs?: readonly string[];
+}
+
+/** Can VMs here have a vsock device? (vhost-vsock is the host side of virtio-vsock.) */
+export function hostHasVsock(exists: (p: string) => boolean): boolean {
+  return exists('/dev/vhost-vsock');
 }
 
 /** QEMU option values are comma-separated: a comma inside a path is written twice. */
@@ -58,6 +65,8 @@ export function qemuArgs(p: QemuProfile): string[] {
     args.push('-drive', `file=${v(d.path)},format=${d.format},if=none,id=extra${i},cache=unsafe`);
     args.push('-device', `virtio-blk-pci,drive=extra${i},serial=${d.serial}`);
   }
+  // A stock image expects one: systemd-ssh-generator (systemd >= 256) asks for its AF_VSOCK CID at boot.
+  if (p.vsockCid !== undefined) args.push('-device', `vhost-vsock-pci,guest-cid=${p.vsockCid}`);
   if (p.tpmSocket) {
     args.push('-chardev', `socket,id=tpmchr,path=${v(p.tpmSocket)}`, '-tpmdev', 'emulator,id=tpm0,chardev=tpmchr', '-device', 'tpm-crb,tpmdev=tpm0');
   }
