@@ -10,6 +10,7 @@
 //   docs/src/bootc-composefs.7.md            (composefs backend: known issues)
 //   crates/lib/src/install/config.rs         (how config files are found and merged)
 import { Buffer } from 'node:buffer';
+import { parse as parseToml, TomlError } from 'smol-toml';
 import { UsageError } from '../errors.js';
 
 export type RootFilesystem = 'ext4' | 'xfs' | 'btrfs';
@@ -172,166 +173,24 @@ export interface InstallConfig {
   matchArchitectures?: string[];
 }
 
-type TomlValue = string | TomlValue[] | { [k: string]: TomlValue } | { raw: string };
-type TomlTable = { [k: string]: TomlValue };
-
-/** A small TOML reader: tables, dotted and quoted keys, basic/literal strings (also
- *  multi-line), arrays, inline tables; other scalars are kept raw. Enough for bootc's
- *  install config; a full TOML parser (smol-toml) would be the choice for more. */
-class MiniToml {
-  private i = 0;
-  constructor(private readonly s: string) {}
-
-  private line(): number {
-    return this.s.slice(0, this.i).split('\n').length;
-  }
-  private fail(msg: string): never {
-    throw new Error(`line ${this.line()}: ${msg}`);
-  }
-  private skipSpace(newlines: boolean): void {
-    for (;;) {
-      const c = this.s[this.i];
-      if (c === ' ' || c === '\t' || c === '\r' || (newlines && c === '\n')) this.i++;
-      else if (c === '#') while (this.i < this.s.length && this.s[this.i] !== '\n') this.i++;
-      else return;
-    }
-  }
-  private key(): string[] {
-    const parts: string[] = [];
-    for (;;) {
-      this.skipSpace(false);
-      const c = this.s[this.i];
-      if (c === '"' || c === "'") parts.push(this.string());
-      else {
-        const m = /^[A-Za-z0-9_-]+/.exec(this.s.slice(this.i));
-        if (!m) this.fail('expected a key');
-        parts.push(m[0]);
-        this.i += m[0].length;
-      }
-      this.skipSpace(false);
-      if (this.s[this.i] !== '.') return parts;
-      this.i++;
-    }
-  }
-  private string(): string {
-    const q = this.s[this.i]!;
-    const multi = this.s.startsWith(q.repeat(3), this.i);
-    this.i += multi ? 3 : 1;
-    if (multi && this.s[this.i] === '\n') this.i++;
-    let out = '';
-    for (;;) {
-      if (this.i >= this.s.length) this.fail('unterminated string');
-      if (multi ? this.s.startsWith(q.repeat(3), this.i) : this.s[this.i] === q) {
-        this.i += multi ? 3 : 1;
-        return out;
-      }
-      const c = this.s[this.i++]!;
-      if (c === '\n' && !multi) this.fail('newline in string');
-      if (c !== '\\' || q === "'") {
-        out += c;
-        continue;
-      }
-      const e = this.s[this.i++];
-      const simple: Record<string, string> = { b: '\b', t: '\t', n: '\n', f: '\f', r: '\r', '"': '"', '\\': '\\' };
-      if (e !== undefined && e in simple) out += simple[e];
-      else if (e === 'u' || e === 'U') {
-        const n = e === 'u' ? 4 : 8;
-        const hex = this.s.slice(this.i, this.i + n);
-        if (!/^[0-9A-Fa-f]+$/.test(hex) || hex.length !== n) this.fail('bad unicode escape');
-        out += String.fromCodePoint(parseInt(hex, 16));
-        this.i += n;
-      } else if (multi && e === '\n') this.skipSpace(true);
-      else this.fail(`bad escape \\${e ?? ''}`);
-    }
-  }
-  private value(): TomlValue {
-    this.skipSpace(false);
-    const c = this.s[this.i];
-    if (c === '"' || c === "'") return this.string();
-    if (c === '[') {
-      this.i++;
-      const arr: TomlValue[] = [];
-      for (;;) {
-        this.skipSpace(true);
-        if (this.s[this.i] === ']') break;
-        arr.push(this.value());
-        this.skipSpace(true);
-        if (this.s[this.i] === ',') this.i++;
-        else if (this.s[this.i] !== ']') this.fail("expected ',' or ']' in array");
-      }
-      this.i++;
-      return arr;
-    }
-    if (c === '{') {
-      this.i++;
-      const t: TomlTable = {};
-      this.skipSpace(false);
-      if (this.s[this.i] === '}') {
-        this.i++;
-        return t;
-      }
-      for (;;) {
-        this.assign(t, [], this.key());
-        this.skipSpace(false);
-        const d = this.s[this.i++];
-        if (d === '}') return t;
-        if (d !== ',') this.fail("expected ',' or '}' in inline table");
-      }
-    }
-    const m = /^[^\s,\]}#]+/.exec(this.s.slice(this.i));
-    if (!m) this.fail('expected a value');
-    this.i += m[0].length;
-    return { raw: m[0] };
-  }
-  private assign(root: TomlTable, table: string[], key: string[]): void {
-    this.skipSpace(false);
-    if (this.s[this.i] !== '=') this.fail("expected '='");
-    this.i++;
-    const v = this.value();
-    const path = [...table, ...key];
-    const t = this.tableAt(root, path.slice(0, -1));
-    const last = path[path.length - 1]!;
-    if (last in t) this.fail(`duplicate key ${path.join('.')}`);
-    t[last] = v;
-  }
-  private tableAt(root: TomlTable, path: string[]): TomlTable {
-    let t = root;
-    for (const p of path) {
-      const next = t[p] ?? (t[p] = {});
-      if (typeof next !== 'object' || Array.isArray(next) || 'raw' in next) this.fail(`${path.join('.')} is not a table`);
-      t = next as TomlTable;
-    }
-    return t;
-  }
-  parse(): TomlTable {
-    const root: TomlTable = {};
-    let table: string[] = [];
-    for (;;) {
-      this.skipSpace(true);
-      if (this.i >= this.s.length) return root;
-      if (this.s[this.i] === '[') {
-        const arrayOfTables = this.s[this.i + 1] === '[';
-        this.i += arrayOfTables ? 2 : 1;
-        table = this.key();
-        if (!this.s.startsWith(arrayOfTables ? ']]' : ']', this.i)) this.fail("expected ']'");
-        this.i += arrayOfTables ? 2 : 1;
-        // [[x]] does not occur in bootc's schema; its keys go to a table nothing reads.
-        if (arrayOfTables) table = ['\0array', ...table];
-        this.tableAt(root, table);
-      } else {
-        this.assign(root, table, this.key());
-      }
-      this.skipSpace(false);
-      if (this.i < this.s.length && this.s[this.i] !== '\n') this.fail('expected end of line');
-    }
+/** TOML as bootc reads it; a syntax error is one line that names where. */
+function parseTomlText(text: string): TomlTable {
+  try {
+    return parseToml(text);
+  } catch (e) {
+    if (!(e instanceof TomlError)) throw e;
+    throw new Error(`line ${e.line}, column ${e.column}: ${e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '')}`);
   }
 }
 
-function asTable(v: TomlValue | undefined): TomlTable | undefined {
-  return v !== undefined && typeof v === 'object' && !Array.isArray(v) && !('raw' in v) ? (v as TomlTable) : undefined;
+/** A TOML table as smol-toml returns it. */
+type TomlTable = Record<string, unknown>;
+
+function asTable(v: unknown): TomlTable | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date) ? (v as TomlTable) : undefined;
 }
 
-function stringList(v: TomlValue | undefined, what: string): string[] | undefined {
+function stringList(v: unknown, what: string): string[] | undefined {
   if (v === undefined) return undefined;
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error(`${what} must be an array of strings`);
   return v as string[];
@@ -339,7 +198,7 @@ function stringList(v: TomlValue | undefined, what: string): string[] | undefine
 
 /** The parts of one bootc install config file that the harness needs. Throws on bad TOML. */
 export function parseInstallConfig(tomlText: string): InstallConfig {
-  const install = asTable(new MiniToml(tomlText).parse().install);
+  const install = asTable(parseTomlText(tomlText).install);
   if (!install) return { hasInstall: false };
   const out: InstallConfig = { hasInstall: true };
   const block = stringList(install.block, 'install.block');
