@@ -1,4 +1,5 @@
 import t from 'tap';
+import { rootKeyCredentialQemuArgs } from '../src/vm/credentials.js';
 import { UsageError } from '../src/errors.js';
 import {
   bootcInstallArgs,
@@ -7,7 +8,6 @@ import {
   classifyPodmanFailure,
   parseInstallConfig,
   podmanRunArgs,
-  rootKeyCredentialQemuArgs,
   rootKeyPlacement,
   type BootcInstallOptions,
 } from '../src/install/bootc-args.js';

@@ -2,21 +2,17 @@ import t, { type Test } from 'tap';
 import { UsageError } from '../src/errors.js';
 import {
   bootcInVmArgs,
-  INSTALL_RESULT_PORT,
   installerTargetDevice,
   installerUnit,
-  installerServiceUnit,
   installerUnitCredentialArgs,
   installerVmKargs,
   installerVmQemuArgs,
-  parseInstallResult,
-  systemdCredentialArgs,
-  systemdExecLine,
-  virtiofsdArgs,
-  virtiofsdHelpHas,
   type BootcInVmOptions,
   type InstallerVmOptions,
 } from '../src/install/bootc-vm.js';
+import { INSTALL_RESULT_PORT, installerServiceUnit, parseInstallResult, systemdExecLine } from '../src/vm/oneshot-unit.js';
+import { systemdCredentialArgs } from '../src/vm/credentials.js';
+import { virtiofsdArgs, virtiofsdHelpHas } from '../src/vm/virtiofsd.js';
 
 const IMAGE = 'localhost/bootc-harness/snow:run-1';
 const RUN = '/var/tmp/bootc-harness/run-1';

@@ -9,7 +9,6 @@
 //   docs/src/man/bootc-install-config.5.md   (install config files, `block` default)
 //   docs/src/bootc-composefs.7.md            (composefs backend: known issues)
 //   crates/lib/src/install/config.rs         (how config files are found and merged)
-import { Buffer } from 'node:buffer';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { UsageError } from '../errors.js';
 
@@ -106,15 +105,6 @@ export type RootKeyPlacement = 'bootc-flag' | 'smbios-credential';
 
 export function rootKeyPlacement(o: Pick<BootcInstallOptions, 'composefsBackend'>): RootKeyPlacement {
   return o.composefsBackend ? 'smbios-credential' : 'bootc-flag';
-}
-
-/** QEMU args passing an authorized_keys text as the `ssh.authorized_keys.root` credential.
- *  Base64 (the `.binary` form) so spaces and commas in key comments need no QEMU escaping. */
-export function rootKeyCredentialQemuArgs(authorizedKeys: string): string[] {
-  const text = authorizedKeys.endsWith('\n') ? authorizedKeys : authorizedKeys + '\n';
-  if (text.trim() === '') throw new UsageError('empty authorized_keys');
-  const b64 = Buffer.from(text, 'utf8').toString('base64');
-  return ['-smbios', `type=11,value=io.systemd.credential.binary:ssh.authorized_keys.root=${b64}`];
 }
 
 export interface BindMount {

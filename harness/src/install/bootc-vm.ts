@@ -32,9 +32,11 @@
 // (systemd.system-credentials(7): systemd.extra-unit.*, systemd.unit-dropin.* "Added in
 // version 256") and a systemd initrd that mounts a virtiofs root from root=/rootfstype=
 // (systemd-fstab-generator(8)).
-import { Buffer } from 'node:buffer';
 import { UsageError } from '../errors.js';
-import { machineArgs, type Accel } from '../vm/qemu-args.js';
+import { machineArgs, qemuValue as v, type Accel } from '../vm/qemu-args.js';
+import { systemdCredentialArgs } from '../vm/credentials.js';
+import { INSTALL_RESULT_PORT, installerServiceUnit } from '../vm/oneshot-unit.js';
+import { absolute } from '../vm/virtiofsd.js';
 import { bootcInstallArgs, SERIAL_CONSOLE_KARG, type BlockSetup, type RootFilesystem } from './bootc-args.js';
 
 /** virtiofs tag of the image's root filesystem (the kernel's root=). */
@@ -46,65 +48,10 @@ export const INSTALLER_STORAGE_DIR = '/run/bootc-harness/hoststorage';
 export const INSTALLER_UNIT = 'bootc-harness-install.service';
 /** virtio-blk serial of the target disk in the installer VM: /dev/disk/by-id/virtio-<serial>. */
 export const INSTALLER_TARGET_SERIAL = 'bh-target';
-/** virtio-serial port name: /dev/virtio-ports/<name> in the guest. */
-export const INSTALL_RESULT_PORT = 'org.bootc-harness.install-result';
-/** The result line: `bootc-harness-install: exit=<status> code=<how> result=<systemd result>`. */
-export const INSTALL_MARKER = 'bootc-harness-install:';
-/** Debian's virtiofsd 1.x (bcvk also looks in /usr/bin and /usr/local/bin). */
-export const VIRTIOFSD_BINARY = '/usr/libexec/virtiofsd';
 /** x86 COMMAND_LINE_SIZE, including the terminating NUL. */
 const KERNEL_CMDLINE_MAX = 2048;
 
-function absolute(what: string, p: string): void {
-  if (!p.startsWith('/')) throw new UsageError(`${what} must be an absolute path, got ${JSON.stringify(p)}`);
-  if (/[\0\n]/.test(p)) throw new UsageError(`${what} contains a NUL or newline`);
-}
 
-/** QEMU option values are comma-separated: a comma inside a path is written twice. */
-function v(path: string): string {
-  return path.replace(/,/g, ',,');
-}
-
-// ---- virtiofsd ------------------------------------------------------------------------
-
-export type VirtiofsdCache = 'auto' | 'always' | 'never' | 'metadata';
-export type VirtiofsdSandbox = 'namespace' | 'chroot' | 'none';
-
-export interface VirtiofsdOptions {
-  sharedDir: string;
-  socket: string;
-  /** Emit --readonly. The caller refuses to start a read-only share with a virtiofsd that
-   *  lacks the flag (see virtiofsdHelpHas; older 1.x): the guest's -o ro alone is not a boundary. */
-  readOnly: boolean;
-  /** Default auto (virtiofsd's own default; mmap works). bcvk uses never. */
-  cache?: VirtiofsdCache;
-  /** Default namespace (virtiofsd's default; needs root). bcvk uses none inside its container. */
-  sandbox?: VirtiofsdSandbox;
-  binary?: string;
-}
-
-/** One virtiofsd per shared directory (each vhost-user-fs device needs its own daemon). */
-export function virtiofsdArgs(o: VirtiofsdOptions): string[] {
-  const binary = o.binary ?? VIRTIOFSD_BINARY;
-  absolute('virtiofsd binary', binary);
-  absolute('virtiofsd shared dir', o.sharedDir);
-  absolute('virtiofsd socket', o.socket);
-  const args = [
-    binary,
-    '--socket-path', o.socket,
-    '--shared-dir', o.sharedDir,
-    '--cache', o.cache ?? 'auto',
-    '--sandbox', o.sandbox ?? 'namespace',
-  ];
-  if (o.readOnly) args.push('--readonly');
-  return args;
-}
-
-/** True when `virtiofsd --help` output lists `flag` as an option (bcvk's and virtme-ng's probe for --readonly). */
-export function virtiofsdHelpHas(helpText: string, flag: string): boolean {
-  if (!/^--[a-z][a-z0-9-]*$/.test(flag)) throw new UsageError(`not a long option: ${JSON.stringify(flag)}`);
-  return new RegExp(`(^|[\\s,])${flag}(?![a-z0-9-])`, 'm').test(helpText);
-}
 
 // ---- the target disk and bootc's command line ------------------------------------------
 
@@ -204,22 +151,6 @@ function checkTag(tag: string): void {
 
 // ---- the install unit, as SMBIOS credentials --------------------------------------------
 
-/** One systemd command-line word (systemd.service(5) "Command lines"): quoted when needed;
- *  `$` and `%` doubled so neither variable nor specifier expansion touches it. */
-function systemdWord(w: string): string {
-  if (/[\0-\x1f\x7f]/.test(w)) throw new UsageError(`control character in unit argument ${JSON.stringify(w)}`);
-  if (w === ';') throw new UsageError('a lone ";" separates commands in a unit file');
-  if (/^[A-Za-z0-9_@+=:,./-]+$/.test(w)) return w;
-  return `"${w.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\$/g, '$$$$').replace(/%/g, '%%')}"`;
-}
-
-/** An Exec*= value from an argv; argv[0] must be an absolute path. */
-export function systemdExecLine(argv: readonly string[]): string {
-  const [cmd] = argv;
-  if (cmd === undefined || !/^\/[A-Za-z0-9_./-]+$/.test(cmd)) throw new UsageError(`unit command must be an absolute path, got ${JSON.stringify(cmd)}`);
-  return argv.map(systemdWord).join(' ');
-}
-
 export interface InstallerUnitOptions {
   /** From bootcInVmArgs: argv[0] `bootc` runs as /usr/bin/bootc. */
   bootcArgs: readonly string[];
@@ -231,58 +162,6 @@ export interface InstallerUnitOptions {
   rustLog?: string;
   /** Seconds udevadm waits for the disk (and TPM). Default 120. */
   deviceTimeoutSec?: number;
-}
-
-// Runs after the install ends, whatever happened (systemd.service(5): ExecStopPost= also runs
-// when the service failed to start up). $EXIT_CODE/$EXIT_STATUS describe the main process
-// ("exited"/number, or "killed"/signal name) and are unset when it never ran; $SERVICE_RESULT
-// is always set. Written to the console and, when QEMU has the port, to the virtio-serial port.
-const RESULT_SCRIPT =
-  `m="${INSTALL_MARKER} exit=\${EXIT_STATUS:-none} code=\${EXIT_CODE:-none} result=\${SERVICE_RESULT:-none}"; ` +
-  'echo "$m" >/dev/console; ' +
-  `p=/dev/virtio-ports/${INSTALL_RESULT_PORT}; if [ -e "$p" ]; then echo "$m" >"$p"; fi`;
-
-/** A oneshot unit for the installer VM: waits for its devices, runs `exec`, prints the result
- *  line and powers the VM off either way. Every placement's install step runs as one. */
-export interface InstallerServiceOptions {
-  description: string;
-  /** argv; argv[0] absolute. */
-  exec: readonly string[];
-  /** Device nodes udevadm waits for before anything runs. */
-  waitFor: readonly string[];
-  environment?: readonly string[];
-  /** More ExecStartPre= argv lists, after the device wait. */
-  pre?: readonly (readonly string[])[];
-  /** Seconds udevadm waits for the devices. Default 120. */
-  deviceTimeoutSec?: number;
-}
-
-export function installerServiceUnit(o: InstallerServiceOptions): string {
-  const timeout = o.deviceTimeoutSec ?? 120;
-  if (!Number.isInteger(timeout) || timeout <= 0) throw new UsageError(`bad device timeout ${timeout}`);
-  if (/[\0-\x1f]/.test(o.description)) throw new UsageError('control character in unit description');
-  const lines = [
-    '[Unit]',
-    `Description=${o.description}`,
-    // The credential's units also appear in a systemd initrd: run only in the real root.
-    'ConditionPathExists=!/etc/initrd-release',
-    // systemd.unit(5): power off when the unit ends, successful or not.
-    'SuccessAction=poweroff',
-    'FailureAction=poweroff',
-    '',
-    '[Service]',
-    'Type=oneshot',
-    'TimeoutStartSec=infinity',
-    'StandardOutput=journal+console',
-    'StandardError=journal+console',
-    ...(o.environment ?? []).map((e) => `Environment=${systemdWord(e)}`),
-    // udevadm(8) wait (systemd >= 251): the by-id links and the TPM node exist before anything looks.
-    ...(o.waitFor.length ? [`ExecStartPre=${systemdExecLine(['/usr/bin/udevadm', 'wait', `--timeout=${timeout}`, ...o.waitFor])}`] : []),
-    ...(o.pre ?? []).map((argv) => `ExecStartPre=${systemdExecLine(argv)}`),
-    `ExecStart=${systemdExecLine(o.exec)}`,
-    `ExecStopPost=${systemdExecLine(['/usr/bin/sh', '-c', RESULT_SCRIPT])}`,
-  ];
-  return lines.join('\n') + '\n';
 }
 
 /** The unit that runs bootc install in the installer VM. */
@@ -305,14 +184,6 @@ export function installerUnit(o: InstallerUnitOptions): string {
     ],
     ...(o.deviceTimeoutSec !== undefined ? { deviceTimeoutSec: o.deviceTimeoutSec } : {}),
   });
-}
-
-/** `-smbios type=11` with one binary (base64) systemd credential (smbios-type-11(7)). */
-export function systemdCredentialArgs(name: string, data: string): string[] {
-  // A comma would end QEMU's value=; '=' ends the credential name.
-  if (!/^[A-Za-z0-9_.@:~\\-]+$/.test(name)) throw new UsageError(`bad credential name ${JSON.stringify(name)}`);
-  const b64 = Buffer.from(data, 'utf8').toString('base64');
-  return ['-smbios', `type=11,value=io.systemd.credential.binary:${name}=${b64}`];
 }
 
 /** The unit as systemd.extra-unit.<name>, pulled in by a multi-user.target drop-in
@@ -419,31 +290,4 @@ export function installerVmQemuArgs(o: InstallerVmOptions): string[] {
   }
   args.push(...(o.extraArgs ?? []));
   return args;
-}
-
-// ---- the result -------------------------------------------------------------------------
-
-export interface InstallResult {
-  /** bootc's exit status; -1 when it was killed by a signal or never started. */
-  exitCode: number;
-  /** $EXIT_CODE: exited, killed, dumped, or none (bootc never ran: a step before it failed). */
-  code: string;
-  /** $EXIT_STATUS: the number, the signal name, or none. */
-  status: string;
-  /** $SERVICE_RESULT: success, exit-code, signal, core-dump, timeout, resources, … */
-  serviceResult: string;
-}
-
-// Only the expanded, complete line matches: not the unit's own text (${EXIT_STATUS:-none}, …),
-// not a line still being written.
-const MARKER_RE = /bootc-harness-install: exit=(\d+|none|[A-Z][A-Z0-9+]*) code=(exited|killed|dumped|none) result=([a-z][a-z-]*)(?=\r?\n)/g;
-
-/** The last complete result line in a console (or result-port) text, or undefined if there is none yet. */
-export function parseInstallResult(consoleText: string): InstallResult | undefined {
-  let last: RegExpExecArray | undefined;
-  for (const m of consoleText.matchAll(MARKER_RE)) last = m;
-  if (!last) return undefined;
-  const [, status, code, serviceResult] = last as unknown as [string, string, string, string];
-  const exitCode = code === 'exited' && /^\d+$/.test(status) ? Number(status) : -1;
-  return { exitCode, code, status, serviceResult };
 }

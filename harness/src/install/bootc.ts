@@ -13,10 +13,11 @@ import { resolveInRoot, writeFileInRoot } from '../image/in-root.js';
 import { run, runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
 import { requireTools } from '../util/tools.js';
-import { bootcInstallCommand, checkBlockSetupAllowed, classifyPodmanFailure, rootKeyCredentialQemuArgs, type BlockSetup, type RootFilesystem } from './bootc-args.js';
+import { bootcInstallCommand, checkBlockSetupAllowed, classifyPodmanFailure, type BlockSetup, type RootFilesystem } from './bootc-args.js';
 import type { InstallOptions, InstalledDisk } from './direct.js';
 import { INSTALLER_TARGET_SERIAL, bootcInVmArgs, installerUnit } from './bootc-vm.js';
 import { runInstallerVm, type InstallerVmSettings } from './installer-vm.js';
+import { rootKeyCredentialQemuArgs } from '../vm/credentials.js';
 
 /** Where bootc reads install configs, lowest precedence first (bootc-install-config(5)). */
 export const INSTALL_CONFIG_DIRS = ['usr/lib/bootc/install', 'usr/local/lib/bootc/install', 'etc/bootc/install', 'run/bootc/install'];

@@ -21,22 +21,9 @@ import {
   installerUnitCredentialArgs,
   installerVmKargs,
   installerVmQemuArgs,
-  parseInstallResult,
-  virtiofsdArgs,
-  virtiofsdHelpHas,
-  type InstallResult,
 } from './bootc-vm.js';
-
-/** Where `just setup` unpacks trixie's virtiofsd on hosts whose release has no package (Debian 12). */
-export const HARNESS_VIRTIOFSD = '/var/cache/bootc-harness/tools/virtiofsd/virtiofsd';
-const VIRTIOFSD_CANDIDATES = ['/usr/libexec/virtiofsd', '/usr/lib/qemu/virtiofsd'];
-
-/** The virtiofsd to use, or a UsageError saying how to get one. */
-export function findVirtiofsd(): string {
-  const found = [...VIRTIOFSD_CANDIDATES, which('virtiofsd'), HARNESS_VIRTIOFSD].find((p) => p !== undefined && existsSync(p));
-  if (!found) throw new UsageError('the installer VM needs virtiofsd (install Debian package virtiofsd; on Debian 12 run: just setup)');
-  return found;
-}
+import { parseInstallResult, type InstallResult } from '../vm/oneshot-unit.js';
+import { findVirtiofsd, virtiofsdArgs, virtiofsdHelpHas } from '../vm/virtiofsd.js';
 
 export interface InstallerVmOptions {
   /** The image's root, e.g. a working container's mount: the VM writes into it, so never the image itself. */

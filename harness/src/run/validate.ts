@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { imageId, imageLabels } from '../image/buildah.js';
 import { checkSource, parseSource, type Source } from '../image/source.js';
 import { resolveInRoot } from '../image/in-root.js';
-import { findVirtiofsd } from '../install/installer-vm.js';
+import { findVirtiofsd } from '../vm/virtiofsd.js';
 import { listProfiles, loadProfile, DEFAULT_PROFILE, type Profile } from '../profile/profile.js';
 import { chooseProfile, rootfsImageId, type ProfileChoice, type SourceFacts } from '../profile/choose.js';
 import { ensureWorkRoot, workDir as workRoot } from '../util/paths.js';

@@ -25,9 +25,10 @@ export function hostHasVsock(exists: (p: string) => boolean): boolean {
 }
 
 /** QEMU option values are comma-separated: a comma inside a path is written twice. */
-function v(path: string): string {
+export function qemuValue(path: string): string {
   return path.replace(/,/g, ',,');
 }
+const v = qemuValue;
 
 /** Pure: machine, accelerator, CPUs and memory, shared by every VM the harness starts. */
 export function machineArgs(p: { accel: Accel; cpus: number; memoryMiB: number }): string[] {
