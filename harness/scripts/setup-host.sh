@@ -36,7 +36,7 @@ fi
 pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools buildah skopeo mmdebstrap
       fdisk dosfstools mtools e2fsprogs util-linux mount cryptsetup-bin
       openssh-client systemd-boot-efi attr libcap2-bin uidmap fuse-overlayfs
-      debian-archive-keyring zstd cpio
+      debian-archive-keyring zstd cpio kmod
       podman   # the bootc installer's host placement: bootc runs in `podman run --privileged`
       chromium)  # the report check: Playwright drives Debian's Chromium headless, no browser download
 # systemd-cryptenroll seals LUKS keys to a swtpm through tpm2-tss: it dlopen()s esys, rc and

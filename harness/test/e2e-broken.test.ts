@@ -1,9 +1,10 @@
 // Broken fixtures, each failing for its own reason, fast: from the console or the
 // first check that can see it, never by waiting out the SSH budget.
 //
-// Boots: one per case, none shared. Each case is another image (a panic, an emergency
-// shell, no sshd, a failing unit, a lost SUID bit, a gained one); an image broken in two ways at once
-// would let one reason hide the other.
+// Boots: one per case, none shared, and none at all for a lost SUID bit: the image's own
+// files show it, so the run stops before install. Each case is another image (a panic, an
+// emergency shell, no sshd, a failing unit, a lost SUID bit, a gained one); an image broken
+// in two ways at once would let one reason hide the other.
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +25,8 @@ interface Case {
   duringBoot: boolean;
   /** Run with --json: stdout is one JSON event a line, the verdict last. */
   json?: boolean;
+  /** The image's own files show it: the run stops before any disk is written or VM booted. */
+  beforeInstall?: boolean;
 }
 
 const CASES: Case[] = [
@@ -31,7 +34,7 @@ const CASES: Case[] = [
   { profile: 'broken-emergency', exit: 1, tier: 'tier0', test: 'boot.reached-ssh', reason: /emergency shell \[emergency-shell\]/, duringBoot: true },
   { profile: 'broken-nossh', exit: 1, tier: 'tier0', test: 'boot.reached-ssh', reason: /login prompt .* SSH did not answer within 10 s/, duringBoot: true },
   { profile: 'broken-unit', exit: 1, tier: 'tier0', test: 'boot.no-failed-units', reason: /bootc-harness-broken\.service/, duringBoot: false, json: true },
-  { profile: 'broken-nosuid', exit: 1, tier: 'tier1', test: 'image.profile-setid', reason: /\/usr\/bin\/sudo/, duringBoot: false },
+  { profile: 'broken-nosuid', exit: 1, tier: 'pre', test: 'pre.setid', reason: /\/usr\/bin\/sudo: not SUID\/SGID in the image/, duringBoot: false, beforeInstall: true },
   { profile: 'broken-gains-suid', exit: 1, tier: 'tier1', test: 'image.no-new-privileges', reason: /\/usr\/bin\/env: mode 4755 in the guest, no SUID\/SGID in the source/, duringBoot: false },
 ];
 
@@ -39,7 +42,7 @@ const CASES: Case[] = [
 function jsonEvents(t: Test, stdout: string, c: Case): string | undefined {
   const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as RunEvent);
   t.ok(events.length > 0 && events.every((e) => typeof e.event === 'string' && !Number.isNaN(Date.parse(e.at))), `${events.length} JSON events, one a line, each stamped`);
-  for (const stage of ['fixture', 'image', 'disk', 'vm', 'session', 'suites', 'shutdown']) {
+  for (const stage of ['fixture', 'image', 'pre', 'disk', 'vm', 'session', 'suites', 'shutdown']) {
     t.ok(events.some((e) => e.event === 'stage-start' && e.stage === stage), `${stage} started`);
     t.ok(events.some((e) => e.event === 'stage-end' && e.stage === stage && Number.isInteger(e.ms)), `${stage} ended, with its duration`);
   }
@@ -63,6 +66,12 @@ for (const c of CASES) {
     t.equal(named?.tier, c.tier);
     t.match(named?.error ?? '', c.reason, 'the failure names the reason');
     const session = summary.stages.find((s) => s.name === 'session');
+    if (c.beforeInstall) {
+      t.same(summary.stages.map((s) => s.name), ['fixture', 'image', 'pre'], 'stopped by the pre checks: no disk written, no VM booted');
+      t.match(r.stderr, c.reason, 'stderr says why');
+      t.same(await findLeftovers(), [], 'nothing left behind');
+      return;
+    }
     t.ok(session, 'the session stage ran');
     if (c.duringBoot) {
       // Named from the console as it happened, not found at the end of the SSH budget (how

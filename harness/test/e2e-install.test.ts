@@ -7,7 +7,8 @@
 // run is the main job as users run it (`test-install`), with --keep: its VM then answers
 // every later question about the same image booted the same way, in seconds each:
 // `ssh RUN`, `suites RUN --tier 1`, the suites under a profile that expects what the
-// plain fixture lacks (ZFS, tailscaled, a composefs root: each failure must name it), and
+// plain fixture lacks (a SUID bit, ZFS, tailscaled, a composefs root: each failure must
+// name it; under test-install its pre checks would stop it before any boot), and
 // `gate --run` of the run's report (tiers 0, 1 passed; tier 3 not tested). `stop RUN`
 // then leaves nothing. The directory run is `gate SOURCE`: the gate's own run. The matrix
 // row of the same fixture (e2e-tier4) asks another question (tier 4 not applicable, the
@@ -20,7 +21,7 @@ import { cli, REPO, VM_TESTS, type CliResult } from './helpers/cli.js';
 import type { Summary } from '../src/report/summary.js';
 
 // A fixture source is built (or found cached) in a stage of its own, not charged to the image budget.
-const STAGES = ['fixture', 'image', 'disk', 'vm', 'session', 'suites', 'shutdown'];
+const STAGES = ['fixture', 'image', 'pre', 'disk', 'vm', 'session', 'suites', 'shutdown'];
 
 function runDirOf(stdout: string): string {
   const m = /^report: (.+)$/m.exec(stdout);
@@ -111,13 +112,15 @@ t.test('two runs at once: the default fixture and a rootfs directory', { skip: !
   });
 
   // The same guest judged against a profile that expects what it lacks: each failure names the missing feature.
-  t.test('a profile expecting ZFS, tailscaled and a composefs root fails tiers 2 and 4 on the plain fixture, naming each', async (t) => {
-    const r = await cli(['suites', runId, '--profile', 'plain-lacks-expected', '--tier', '2,4']);
+  t.test('a profile expecting a SUID bit, ZFS, tailscaled and a composefs root the plain fixture lacks fails tiers 1, 2 and 4, naming each', async (t) => {
+    const r = await cli(['suites', runId, '--profile', 'plain-lacks-expected', '--tier', '1,2,4']);
     t.equal(r.code, 1, `exit 1\n${r.stdout.slice(-3000)}`);
-    t.match(r.stdout, /^FAILED: suites against .*\(tier2 failed, tier4 failed\)$/m);
+    t.match(r.stdout, /^FAILED: suites against .*\(tier1 failed, tier2 failed, tier4 failed\)$/m);
     const dir = /^report: (.+)$/m.exec(r.stdout)![1]!;
     const tests = JSON.parse(readFileSync(join(dir, 'tests.json'), 'utf8')) as Summary['tests'];
     const failed = new Map(tests.filter((x) => x.status === 'failed').map((x) => [x.id, x.error ?? '']));
+    t.match(failed.get('image.profile-setid') ?? '', /\/usr\/bin\/env/, 'names the file that should be SUID and is not');
+    t.notMatch(failed.get('image.profile-setid') ?? '', /\/usr\/bin\/sudo/, 'and not the one that is');
     t.match(failed.get('zfs.module-matches-kernel') ?? '', /ZFS: no zfs kernel module for the booted kernel 6\.12/, 'names the missing zfs module');
     t.match(failed.get('tailscale.daemon') ?? '', /tailscaled\.service is not installed/, 'names tailscaled');
     t.match(failed.get('tailscale.cli') ?? '', /tailscale/, 'names the tailscale command');

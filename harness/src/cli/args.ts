@@ -60,6 +60,7 @@ export const INSTALL_FLAGS = {
   'fresh-tpm': { type: 'boolean' },
   placement: { type: 'string' },
   'no-disk-cache': { type: 'boolean' },
+  'no-pre': { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -81,6 +82,7 @@ export function installOptions(cmd: string, values: Record<string, string | bool
     ...(values.luks !== undefined ? { luks: oneOf('luks', values.luks as string, ['tpm2', 'none'] as const, 'none') } : {}),
     freshTpm: Boolean(values['fresh-tpm']),
     diskCache: !values['no-disk-cache'],
+    pre: !values['no-pre'],
     events,
     json,
     ...(values.placement !== undefined ? { placement: oneOf('placement', values.placement as string, ['host', 'vm'] as const, 'host') } : {}),

@@ -152,14 +152,3 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
   }
 }
 
-/** True when the image ships bootc, so `auto` picks the bootc installer. */
-export async function imageHasBootc(imageId: string, runId: string): Promise<boolean> {
-  const td = new Teardown();
-  try {
-    const ctr = await mountedContainer(imageId, `bh-${runId}-probe`, td);
-    return existsSync(resolveInRoot(ctr.mountpoint, '/usr/bin/bootc'));
-  } finally {
-    await td.runOrThrow();
-  }
-}
-

@@ -23,6 +23,8 @@ export interface TestInstallOptions {
   freshTpm?: boolean;
   /** false: install afresh and keep nothing (--no-disk-cache); default: the installed-disk cache. */
   diskCache?: boolean;
+  /** false: skip the checks the image's files answer before install (--no-pre). */
+  pre?: boolean;
   log: (line: string) => void;
   /** Hears every stage start and end and each test's result, as they happen. */
   events?: EventSink;

@@ -9,6 +9,7 @@ import { reportsDir, workDir as workRoot } from '../util/paths.js';
 import { processId } from '../util/process-id.js';
 import { Teardown } from '../util/teardown.js';
 import { writeRecord, type RunRecord } from './registry.js';
+import { reapAbandoned } from './reap.js';
 
 export interface OpenRun {
   runId: string;
@@ -32,9 +33,12 @@ export function newRunId(source: string, now = new Date()): string {
   return `${t}-${slug(source)}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
-export function openRun(sourceName: string, idSource: string, reportDir?: string): OpenRun {
+/** A new run's places and record. First, runs killed without their teardown (SIGKILL, a lost
+ *  machine) are cleaned up: whatever is left of a run whose owner is gone (kept VMs stay). */
+export async function openRun(sourceName: string, idSource: string, o: { reportDir?: string | undefined; log: (line: string) => void }): Promise<OpenRun> {
+  for (const line of await reapAbandoned().catch((e: Error) => [`could not clean up after abandoned runs: ${e.message}`])) o.log(`cleanup: ${line}`);
   const runId = newRunId(idSource);
-  const reports = reportDir ?? reportsDir();
+  const reports = o.reportDir ?? reportsDir();
   const runDir = join(reports, runId);
   const work = join(workRoot(), runId);
   const startedAt = new Date().toISOString();

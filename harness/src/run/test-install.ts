@@ -8,7 +8,8 @@ import { imageLabels } from '../image/buildah.js';
 import { ROOT_LABEL } from '../fixtures/recipe.js';
 import { prepareImage } from '../image/prepare.js';
 import { describeSource } from '../image/source.js';
-import { imageHasBootc } from '../install/direct.js';
+import { probeImage } from '../image/probe.js';
+import { checkBeforeBoot } from '../image/pre-checks.js';
 import { kernelTierOf } from '../profile/profile.js';
 import { newSummary, readTests, type TestRecord } from '../report/summary.js';
 import { withRunExpectations } from '../report/tiers.js';
@@ -24,7 +25,6 @@ import { judgeRun } from './judge.js';
 import { keepVm } from './kept.js';
 import type { TestInstallOptions, TestInstallResult } from './options.js';
 import { planInstall } from './plan.js';
-import { reapAbandoned } from './reap.js';
 import { openRun } from './run-dir.js';
 import { StageClock, interruption, normalise } from './stages.js';
 import { runSuites } from './suites.js';
@@ -37,18 +37,15 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
   opts.log(`profile: ${profile.name} (${profileReason})`);
   const sourceName = describeSource(source);
   if ('detected' in source && source.detected) opts.log(`source: ${source.path} is ${source.detected}`);
-  // Runs killed without their teardown (SIGKILL, a lost machine) leave VMs, containers and
-  // work directories; each new run clears those whose owner is gone (kept VMs stay).
-  for (const line of await reapAbandoned().catch((e: Error) => [`could not clean up after abandoned runs: ${e.message}`])) opts.log(`cleanup: ${line}`);
-  const run = openRun(sourceName, source.kind === 'fixture' ? source.name : sourceName, opts.reportDir);
+  const run = await openRun(sourceName, source.kind === 'fixture' ? source.name : sourceName, opts);
   const clock = new StageClock(opts.events);
   const summary = newSummary({ source: sourceName, profile: profile.name, profileReason, installer: opts.installer, stages: clock.records, startedAt: run.startedAt });
   if ('detected' in source && source.detected) summary.sourceDetected = source.detected;
   let vm: Vm | undefined;
   let failure: Error | undefined;
-  let bootTests: TestRecord[] = [];
+  // Results the harness itself records: the pre checks, a boot that never reached SSH.
+  const ownTests: TestRecord[] = [];
   const interrupted = interruption(opts.signal);
-
   try {
     // A fixture's rootfs is built once and cached, in a stage of its own with its own budget.
     const fx = source.kind === 'fixture' ? source.name : undefined;
@@ -59,7 +56,10 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const manifestPath = join(run.runDir, 'manifest.json');
     writeFileSync(manifestPath, JSON.stringify(image.manifest));
 
-    const plan = planInstall(opts, profile, { ref: image.ref, hasBootc: await imageHasBootc(image.id, run.runId), rootLabel: (await imageLabels(image.id))[ROOT_LABEL] });
+    // pre: what the image's files answer, before anything is installed (a failure stops the run here).
+    const probe = await probeImage(image.id, run.runId);
+    if (opts.pre !== false) await clock.run('pre', 60_000, async () => checkBeforeBoot(profile, image.manifest, probe, (t) => ownTests.push(...t)));
+    const plan = planInstall(opts, profile, { ref: image.ref, hasBootc: probe.hasBootc, rootLabel: (await imageLabels(image.id))[ROOT_LABEL] });
     Object.assign(summary, { installer: plan.installer, rootLayout: plan.rootLayout, luks: plan.luks, placement: plan.placement });
     opts.log(`disk: installer ${plan.installer}`);
     const got = await clock.run('disk', profile.budgets.diskMs, () => Promise.race([installDisk({ run, image, plan, profile, opts, interrupted }), interrupted()]), { cached: (v) => v.cached });
@@ -89,7 +89,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       onVm: (v) => (vm = v),
     }).catch((e) => {
       // A boot that dies on the console is the image's fault: record it as the failed tier0 check.
-      if (e instanceof AssertionFailure) bootTests = [{ id: 'boot.reached-ssh', tier: 'tier0', status: 'failed', error: e.message }];
+      if (e instanceof AssertionFailure) ownTests.push({ id: 'boot.reached-ssh', tier: 'tier0', status: 'failed', error: e.message });
       throw e;
     });
     const { machine, port } = booted;
@@ -139,7 +139,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     else for (const x of errors) opts.log(`teardown: ${x.message}`);
   }
 
-  summary.tests = [...bootTests, ...readTests(join(run.runDir, 'tests.json'))];
+  summary.tests = [...ownTests, ...readTests(join(run.runDir, 'tests.json'))];
   for (const t of summary.tests) emitter(opts.events)({ event: 'test', id: t.id, tier: t.tier, status: t.status, ...(t.error ? { error: t.error } : {}) });
   const j = judgeRun(summary.tests, opts.tiers, opts.tiersExplicit ?? false, failure);
   Object.assign(summary, { tiers: j.tiers, verdict: j.verdict, exitCode: j.exitCode, finishedAt: new Date().toISOString() }, j.error ? { error: j.error } : {});

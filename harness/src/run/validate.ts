@@ -52,6 +52,8 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
     const why = await kvmRefusal();
     if (why) throw new UsageError(`--accel kvm: KVM does not run guests here (${why}); use --accel auto or tcg`);
   }
+  // The pre check of a ZFS module reads its vermagic with the host's modinfo.
+  if (profile.expect.zfs && opts.pre !== false) requireTools(['modinfo']);
   requireTools([...BASE_TOOLS, ...(source.kind === 'fixture' ? ['mmdebstrap', 'setcap'] : []), ...(source.kind === 'oci' || source.kind === 'oci-archive' || source.kind === 'registry' ? ['skopeo'] : [])]);
   if (!OVMF_CODE_CANDIDATES.some((p) => existsSync(p))) throw new UsageError('missing UEFI firmware (install Debian package ovmf)');
   const free = (() => {

@@ -23,6 +23,8 @@ export const TOOL_PACKAGES: Record<string, string> = {
   'ssh-keygen': 'openssh-client',
   cryptsetup: 'cryptsetup-bin',
   podman: 'podman',
+  modinfo: 'kmod',
+  ssh: 'openssh-client',
 };
 
 export function which(name: string, path = process.env.PATH ?? ''): string | undefined {

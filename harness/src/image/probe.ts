@@ -1,0 +1,94 @@
+// What the image's files say of it, read from a mounted working container (every path
+// resolved inside the image; nothing of it runs): bootc present, its kernel, the units it
+// enables, the vermagic of a zfs module for its kernel.
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { run } from '../util/exec.js';
+import { Teardown } from '../util/teardown.js';
+import { mountedContainer } from './buildah.js';
+import { resolveInRoot } from './in-root.js';
+import { findKernel } from './kernel.js';
+import { presetEnables } from './pre-checks.js';
+
+export interface ImageProbe {
+  hasBootc: boolean;
+  kernelRelease?: string;
+  enabledUnits: Set<string>;
+  zfsVermagic?: string;
+}
+
+const UNIT_DIRS = ['/etc/systemd/system', '/usr/lib/systemd/system'];
+const PRESET_DIRS = ['/etc/systemd/system-preset', '/usr/lib/systemd/system-preset'];
+
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** Units linked into .wants/.requires directories, aliases of those (a link named after another unit), and units presets enable. */
+export function enabledUnits(root: string): Set<string> {
+  const inRoot = (p: string) => resolveInRoot(root, p);
+  const linked = new Set<string>();
+  const aliases: [string, string][] = [];
+  const unitFiles = new Set<string>();
+  for (const d of UNIT_DIRS) {
+    const dir = inRoot(d);
+    for (const name of list(dir)) {
+      if (/\.(wants|requires)$/.test(name)) for (const u of list(join(dir, name))) linked.add(u);
+      else {
+        unitFiles.add(name);
+        const st = lstatSync(join(dir, name), { throwIfNoEntry: false });
+        // A link (not to /dev/null: that masks) from one unit name to another is an alias.
+        if (st?.isSymbolicLink() && d.startsWith('/etc')) {
+          const target = readlinkSync(join(dir, name));
+          if (target !== '/dev/null') aliases.push([name, basename(target)]);
+        }
+      }
+    }
+  }
+  // Presets: files of the same name in /etc override /usr/lib; read in name order (systemd.preset(5)).
+  const presetFiles = new Map<string, string>();
+  for (const d of [...PRESET_DIRS].reverse()) for (const f of list(inRoot(d)).filter((x) => x.endsWith('.preset'))) presetFiles.set(f, readFileSync(join(inRoot(d), f), 'utf8'));
+  const presets = [...presetFiles.keys()].sort().map((k) => presetFiles.get(k)!);
+  for (const u of unitFiles) if (presetEnables(presets, u)) linked.add(u);
+  for (const [alias, target] of aliases) if (linked.has(target)) linked.add(alias);
+  return linked;
+}
+
+/** The zfs module for `release` (any compression), found under lib/modules/<release>. */
+function findZfsModule(root: string, release: string): string | undefined {
+  const base = resolveInRoot(root, `/usr/lib/modules/${release}`);
+  const stack = [base];
+  while (stack.length) {
+    const dir = stack.pop()!;
+    for (const name of list(dir)) {
+      const p = join(dir, name);
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      if (st?.isDirectory()) stack.push(p);
+      else if (st?.isFile() && /^zfs\.ko(\.(xz|zst|gz))?$/.test(name)) return p;
+    }
+  }
+  return undefined;
+}
+
+export async function probeImage(imageId: string, runId: string): Promise<ImageProbe> {
+  const td = new Teardown();
+  try {
+    const root = (await mountedContainer(imageId, `bh-${runId}-probe`, td)).mountpoint;
+    const kernel = findKernel(root);
+    const zfs = kernel ? findZfsModule(root, kernel.release) : undefined;
+    // The host's modinfo reads the module file as data; nothing of the image runs.
+    const vermagic = zfs ? (await run(['modinfo', '-F', 'vermagic', zfs], { stage: 'image' })).stdout.trim() || undefined : undefined;
+    return {
+      hasBootc: existsSync(resolveInRoot(root, '/usr/bin/bootc')),
+      ...(kernel ? { kernelRelease: kernel.release } : {}),
+      enabledUnits: enabledUnits(root),
+      ...(vermagic ? { zfsVermagic: vermagic } : {}),
+    };
+  } finally {
+    await td.runOrThrow();
+  }
+}
