@@ -49,8 +49,8 @@ soak-interrupt N="20":
     npx tsx harness/scripts/interrupt-soak.ts {{N}}
 
 # Stage timings of RUNS default-fixture runs against their targets.
-bench RUNS="3":
-    npx tsx harness/scripts/bench.ts {{RUNS}}
+bench:
+    npx tsx harness/scripts/bench.ts
 
 # Every local fixture profile (one per kernel compat tier) and one report with a row per tier.
 matrix *ARGS:

@@ -277,3 +277,13 @@ t.test('the run page: the run first, every value escaped, failures before passes
   t.match(html, /<td>disk<\/td><td>20\.9<\/td><td>yes<\/td>/, 'stages with their seconds and whether cached');
   t.notMatch(runPage({ ...s, verdict: 'passed' }, { files: [], consoleTail: 'x' }), /id="console"/, 'a passed run shows no console');
 });
+
+t.test('the boot profile: firmware, the guest to sshd (its own journal), sshd to ready (the harness)', async (t) => {
+  const { bootProfile, sshdListeningMs } = await import('../src/report/boot-profile.js');
+  const journal = '[    0.000000] vm kernel: Linux version 6.12\n[   30.723044] vm sshd[359]: Server listening on 0.0.0.0 port 22.\n[   30.731373] vm sshd[359]: Server listening on :: port 22.\n';
+  t.equal(sshdListeningMs(journal), 30_723, 'the first "Server listening"');
+  t.equal(sshdListeningMs('no sshd here'), undefined);
+  const p = bootProfile({ vmStartedAt: 1_000_000, kernelAt: 1_006_000, readyAt: 1_038_000 }, journal);
+  t.same(p, { vmToReadyMs: 38_000, firmwareMs: 6_000, kernelToSshdMs: 30_723, sshdToReadyMs: 1_277 });
+  t.same(bootProfile({ vmStartedAt: 0, readyAt: 5 }, undefined), { vmToReadyMs: 5 }, 'what cannot be known is left out');
+});

@@ -44,6 +44,8 @@ export function runPage(s: Summary, links: RunPageLinks): string {
     ['disk', s.diskKey ? `cache entry ${s.diskKey}` : '-'],
     ['time', `${s.startedAt} to ${s.finishedAt}`],
   ];
+  const sec = (ms: number | undefined) => (ms === undefined ? '?' : `${(ms / 1000).toFixed(1)} s`);
+  if (s.boot) facts.push(['boot', `firmware ${sec(s.boot.firmwareMs)}, kernel to sshd listening ${sec(s.boot.kernelToSshdMs)}, sshd listening to ready ${sec(s.boot.sshdToReadyMs)}; VM start to ready ${sec(s.boot.vmToReadyMs)}`]);
   if (s.retries?.length) facts.push(['retried', s.retries.map((r) => `${r.stage}: ${r.reason}`).join('; ')]);
   const tiers = Object.entries(s.tiers ?? {});
   return `<!doctype html>

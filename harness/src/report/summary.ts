@@ -1,4 +1,5 @@
 // reports/<run>/summary.json: the one-glance verdict, as the design specifies.
+import type { BootProfile } from './boot-profile.js';
 import { existsSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -51,6 +52,8 @@ export interface Summary {
   /** Each selected tier: passed, failed, not-applicable (nothing of it expected), not-tested (asked for by name, nothing ran). */
   tiers?: Record<string, TierStatus>;
   error?: { stage: string; message: string; consoleTail?: string };
+  /** Where the boot's time went (firmware, kernel to sshd, sshd to the harness's first round trip). */
+  boot?: BootProfile;
   /** --keep: the VM is still up; `bootc-harness ssh|suites|stop RUN` reach it, as does this plain ssh command. */
   kept?: { runId: string; ssh: string };
   startedAt: string;

@@ -2,7 +2,7 @@
 // installed), a TPM, QEMU; then the wait for SSH, raced against QEMU exiting, a fatal
 // console line, a login prompt with no sshd, and a guest that falls silent. An
 // infrastructure failure (a silent guest, QEMU dying) is retried once; an assertion never.
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import getPort from 'get-port';
 import { AssertionFailure } from '../errors.js';
@@ -20,6 +20,7 @@ import type { Luks } from './plan.js';
 import { retryInfraOnce, type Retry } from './retry.js';
 import type { OpenRun } from './run-dir.js';
 import type { StageClock } from './stages.js';
+import type { BootTimeline } from '../report/boot-profile.js';
 
 export interface BootInput {
   run: OpenRun;
@@ -43,6 +44,7 @@ export interface BootInput {
 export interface Booted {
   /** The VM has a vsock device (the host has /dev/vhost-vsock). */
   vsock: boolean;
+  timeline: BootTimeline;
   vm: Vm;
   tpm: Swtpm;
   machine: Machine;
@@ -56,6 +58,7 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
   const vsock = hostHasVsock(existsSync);
   const boot = async (attempt: number): Promise<Booted> => {
     const port = await getPort({ host: '127.0.0.1' });
+    const vmStartedAt = Date.now();
     const started = await clock.run('vm', 60_000, async () => {
       const overlay = await createOverlay(i.disk, join(run.work, `boot-${attempt}.qcow2`), i.signal);
       const thisTpm = await Swtpm.start(join(run.work, i.freshTpm ? 'tpm-fresh' : 'tpm'), join(run.work, 'tpm.sock'));
@@ -104,7 +107,8 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
         consoleTail: () => theVm.console.tail(),
       })
       .finally(() => bootWatch.abort());
-    return { vsock, vm: theVm, tpm: started.tpm, machine, port };
+    const timeline = { vmStartedAt, readyAt: Date.now(), ...(theVm.console.kernelAt !== undefined ? { kernelAt: theVm.console.kernelAt } : {}) };
+    return { vsock, timeline, vm: theVm, tpm: started.tpm, machine, port };
   };
   return retryInfraOnce(boot, {
     signal: i.signal,
@@ -122,4 +126,11 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
 export function whyFatal(hit: ConsoleHit, luks: Luks): string {
   if (luks === 'tpm2' && hit.id === 'passphrase-prompt') return `TPM2 unlock failed: the initrd fell back to asking for a passphrase (${describeHit(hit)})`;
   return describeHit(hit);
+}
+
+/** The boot's journal into the report (journal.txt); its text, or undefined when the guest would not give it. */
+export async function saveJournal(machine: Machine, runDir: string): Promise<string | undefined> {
+  const journal = await machine.exec('journalctl -b --no-pager -o short-monotonic', 60_000).catch(() => undefined);
+  if (journal) writeFileSync(join(runDir, 'journal.txt'), journal.stdout);
+  return journal?.stdout;
 }

@@ -15,10 +15,11 @@ import { newSummary, readTests, type TestRecord } from '../report/summary.js';
 import { withRunExpectations } from '../report/tiers.js';
 import { emitter } from '../report/events.js';
 import { writeReport } from '../report/run-page.js';
+import { bootProfile } from '../report/boot-profile.js';
 import { chooseAccel } from '../vm/accel.js';
 import { createScratchDisks } from '../vm/scratch-disks.js';
 import type { Vm } from '../vm/vm.js';
-import { bootGuest } from './boot.js';
+import { bootGuest, saveJournal } from './boot.js';
 import type { RunContext } from './context.js';
 import { installDisk } from './disk-stage.js';
 import { judgeRun } from './judge.js';
@@ -119,8 +120,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, () => Promise.race([runSuites(contextPath, run.runDir, { tiers: opts.tiers }, profile.budgets.testMs, opts.signal, opts.json ?? false), interrupted()]));
 
     // The journal for the report; then a clean power-off, or (--keep) the VM handed over.
-    const journal = await machine.exec('journalctl -b --no-pager -o short-monotonic', 60_000).catch(() => undefined);
-    if (journal) writeFileSync(join(run.runDir, 'journal.txt'), journal.stdout);
+    summary.boot = bootProfile(booted.timeline, await saveJournal(machine, run.runDir));
     if (opts.keep) summary.kept = await keepVm(run, clock, booted, { privateKeyPath, contextPath });
     else {
       await clock.run('shutdown', profile.budgets.shutdownMs + 5_000, async () => {

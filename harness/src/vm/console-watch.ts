@@ -26,6 +26,8 @@ export class ConsoleWatch extends EventEmitter {
 
   /** When the guest last wrote anything (ms since the epoch); the watch's start before that. */
   lastOutputAt = Date.now();
+  /** When the first kernel log line ("[    0.000000] ...") arrived: the end of the firmware's part. */
+  kernelAt: number | undefined;
 
   feed(text: string): void {
     this.lastOutputAt = Date.now();
@@ -59,6 +61,7 @@ export class ConsoleWatch extends EventEmitter {
   private onLine(raw: string): void {
     const line = stripAnsi(raw);
     this.lines.push(line);
+    if (this.kernelAt === undefined && /^\[\s*\d+\.\d+\] /.test(line)) this.kernelAt = Date.now();
     const judged = this.partialHit;
     this.partialHit = false;
     if (!judged) {

@@ -1,0 +1,36 @@
+// Pure: where a boot's time went, for the report and the benchmark: the firmware (QEMU up to
+// the kernel's first console line), the guest to sshd listening (its own journal), and sshd
+// listening to the harness's first authenticated round trip (what the harness adds).
+export interface BootTimeline {
+  /** QEMU started (ms since the epoch). */
+  vmStartedAt: number;
+  /** The kernel's first console line arrived. */
+  kernelAt?: number;
+  /** The harness's first authenticated SSH round trip. */
+  readyAt: number;
+}
+
+export interface BootProfile {
+  firmwareMs?: number;
+  /** Kernel start to sshd listening, in the guest's own monotonic time. */
+  kernelToSshdMs?: number;
+  /** sshd listening to ready: the harness's own share of the boot. */
+  sshdToReadyMs?: number;
+  vmToReadyMs: number;
+}
+
+/** Pure: the guest's monotonic time (ms) when sshd first said it listens, from `journalctl -o short-monotonic`. */
+export function sshdListeningMs(journal: string): number | undefined {
+  const m = /^\[\s*(\d+\.\d+)\] \S+ sshd\[\d+\]: Server listening on /m.exec(journal);
+  return m ? Math.round(Number(m[1]) * 1000) : undefined;
+}
+
+export function bootProfile(t: BootTimeline, journal: string | undefined): BootProfile {
+  const listening = journal ? sshdListeningMs(journal) : undefined;
+  const out: BootProfile = { vmToReadyMs: t.readyAt - t.vmStartedAt };
+  if (t.kernelAt !== undefined) out.firmwareMs = t.kernelAt - t.vmStartedAt;
+  if (listening !== undefined) out.kernelToSshdMs = listening;
+  // The kernel's clock starts a moment before its first console line: close enough to place sshd on the host's clock.
+  if (listening !== undefined && t.kernelAt !== undefined) out.sshdToReadyMs = t.readyAt - (t.kernelAt + listening);
+  return out;
+}
