@@ -48,7 +48,7 @@ unit:
 soak-interrupt N="20":
     npx tsx harness/scripts/interrupt-soak.ts {{N}}
 
-# Stage timings of RUNS default-fixture runs against their targets.
+# Cold, warm and a plain-QEMU baseline on the default fixture: reports/bench.json and the speed targets.
 bench:
     npx tsx harness/scripts/bench.ts
 
