@@ -8,6 +8,7 @@ import { posix, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { PROFILES_DIR } from '../util/paths.js';
 import { CONSOLE_PATTERNS } from '../vm/console-patterns.js';
+import { Invalid, bad, bool, count, isPlainObject, joinPath, listOf, nullOr, object, oneOf, optional, positiveInt, required, text, withDefault, type Check, type Field } from './checks.js';
 
 export type KernelTier = 'rhel9' | 'pre-6.15' | 'default';
 export type Installer = 'auto' | 'bootc' | 'direct';
@@ -68,113 +69,6 @@ export function kernelTierOf(release: string): KernelTier {
 }
 
 // ---------------------------------------------------------------------------------
-// Checks. A check takes the raw value and its key path and returns the typed value,
-// or throws Invalid with the message after `profile "<name>": `.
-
-class Invalid extends Error {}
-
-type Check<T> = (v: unknown, at: string) => T;
-
-function found(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-function bad(at: string, what: string, v: unknown): Invalid {
-  return new Invalid(`${at} ${what}, found ${found(v)}`);
-}
-
-const join = (at: string, key: string) => (at ? `${at}.${key}` : key);
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-const bool: Check<boolean> = (v, at) => {
-  if (typeof v !== 'boolean') throw bad(at, 'must be a boolean', v);
-  return v;
-};
-
-const positiveInt: Check<number> = (v, at) => {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw bad(at, 'must be a positive integer', v);
-  return v;
-};
-
-/** A whole number from 0 to max. */
-function count(max: number): Check<number> {
-  return (v, at) => {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw bad(at, `must be a whole number from 0 to ${max}`, v);
-    return v;
-  };
-}
-
-function text(pattern: RegExp, what: string): Check<string> {
-  return (v, at) => {
-    if (typeof v !== 'string' || !pattern.test(v)) throw bad(at, `must be ${what}`, v);
-    return v;
-  };
-}
-
-function oneOf<T extends string>(values: readonly T[]): Check<T> {
-  return (v, at) => {
-    if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) {
-      throw bad(at, `must be one of ${values.join(', ')}`, v);
-    }
-    return v as T;
-  };
-}
-
-/** A list of distinct items, each checked at `at[i]`. */
-function listOf<T>(item: Check<T>): Check<T[]> {
-  return (v, at) => {
-    if (!Array.isArray(v)) throw bad(at, 'must be a list', v);
-    const out = v.map((x, i) => item(x, `${at}[${i}]`));
-    const dup = out.findIndex((x, i) => out.indexOf(x) !== i);
-    if (dup >= 0) throw bad(`${at}[${dup}]`, 'must not repeat an earlier entry', v[dup]);
-    return out;
-  };
-}
-
-function nullOr<T>(inner: Check<T>, what: string): Check<T | null> {
-  return (v, at) => {
-    if (v === null) return null;
-    if (!isPlainObject(v)) throw bad(at, `must be null or ${what}`, v);
-    return inner(v, at);
-  };
-}
-
-interface Field<T> {
-  check: Check<T>;
-  /** Present: the key may be left out and gets this value. */
-  dflt?: () => T;
-  /** The key may be left out and then stays out. */
-  optional?: boolean;
-}
-
-const required = <T>(check: Check<T>): Field<T> => ({ check });
-const withDefault = <T>(check: Check<T>, dflt: () => T): Field<T> => ({ check, dflt });
-const optional = <T>(check: Check<T>): Field<T | undefined> => ({ check, optional: true });
-
-/** An object with exactly these keys: unknown keys refused, defaults filled. */
-function object<T>(fields: { [K in keyof T]-?: Field<T[K]> }): Check<T> {
-  return (v, at) => {
-    if (!isPlainObject(v)) throw bad(at || 'the profile', 'must be an object', v);
-    for (const key of Object.keys(v)) {
-      if (!Object.hasOwn(fields, key)) throw new Invalid(`unknown key ${join(at, key)}`);
-    }
-    const out: Record<string, unknown> = {};
-    for (const [key, f] of Object.entries(fields) as [string, Field<unknown>][]) {
-      const path = join(at, key);
-      if (Object.hasOwn(v, key)) out[key] = f.check(v[key], path);
-      else if (f.dflt) out[key] = f.dflt();
-      else if (!f.optional) throw new Invalid(`${path} is required`);
-    }
-    return out as T;
-  };
-}
-
-// ---------------------------------------------------------------------------------
 // The vocabulary of a profile.
 
 const NAME = /^[a-z0-9][a-z0-9._-]*$/;
@@ -207,11 +101,11 @@ const capMap: Check<Record<string, string>> = (v, at) => {
 const source: Check<Profile['source']> = (v, at) => {
   if (!isPlainObject(v)) throw bad(at, 'must be an object with fixture or image', v);
   for (const key of Object.keys(v)) {
-    if (key !== 'fixture' && key !== 'image') throw new Invalid(`unknown key ${join(at, key)}`);
+    if (key !== 'fixture' && key !== 'image') throw new Invalid(`unknown key ${joinPath(at, key)}`);
   }
   if (Object.keys(v).length !== 1) throw bad(at, 'must have exactly one of fixture, image', v);
-  if (Object.hasOwn(v, 'fixture')) return { fixture: text(NAME, 'a fixture name')(v.fixture, join(at, 'fixture')) };
-  return { image: text(IMAGE_REF, 'an image reference')(v.image, join(at, 'image')) };
+  if (Object.hasOwn(v, 'fixture')) return { fixture: text(NAME, 'a fixture name')(v.fixture, joinPath(at, 'fixture')) };
+  return { image: text(IMAGE_REF, 'an image reference')(v.image, joinPath(at, 'image')) };
 };
 
 const unit = text(UNIT, 'a unit name ending in .service, .target, .socket, .timer, .mount or .path');
