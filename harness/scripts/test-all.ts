@@ -16,6 +16,9 @@ const UNIT_ONLY = process.env.BOOTC_HARNESS_UNIT_ONLY === '1';
 
 /** VM test files, cheapest fixtures first (trixie and what derives from it), zfs (DKMS) last. */
 const VM_ORDER = ['e2e-image', 'e2e-install', 'e2e-interrupt', 'e2e-broken', 'e2e-untrusted', 'e2e-tier3', 'e2e-tier4', 'e2e-tier2'];
+/** The fixtures in the order the VM files above first need them: the builder takes them in this
+ *  order (after the longest, zfs, which starts first so that its DKMS compile ends in time). */
+const FIXTURES_BY_NEED = ['trixie', 'broken-panic', 'broken-emergency', 'broken-nossh', 'broken-unit', 'broken-nosuid', 'broken-gains-suid', 'luks-tpm2', 'bookworm', 'composefs-rhel9', 'composefs-pre-6.15', 'composefs-default', 'trixie-backports', 'zfs'];
 
 interface Proc {
   code: number;
@@ -48,7 +51,9 @@ async function main(): Promise<number> {
   const unit = all.filter((f) => !f.startsWith('e2e-'));
   const path = (f: string) => `${TESTS}/${f}`;
 
-  const fixtures = UNIT_ONLY ? undefined : run(['node', BIN, 'fixtures', 'build'], { echo: 'prefixed', prefix: '[fixtures]' });
+  const known = readdirSync(join(REPO, 'fixtures')).filter((n) => n !== 'common');
+  const byNeed = [...FIXTURES_BY_NEED.filter((n) => known.includes(n)), ...known.filter((n) => !FIXTURES_BY_NEED.includes(n))];
+  const fixtures = UNIT_ONLY ? undefined : run(['node', BIN, 'fixtures', 'build', ...byNeed], { echo: 'prefixed', prefix: '[fixtures]' });
   const unitRun = await run(['npx', 'tap', '--jobs=2', ...unit.map(path)], { echo: 'stdout' });
   // One tap run per VM file, in this order (tap sorts the files it is given), one at a time:
   // the VM tests assert that nothing of *any* run is left behind, which only holds alone.

@@ -164,3 +164,16 @@ t.test('removing a half-built tree with a mount left in it unmounts first and ne
   t.notOk(existsSync(tree), 'the tree is gone');
   t.equal(readFileSync(join(held, 'host-file'), 'utf8'), 'keep', 'what was mounted in it was not deleted');
 });
+
+t.test('build slots: a derived build, once its base is there, goes ahead of the full builds still waiting', async (t) => {
+  const { slots } = await import('../src/fixtures/build-many.js');
+  const inSlot = slots(1);
+  const order: string[] = [];
+  let release!: () => void;
+  const holder = inSlot(() => new Promise<void>((r) => (release = r)));
+  const full = inSlot(async () => void order.push('full build'));
+  const derived = inSlot(async () => void order.push('derived build'), true);
+  release();
+  await Promise.all([holder, full, derived]);
+  t.same(order, ['derived build', 'full build']);
+});
