@@ -53,6 +53,9 @@ async function main(): Promise<number> {
 
   const known = readdirSync(join(REPO, 'fixtures')).filter((n) => n !== 'common');
   const byNeed = [...FIXTURES_BY_NEED.filter((n) => known.includes(n)), ...known.filter((n) => !FIXTURES_BY_NEED.includes(n))];
+  // Whatever runs killed before this one left (a lost job, SIGKILL) goes first: each VM file
+  // asserts that *its* runs leave nothing, and every test-install would clean it anyway.
+  if (!UNIT_ONLY) await run(['node', BIN, 'clean'], { echo: 'prefixed', prefix: '[clean]' });
   const fixtures = UNIT_ONLY ? undefined : run(['node', BIN, 'fixtures', 'build', ...byNeed], { echo: 'prefixed', prefix: '[fixtures]' });
   const unitRun = await run(['npx', 'tap', '--jobs=2', ...unit.map(path)], { echo: 'stdout' });
   // One tap run per VM file, in this order (tap sorts the files it is given), one at a time:

@@ -56,6 +56,7 @@ const cases: [string, string[], RegExp, Record<string, string>?][] = [
   ['suites with a broken --grep', ['suites', 'no-such-run', '--grep', '(unclosed'], /--grep: Invalid regular expression/],
   ['stop a run that is not kept', ['stop', 'no-such-run'], /no kept or abandoned run "no-such-run"/],
   ['stop without a run', ['stop'], /stop needs one RUN, or --all/],
+  ['clean with an argument', ['clean', 'x'], /clean takes no arguments/],
   ['gate of a run with no report', ['gate', '--run', 'no-such-run', '--require', '0,1'], /gate --run: no report at .*no-such-run \(summary\.json\)/],
   ['gate with --json', ['gate', '--require', '0', '--json'], /gate answers with one screen: --json is for test-install/],
   ['gate --run with a SOURCE', ['gate', '--run', 'x', '--require', '0', withKernel], /gate --run RUN takes no SOURCE/],

@@ -16,7 +16,7 @@ import { INSTALL_FLAGS, installOptions, log, oneOf, parse, parseTiers } from './
 import { emitter } from '../report/events.js';
 import { EXIT, exitCodeFor, formatError } from './exit-codes.js';
 import { cmdGate } from './gate.js';
-import { cmdCache, cmdList, cmdSsh, cmdStop, cmdSuites } from './runs.js';
+import { cmdCache, cmdClean, cmdList, cmdSsh, cmdStop, cmdSuites } from './runs.js';
 
 
 const USAGE = `usage:
@@ -29,6 +29,7 @@ const USAGE = `usage:
   bootc-harness ssh RUN [-- CMD...]                  # into a VM kept with --keep (RUN: id, prefix or latest)
   bootc-harness suites RUN [--tier 0,1,..] [--grep RE] [--profile NAME]   # the suites again, against a kept VM
   bootc-harness stop RUN|--all                       # power a kept VM off and remove everything of its run
+  bootc-harness clean                                # what runs killed without their teardown left (each run does this first)
   bootc-harness cache list|prune                     # installed disks cached by what shapes them
   bootc-harness package ROOTFS IMAGE [--label K=V]...
   bootc-harness manifest ROOTFS|IMAGE
@@ -205,6 +206,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdSuites(rest, controller.signal);
       case 'stop':
         return await cmdStop(rest);
+      case 'clean':
+        return await cmdClean(rest);
       case 'cache':
         return cmdCache(rest);
       case undefined:

@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { diskCacheLimit, listDiskCache, pruneDiskCache } from '../install/disk-cache.js';
 import { sshToKept, stopRuns } from '../run/kept.js';
 import { listRuns } from '../run/registry.js';
+import { reapAbandoned } from '../run/reap.js';
 import { rerunSuites } from '../run/suites.js';
 import { parse, parseTiers } from './args.js';
 import { EXIT } from './exit-codes.js';
@@ -50,6 +51,15 @@ export async function cmdSuites(args: string[], signal: AbortSignal): Promise<nu
   if (r.message) process.stderr.write(`bootc-harness: ${r.message}\n`);
   process.stdout.write(`${r.exitCode === 0 ? 'PASSED' : 'FAILED'}: suites against ${r.runId}: ${n('passed')} passed, ${n('failed') + n('timedOut')} failed, ${n('skipped')} skipped (${tiers})\nreport: ${r.dir}\n`);
   return r.exitCode;
+}
+
+/** `clean`: what runs killed without their teardown left (their owner is gone; kept VMs stay). */
+export async function cmdClean(args: string[]): Promise<number> {
+  const { positionals } = parse(args, {});
+  if (positionals.length) throw new UsageError('clean takes no arguments: it cleans up after every run whose owner is gone');
+  const lines = await reapAbandoned();
+  process.stdout.write(lines.length ? lines.join('\n') + '\n' : 'nothing to clean up\n');
+  return EXIT.passed;
 }
 
 export async function cmdStop(args: string[]): Promise<number> {
