@@ -167,6 +167,22 @@ async function cmdFixtures(args: string[], signal: AbortSignal): Promise<number>
   return rows.some((r) => r.error) ? EXIT.infra : EXIT.passed;
 }
 
+/** Every command, by name: each parses its own arguments. */
+const COMMANDS: Record<string, (args: string[], signal: AbortSignal) => Promise<number> | number> = {
+  'test-install': cmdTestInstall,
+  package: cmdPackage,
+  manifest: cmdManifest,
+  fixtures: cmdFixtures,
+  matrix: cmdMatrix,
+  gate: cmdGate,
+  list: cmdList,
+  ssh: cmdSsh,
+  suites: cmdSuites,
+  stop: cmdStop,
+  clean: cmdClean,
+  cache: cmdCache,
+};
+
 export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   let interrupted = false;
@@ -185,31 +201,9 @@ export async function main(argv: string[]): Promise<number> {
   process.stderr.on('error', ignore);
   try {
     const [cmd, ...rest] = argv;
+    const command = cmd !== undefined && Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined;
+    if (command) return await command(rest, controller.signal);
     switch (cmd) {
-      case 'test-install':
-        return await cmdTestInstall(rest, controller.signal);
-      case 'package':
-        return await cmdPackage(rest);
-      case 'manifest':
-        return await cmdManifest(rest);
-      case 'fixtures':
-        return await cmdFixtures(rest, controller.signal);
-      case 'matrix':
-        return await cmdMatrix(rest, controller.signal);
-      case 'gate':
-        return await cmdGate(rest, controller.signal);
-      case 'list':
-        return cmdList(rest);
-      case 'ssh':
-        return await cmdSsh(rest, controller.signal);
-      case 'suites':
-        return await cmdSuites(rest, controller.signal);
-      case 'stop':
-        return await cmdStop(rest);
-      case 'clean':
-        return await cmdClean(rest);
-      case 'cache':
-        return cmdCache(rest);
       case undefined:
         // No command is a usage error: the usage goes where errors go.
         process.stderr.write(USAGE + '\n');
