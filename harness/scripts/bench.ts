@@ -6,11 +6,10 @@
 // It writes reports/bench.json with every figure and the ratios, prints them, and exits 1
 // when a target is missed. The fixture's rootfs itself is built once beforehand (not timed).
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import getPort from 'get-port';
 import { qemuArgs, OVMF_CODE_CANDIDATES, OVMF_VARS_CANDIDATES } from '../src/vm/qemu-args.js';
-import { existsSync } from 'node:fs';
 import type { Summary } from '../src/report/summary.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
