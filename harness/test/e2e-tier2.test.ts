@@ -2,7 +2,7 @@
 // round-trips a pool on a scratch disk.
 //
 // Boots: one (the zfs fixture). Its failing side (a profile expecting ZFS and tailscaled
-// on an image without them) shares a boot with tier 4's in e2e-expectations.test.ts.
+// on an image without them) is asked of e2e-install's kept VM, which has the plain image.
 // This file runs last in CI: its fixture (DKMS compiling ZFS) is the last one ready.
 import t from 'tap';
 import { findLeftovers } from '../src/util/leftovers.js';

@@ -3,7 +3,7 @@
 //
 // Boots: one per matrix row (six: each row is another image, or another kernel, and the
 // matrix's point is that each boots on its own). The failing side (composefs expected on a
-// plain root) shares a boot with tier 2's in e2e-expectations.test.ts.
+// plain root) is asked of e2e-install's kept VM.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -99,3 +99,27 @@ t.test('the next run cleans up after a killed one, and only after it', { skip: !
   t.ok(existsSync(live.dir) && containers().includes(`bh-${live.runId}-disk`), 'a run whose owner is alive is untouched');
   t.ok(existsSync(kept.dir) && readRecord(kept.dir)?.kept, 'a kept run is untouched');
 });
+
+t.test("parallel lanes: another lane's live run is not left behind; once its owner is gone, it is", { skip: !VM_TESTS && 'BOOTC_HARNESS_UNIT_ONLY=1' }, async (t) => {
+  const base = mkdtempSync('/var/tmp/bh-lanes-test-');
+  const [one, two] = ['1', '2'].map((n) => join(base, '.lanes', n));
+  const before = process.env.BOOTC_HARNESS_WORK;
+  const { findLeftovers } = await import('../src/util/leftovers.js');
+  const me = processId(process.pid)!;
+  const runId = `other-lane-${Date.now().toString(36)}`;
+  mkdirSync(join(two!, runId), { recursive: true, mode: 0o700 });
+  mkdirSync(one!, { recursive: true, mode: 0o700 });
+  const owned = (owner: typeof me) => writeRecord(join(two!, runId), { runId, source: 'test', owner, startedAt: new Date().toISOString(), runDir: '/x' });
+  owned(me);
+  execFileSync('buildah', ['from', '--name', `bh-${runId}-disk`, 'scratch'], { stdio: 'pipe' });
+  t.teardown(() => {
+    execFileSync('buildah', ['rm', `bh-${runId}-disk`], { stdio: 'ignore' });
+    rmSync(base, { recursive: true, force: true });
+    if (before === undefined) delete process.env.BOOTC_HARNESS_WORK;
+    else process.env.BOOTC_HARNESS_WORK = before;
+  });
+  process.env.BOOTC_HARNESS_WORK = one!;
+  t.same((await findLeftovers()).filter((l) => l.what.includes(runId)), [], 'lane 1 does not count lane 2\'s running run');
+  owned({ ...me, start: me.start - 1 });
+  t.same((await findLeftovers()).filter((l) => l.what.includes(runId)).map((l) => l.kind), ['container'], 'its owner gone, its container is a leftover for any lane');
+});

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
-import { workDir } from '../util/paths.js';
+import { allWorkRoots, workDir } from '../util/paths.js';
 import { isAlive, type ProcessId } from '../util/process-id.js';
 
 
@@ -67,9 +67,8 @@ export function stateOf(r: RunRecord | undefined, alive: (p: ProcessId | undefin
   return 'abandoned';
 }
 
-/** Every run with a work directory, live or not. */
-export function listRuns(): RunEntry[] {
-  const root = workDir();
+/** Every run with a work directory under `root` (this process's work root by default), live or not. */
+export function listRuns(root = workDir()): RunEntry[] {
   if (!existsSync(root)) return [];
   const out: RunEntry[] = [];
   for (const name of readdirSync(root).sort()) {
@@ -86,6 +85,11 @@ export function listRuns(): RunEntry[] {
     out.push({ dir, runId: name, ...(record ? { record } : {}), state: stateOf(record, isAlive, Date.now() - st.mtimeMs) });
   }
   return out;
+}
+
+/** Ids of the runs still at work (or kept) under any work root of this machine, lanes included. */
+export function liveRunIds(): Set<string> {
+  return new Set(allWorkRoots().flatMap((root) => listRuns(root).filter((e) => e.state !== 'abandoned').map((e) => e.runId)));
 }
 
 /** The run RUN names (its id, a unique prefix of it, or "latest": the newest) among runs in `states`. */

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
 import { cacheDir, workDir } from './paths.js';
+import { liveRunIds } from '../run/registry.js';
 
 export interface Leftover {
   kind: 'process' | 'container' | 'mount' | 'loop' | 'workdir';
@@ -27,9 +28,13 @@ export async function findLeftovers(marker = ''): Promise<Leftover[]> {
     const ours = (/^(qemu-system-x86_64 -name bootc-harness|swtpm socket )/.test(cmd) || /virtiofsd --socket-path /.test(cmd)) && cmd.includes(work) && cmd.includes(marker);
     if (ours) found.push({ kind: 'process', what: `${pid} ${cmd.slice(0, 160)}`, pid: Number(pid) });
   }
+  // Containers are the host's, not a work root's: those of a run still at work (in another
+  // lane, say) are not left behind; those of a finished or abandoned run are.
   const ctrs = await checkedTool(['buildah', 'containers', '--format', '{{.ContainerName}}']);
+  const live = liveRunIds();
   for (const name of ctrs.split('\n').filter(Boolean)) {
-    if (name.startsWith('bh-') && name.includes(marker)) found.push({ kind: 'container', what: name });
+    const runId = /^bh-(.+)-[a-z]+$/.exec(name)?.[1];
+    if (name.startsWith('bh-') && name.includes(marker) && !(runId && live.has(runId))) found.push({ kind: 'container', what: name });
   }
   // Mounts of a run, and those a killed fixture build (mmdebstrap's chroot) left behind; a
   // build still in progress (its builder alive) mounts them legitimately.

@@ -1,8 +1,8 @@
 // Where things live. The repo root is found from this file, not the cwd, so the
 // CLI works from anywhere; caches live outside the clone so CI reuses them.
 import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
-import { lstatSync, mkdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -21,6 +21,17 @@ export function cacheDir(): string {
 /** Per-run scratch (disks, sockets, TPM state); removed at teardown unless --keep. */
 export function workDir(): string {
   return resolve(process.env.BOOTC_HARNESS_WORK ?? '/var/tmp/bootc-harness');
+}
+
+/**
+ * Every work root of this machine's runs: the base root and its lanes (`BASE/.lanes/N`, one per
+ * test file running in parallel, so that each file's "nothing left behind" sees its own runs).
+ */
+export function allWorkRoots(): string[] {
+  const w = workDir();
+  const base = basename(dirname(w)) === '.lanes' ? dirname(dirname(w)) : w;
+  const lanes = join(base, '.lanes');
+  return [base, ...(existsSync(lanes) ? readdirSync(lanes).map((n) => join(lanes, n)) : [])];
 }
 
 /**
