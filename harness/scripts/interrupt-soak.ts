@@ -2,7 +2,7 @@
 // moment, each followed by a leftover check. `just soak-interrupt 20`.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { findLeftovers } from '../src/util/leftovers.js';
+import { findLeftovers } from '../src/run/leftovers.js';
 
 const BIN = resolve(import.meta.dirname, '../bin/bootc-harness.js');
 const runs = Number(process.argv[2] ?? 20);

@@ -64,7 +64,8 @@ export class Machine {
       }
     };
     try {
-      const ready = poll(attempt, { what, budgetMs: opts.bootMs, initialDelayMs: 250, maxDelayMs: 2000, signal: stop.signal });
+      // A refused connection costs the guest nothing; a late look costs the run up to the backoff.
+      const ready = poll(attempt, { what, budgetMs: opts.bootMs, initialDelayMs: 250, maxDelayMs: 500, signal: stop.signal });
       const { session, bootId } = await (opts.race ? Promise.race([ready, opts.race()]) : ready);
       return new Machine(session, { ...opts, hostKey: session.hostKey }, bootId);
     } finally {

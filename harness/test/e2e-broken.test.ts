@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findLeftovers } from '../src/util/leftovers.js';
+import { findLeftovers } from '../src/run/leftovers.js';
 import { loadProfile } from '../src/profile/profile.js';
 import { cli, VM_TESTS } from './helpers/cli.js';
 import { visibleParts } from './helpers/chromium.js';

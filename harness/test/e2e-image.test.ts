@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, VM_TESTS } from './helpers/cli.js';
-import { findLeftovers } from '../src/util/leftovers.js';
+import { findLeftovers } from '../src/run/leftovers.js';
 import { run } from '../src/util/exec.js';
 import { imageLabels } from '../src/image/buildah.js';
 

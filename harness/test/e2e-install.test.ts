@@ -16,7 +16,7 @@
 import t from 'tap';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { findLeftovers } from '../src/util/leftovers.js';
+import { findLeftovers } from '../src/run/leftovers.js';
 import { cli, REPO, VM_TESTS, type CliResult } from './helpers/cli.js';
 import type { Summary } from '../src/report/summary.js';
 

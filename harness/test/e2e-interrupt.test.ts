@@ -5,7 +5,7 @@
 // another moment, and what must hold is that *that* run leaves nothing behind.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { findLeftovers } from '../src/util/leftovers.js';
+import { findLeftovers } from '../src/run/leftovers.js';
 import { BIN, REPO, VM_TESTS } from './helpers/cli.js';
 
 /** Interrupt points: a line the CLI prints when it enters that stage (and what the run needs for it to last). */

@@ -5,7 +5,7 @@
 // on an image without them) is asked of e2e-install's kept VM, which has the plain image.
 // This file runs last in CI: its fixture (DKMS compiling ZFS) is the last one ready.
 import t from 'tap';
-import { findLeftovers } from '../src/util/leftovers.js';
+import { findLeftovers } from '../src/run/leftovers.js';
 import { cli, summaryOf, VM_TESTS } from './helpers/cli.js';
 
 const skip = !VM_TESTS && 'BOOTC_HARNESS_UNIT_ONLY=1';

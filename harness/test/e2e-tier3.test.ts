@@ -7,7 +7,7 @@
 // and a disk sealed inside an installer VM to PCR 7 (another install). The fresh-TPM run
 // boots the first run's installed disk from the disk cache (the same install inputs).
 import t from 'tap';
-import { findLeftovers } from '../src/util/leftovers.js';
+import { findLeftovers } from '../src/run/leftovers.js';
 import { loadProfile } from '../src/profile/profile.js';
 import { cli, summaryOf, VM_TESTS } from './helpers/cli.js';
 

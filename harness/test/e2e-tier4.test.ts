@@ -1,13 +1,13 @@
 // Tier 4 for real: a composefs root made by the image's own initramfs on every kernel
 // compat tier, through `just matrix` as users run it.
 //
-// Boots: one per matrix row (six: each row is another image, or another kernel, and the
+// Boots: one per matrix row (eight: each row is another image, or another kernel, and the
 // matrix's point is that each boots on its own). The failing side (composefs expected on a
 // plain root) is asked of e2e-install's kept VM.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findLeftovers } from '../src/util/leftovers.js';
+import { findLeftovers } from '../src/run/leftovers.js';
 import { cli, VM_TESTS } from './helpers/cli.js';
 import type { Summary } from '../src/report/summary.js';
 
@@ -33,7 +33,11 @@ t.test('matrix --tier 0,1,4: every row passes, a composefs root on all three ker
     t.match(row.kernel.release, RELEASE[row.kernel.tier]!, `${row.profile}: kernel release recorded`);
   }
   const composefs = matrix.rows.filter((x) => x.profile.startsWith('composefs-'));
-  t.same(composefs.map((x) => x.kernel.tier), ['rhel9', 'pre-6.15', 'default'], 'a composefs row per kernel tier');
+  t.same([...new Set(composefs.map((x) => x.kernel.tier))], ['rhel9', 'pre-6.15', 'default'], 'a composefs row per kernel tier');
+  // 6.18 exactly (composefs-rs's default row), beside the newest backports kernel.
+  for (const name of ['trixie-6.18', 'composefs-6.18']) t.match(matrix.rows.find((x) => x.profile === name)?.kernel.release ?? '', /^6\.18\.15\+deb13-amd64$/, `${name} booted 6.18.15 exactly`);
+  const newest = matrix.rows.find((x) => x.profile === 'trixie-backports')?.kernel.release ?? '';
+  t.ok(newest && !newest.startsWith('6.18.'), `the newest backports kernel stays a row of its own (${newest})`);
   for (const row of composefs) {
     const s = JSON.parse(readFileSync(join(m![1]!, '..', row.report, 'summary.json'), 'utf8')) as Summary;
     t.equal(s.rootLayout, 'composefs', `${row.profile}: the installer laid out a composefs repository`);

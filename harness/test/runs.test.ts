@@ -62,7 +62,7 @@ t.test('the next run cleans up after a killed one, and only after it', { skip: !
   process.env.BOOTC_HARNESS_WORK = work;
   const { Swtpm } = await import('../src/vm/swtpm.js');
   const { reapAbandoned } = await import('../src/run/reap.js');
-  const { findLeftovers } = await import('../src/util/leftovers.js');
+  const { findLeftovers } = await import('../src/run/leftovers.js');
   const me = processId(process.pid)!;
   const stamp = Date.now().toString(36);
   const run = (name: string, owner: typeof me, kept?: RunRecord['kept']) => {
@@ -104,7 +104,7 @@ t.test("parallel lanes: another lane's live run is not left behind; once its own
   const base = mkdtempSync('/var/tmp/bh-lanes-test-');
   const [one, two] = ['1', '2'].map((n) => join(base, '.lanes', n));
   const before = process.env.BOOTC_HARNESS_WORK;
-  const { findLeftovers } = await import('../src/util/leftovers.js');
+  const { findLeftovers } = await import('../src/run/leftovers.js');
   const me = processId(process.pid)!;
   const runId = `other-lane-${Date.now().toString(36)}`;
   mkdirSync(join(two!, runId), { recursive: true, mode: 0o700 });

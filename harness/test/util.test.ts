@@ -432,7 +432,7 @@ t.test('startDaemon: a daemon that exits first is named with its last words', as
 });
 
 t.test('the leftover check fails when a tool it relies on cannot answer, instead of finding nothing', async (t) => {
-  const { findLeftovers } = await import('../src/util/leftovers.js');
+  const { findLeftovers } = await import('../src/run/leftovers.js');
   const empty = mkdtempSync(join(tmpdir(), 'bh-nopath-'));
   const path = process.env.PATH;
   process.env.PATH = empty;
@@ -444,7 +444,7 @@ t.test('the leftover check fails when a tool it relies on cannot answer, instead
 });
 
 t.test('a fixture build tree in progress is not a leftover; one whose builder is gone is', async (t) => {
-  const { buildAlive } = await import('../src/util/leftovers.js');
+  const { buildAlive } = await import('../src/run/leftovers.js');
   const tree = '/var/cache/bootc-harness/fixtures/zfs-15272589a0f113c9.tmp-28201-1796009081240/rootfs/proc';
   t.equal(buildAlive(tree, (pid) => pid === 28201), true, 'its builder runs: a build in progress');
   t.equal(buildAlive(tree, () => false), false, 'its builder is gone: left behind');

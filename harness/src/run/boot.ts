@@ -10,6 +10,8 @@ import type { CachedInstall } from '../install/disk-cache.js';
 import { Machine } from '../machine.js';
 import type { Profile } from '../profile/profile.js';
 import { guestFallsSilent, sshSilentAfterLogin, SILENCE_MS, SSH_GRACE_AFTER_LOGIN_MS } from '../ssh/boot-watch.js';
+import { rejectOnAbort } from '../util/deadline.js';
+import { milestoneOf } from '../vm/boot-milestones.js';
 import { hostHasVsock, type Accel } from '../vm/qemu-args.js';
 import { describeHit, type ConsoleHit } from '../vm/console-patterns.js';
 import { createOverlay } from '../vm/overlay.js';
@@ -35,7 +37,6 @@ export interface BootInput {
   privateKeyPath: string;
   signal: AbortSignal;
   log: (line: string) => void;
-  interrupted: () => Promise<never>;
   onRetry: (r: Retry) => void;
   /** Each VM as it starts, for the console tail of a failure. */
   onVm: (vm: Vm) => void;
@@ -59,8 +60,8 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
   const boot = async (attempt: number): Promise<Booted> => {
     const port = await getPort({ host: '127.0.0.1' });
     const vmStartedAt = Date.now();
-    const started = await clock.run('vm', 60_000, async () => {
-      const overlay = await createOverlay(i.disk, join(run.work, `boot-${attempt}.qcow2`), i.signal);
+    const started = await clock.run('vm', 60_000, async (ctx) => {
+      const overlay = await createOverlay(i.disk, join(run.work, `boot-${attempt}.qcow2`), ctx.signal);
       const thisTpm = await Swtpm.start(join(run.work, i.freshTpm ? 'tpm-fresh' : 'tpm'), join(run.work, 'tpm.sock'));
       tpm = thisTpm;
       if (i.freshTpm) i.log('vm: booting with a fresh TPM (not the one the installer enrolled)');
@@ -89,6 +90,14 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
     vm = started.vm;
     i.onVm(started.vm);
     const theVm = started.vm;
+    // Where the boot has got to, as it gets there: what an operator watching a slow boot wants.
+    let last = '';
+    theVm.console.on('line', (line: string) => {
+      const m = milestoneOf(line);
+      if (!m || m.text === last) return;
+      last = m.text;
+      i.log(`boot: ${m.text} at ${((Date.now() - vmStartedAt) / 1000).toFixed(1)} s`);
+    });
     i.log(`session: waiting for ssh on 127.0.0.1:${port} (budget ${profile.budgets.bootMs / 1000} s)`);
     // Background watches of the boot end with the session stage, however it ends.
     const bootWatch = new AbortController();
@@ -100,10 +109,9 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
         ),
         sshSilentAfterLogin(theVm, port, SSH_GRACE_AFTER_LOGIN_MS, bootWatch.signal),
         guestFallsSilent(theVm, port, SILENCE_MS, bootWatch.signal),
-        i.interrupted(),
       ]);
     const machine = await clock
-      .run('session', profile.budgets.bootMs + 5_000, () => Machine.waitReady({ port, privateKeyPath: i.privateKeyPath, bootMs: profile.budgets.bootMs, race }), {
+      .run('session', profile.budgets.bootMs + 5_000, (ctx) => Machine.waitReady({ port, privateKeyPath: i.privateKeyPath, bootMs: profile.budgets.bootMs, race: () => Promise.race([race(), rejectOnAbort(ctx.signal)]) }), {
         consoleTail: () => theVm.console.tail(),
       })
       .finally(() => bootWatch.abort());

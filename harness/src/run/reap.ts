@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { removeImage } from '../image/buildah.js';
 import { run } from '../util/exec.js';
-import { findLeftovers } from '../util/leftovers.js';
+import { findLeftovers } from './leftovers.js';
 import { removeTree } from '../util/remove-tree.js';
 import { poll } from '../util/deadline.js';
 import { listRuns, type RunEntry } from './registry.js';

@@ -1,30 +1,51 @@
 // Times each stage against its budget and turns unexpected errors into
 // InfraErrors that name the stage.
 import { AssertionFailure, InfraError, UsageError, type Stage } from '../errors.js';
-import { DeadlineExceeded, withDeadline } from '../util/deadline.js';
+import { DeadlineExceeded } from '../util/deadline.js';
+import type { Teardown } from '../util/teardown.js';
 import type { StageRecord } from '../report/summary.js';
 import { emitter, type EventSink } from '../report/events.js';
+
+/**
+ * What every stage gets: one signal that aborts on Ctrl-C *and* when the stage's budget runs
+ * out (so the tools it runs are stopped, not abandoned), the run's log and teardown, and the
+ * moment its budget ends (for a step that must finish before the stage does).
+ */
+export interface StageContext {
+  stage: Stage;
+  signal: AbortSignal;
+  log: (line: string) => void;
+  teardown: Teardown;
+  deadline: number;
+}
 
 export class StageClock {
   readonly records: StageRecord[] = [];
   private emit: ReturnType<typeof emitter>;
 
-  /** `events` hears each stage start and end. */
-  constructor(events?: EventSink) {
-    this.emit = emitter(events);
+  /** `signal` is the run's (Ctrl-C); `events` hears each stage start and end. */
+  constructor(private run_: { signal: AbortSignal; log: (line: string) => void; teardown: Teardown; events?: EventSink }) {
+    this.emit = emitter(run_.events);
   }
 
-  async run<T>(name: Stage, budgetMs: number, fn: () => Promise<T>, opts: { cached?: (v: T) => boolean; consoleTail?: () => string | undefined } = {}): Promise<T> {
+  async run<T>(name: Stage, budgetMs: number, fn: (ctx: StageContext) => Promise<T>, opts: { cached?: (v: T) => boolean; consoleTail?: () => string | undefined } = {}): Promise<T> {
     const start = Date.now();
     this.emit({ event: 'stage-start', stage: name });
+    const budget = new AbortController();
+    const timer = setTimeout(() => budget.abort(new DeadlineExceeded(`${name} stage`, budgetMs)), budgetMs);
+    timer.unref?.();
+    const signal = AbortSignal.any([this.run_.signal, budget.signal]);
     try {
-      const v = await withDeadline(fn(), budgetMs, `${name} stage`);
+      const ctx = { stage: name, signal, log: this.run_.log, teardown: this.run_.teardown, deadline: start + budgetMs };
+      const v = await untilAborted(fn(ctx), signal);
       this.record({ name, ms: Date.now() - start, cached: opts.cached?.(v) ?? false });
       return v;
     } catch (e) {
       const err = normalise(name, e, budgetMs, opts.consoleTail?.());
       this.record({ name, ms: Date.now() - start, cached: false, error: err.message });
       throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -32,6 +53,16 @@ export class StageClock {
     this.records.push(r);
     this.emit({ event: 'stage-end', stage: r.name, ms: r.ms, cached: r.cached, ...(r.error ? { error: r.error } : {}) });
   }
+}
+
+/** The stage's work, or its end the moment `signal` aborts: the budget's DeadlineExceeded, or "interrupted". */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason instanceof DeadlineExceeded ? signal.reason : new InfraError('input', 'interrupted'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 export function normalise(stage: Stage, e: unknown, budgetMs?: number, consoleTail?: string): Error {
@@ -42,13 +73,4 @@ export function normalise(stage: Stage, e: unknown, budgetMs?: number, consoleTa
     return new InfraError(stage, `${e.what} exceeded its budget of ${(e.budgetMs / 1000).toFixed(0)} s${lastTry ? ` (last try: ${lastTry})` : ''}`, { budgetMs: budgetMs ?? e.budgetMs, consoleTail, cause: e });
   }
   return new InfraError(stage, e instanceof Error ? e.message : String(e), { cause: e, consoleTail });
-}
-
-/** Something to race a stage against: rejects (an infrastructure error, "interrupted") once `signal` aborts. */
-export function interruption(signal: AbortSignal): () => Promise<never> {
-  return () =>
-    new Promise<never>((_, reject) => {
-      if (signal.aborted) return reject(new InfraError('input', 'interrupted'));
-      signal.addEventListener('abort', () => reject(new InfraError('input', 'interrupted')), { once: true });
-    });
 }

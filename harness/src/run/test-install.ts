@@ -27,7 +27,7 @@ import { keepVm } from './kept.js';
 import type { TestInstallOptions, TestInstallResult } from './options.js';
 import { planInstall } from './plan.js';
 import { openRun } from './run-dir.js';
-import { StageClock, interruption, normalise } from './stages.js';
+import { StageClock, normalise } from './stages.js';
 import { runSuites } from './suites.js';
 import { validateInput } from './validate.js';
 
@@ -39,20 +39,19 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
   const sourceName = describeSource(source);
   if ('detected' in source && source.detected) opts.log(`source: ${source.path} is ${source.detected}`);
   const run = await openRun(sourceName, source.kind === 'fixture' ? source.name : sourceName, opts);
-  const clock = new StageClock(opts.events);
+  const clock = new StageClock({ signal: opts.signal, log: opts.log, teardown: run.td, events: opts.events });
   const summary = newSummary({ source: sourceName, profile: profile.name, profileReason, installer: opts.installer, stages: clock.records, startedAt: run.startedAt });
   if ('detected' in source && source.detected) summary.sourceDetected = source.detected;
   let vm: Vm | undefined;
   let failure: Error | undefined;
   // Results the harness itself records: the pre checks, a boot that never reached SSH.
   const ownTests: TestRecord[] = [];
-  const interrupted = interruption(opts.signal);
   try {
     // A fixture's rootfs is built once and cached, in a stage of its own with its own budget.
     const fx = source.kind === 'fixture' ? source.name : undefined;
-    const fixture = fx ? await clock.run('fixture', 2 * fixtureBudgetMs(fx) + 300_000, () => buildFixture(fx, { log: opts.log, signal: opts.signal }), { cached: (v) => v.cached }) : undefined;
+    const fixture = fx ? await clock.run('fixture', 2 * fixtureBudgetMs(fx) + 300_000, (ctx) => buildFixture(fx, ctx), { cached: (v) => v.cached }) : undefined;
     opts.log(`image: ${sourceName}`);
-    const image = await clock.run('image', profile.budgets.imageMs, () => Promise.race([prepareImage(source, fixture, run.runId, opts.signal, run.ownImage), interrupted()]), { cached: (v) => v.cached });
+    const image = await clock.run('image', profile.budgets.imageMs, (ctx) => prepareImage(source, fixture, run.runId, ctx.signal, run.ownImage), { cached: (v) => v.cached });
     summary.image = { ref: image.ref, digest: image.digest, id: image.id };
     const manifestPath = join(run.runDir, 'manifest.json');
     writeFileSync(manifestPath, JSON.stringify(image.manifest));
@@ -63,7 +62,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const plan = planInstall(opts, profile, { ref: image.ref, hasBootc: probe.hasBootc, rootLabel: (await imageLabels(image.id))[ROOT_LABEL] });
     Object.assign(summary, { installer: plan.installer, rootLayout: plan.rootLayout, luks: plan.luks, placement: plan.placement });
     opts.log(`disk: installer ${plan.installer}`);
-    const got = await clock.run('disk', profile.budgets.diskMs, () => Promise.race([installDisk({ run, image, plan, profile, opts, interrupted }), interrupted()]), { cached: (v) => v.cached });
+    const got = await clock.run('disk', profile.budgets.diskMs, (ctx) => installDisk({ run, image, plan, profile, opts, ctx }), { cached: (v) => v.cached });
     const disk = got.disk;
     summary.diskKey = got.key;
     summary.kernel = { release: disk.kernel.release, tier: kernelTierOf(disk.kernel.release) };
@@ -85,7 +84,6 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       privateKeyPath,
       signal: opts.signal,
       log: opts.log,
-      interrupted,
       onRetry: (r) => (summary.retries = [...(summary.retries ?? []), r]),
       onVm: (v) => (vm = v),
     }).catch((e) => {
@@ -117,7 +115,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     };
     const contextPath = join(run.work, 'context.json');
     writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });
-    const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, () => Promise.race([runSuites(contextPath, run.runDir, { tiers: opts.tiers }, profile.budgets.testMs, opts.signal, opts.json ?? false), interrupted()]));
+    const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, (ctx) => runSuites(contextPath, run.runDir, { tiers: opts.tiers }, profile.budgets.testMs, ctx.signal, opts.json ?? false));
 
     // The journal for the report; then a clean power-off, or (--keep) the VM handed over.
     summary.boot = bootProfile(booted.timeline, await saveJournal(machine, run.runDir));

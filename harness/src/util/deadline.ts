@@ -34,6 +34,14 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, what: string, s
   });
 }
 
+/** Rejects with the signal's reason once it aborts: one more contender for a race that must end then. */
+export function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
 /** Waits `ms` unless `signal` aborts first. Only `poll` uses this, for its backoff. */
 function backoffDelay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -2,9 +2,9 @@
 // containers, mounts, loop devices, work directories. Tests assert this is empty.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from './exec.js';
-import { cacheDir, workDir } from './paths.js';
-import { liveRunIds } from '../run/registry.js';
+import { run } from '../util/exec.js';
+import { cacheDir, workDir } from '../util/paths.js';
+import { liveRunIds } from './registry.js';
 
 export interface Leftover {
   kind: 'process' | 'container' | 'mount' | 'loop' | 'workdir';
