@@ -210,10 +210,12 @@ t.test('install unit: waits, mounts, installs, reports, powers off', async (t) =
   t.same(value('Environment'), ['STORAGE_OPTS=additionalimagestore=/run/bootc-harness/hoststorage']);
   t.same(value('ExecStartPre').map(systemdSplit), [
     ['/usr/bin/udevadm', 'wait', '--timeout=120', '/dev/disk/by-id/virtio-bh-target', '/dev/tpmrm0'],
-    ['/usr/bin/mkdir', '-p', '/run/bootc-harness/hoststorage', '/var/lib/containers'],
+    ['/usr/bin/mkdir', '-p', '/run/bootc-harness/hoststorage'],
     ['/usr/bin/mount', '-t', 'virtiofs', '-o', 'ro', 'hoststorage', '/run/bootc-harness/hoststorage'],
-    ['/usr/bin/mount', '-t', 'tmpfs', '-o', 'mode=0700', 'tmpfs', '/var/lib/containers'],
-  ]);
+    ['/usr/bin/mount', '-t', 'tmpfs', '-o', 'mode=1777', 'tmpfs', '/var/tmp'],
+    ['/usr/bin/mkdir', '-p', '-m', '0700', '/var/tmp/containers', '/var/lib/containers'],
+    ['/usr/bin/mount', '--bind', '/var/tmp/containers', '/var/lib/containers'],
+  ], 'no scratch size: no swap, a default tmpfs');
   t.same(value('ExecStart').map(systemdSplit), [['/usr/bin/bootc', ...args.slice(1)]], 'bootc argv survives the unit file');
   const [post] = value('ExecStopPost').map(systemdSplit);
   t.same(post!.slice(0, 2), ['/usr/bin/sh', '-c']);
@@ -230,6 +232,26 @@ t.test('install unit: waits, mounts, installs, reports, powers off', async (t) =
   t.match(plain, /^ExecStartPre=\/usr\/bin\/udevadm wait --timeout=30 \/dev\/disk\/by-id\/virtio-bh-target$/m, 'no TPM wait');
   t.match(plain, /^Environment=RUST_LOG=debug$/m);
   t.throws(() => installerUnit({ bootcArgs: ['podman', 'run'], targetSerial: SERIAL, waitForTpm: false }), UsageError);
+});
+
+t.test('install unit: /var/tmp as large as the target disk, swap behind it, the graph root inside (as bcvk)', async (t) => {
+  const unit = installerUnit({ bootcArgs: bootcInVmArgs(bootc()), targetSerial: SERIAL, waitForTpm: false, scratchGiB: 20 });
+  const pre = unit.split('\n').filter((l) => l.startsWith('ExecStartPre=')).map((l) => systemdSplit(l.slice('ExecStartPre='.length)));
+  const at = (argv: string[]) => pre.findIndex((p) => JSON.stringify(p) === JSON.stringify(argv));
+  const swap = '/dev/disk/by-id/virtio-bh-swap';
+  t.same(pre[0], ['/usr/bin/udevadm', 'wait', '--timeout=120', '/dev/disk/by-id/virtio-bh-target', swap], 'the swap disk is waited for');
+  const mkswap = at(['/usr/sbin/mkswap', '-q', swap]);
+  const swapon = at(['/usr/sbin/swapon', swap]);
+  const tmpfs = at(['/usr/bin/mount', '-t', 'tmpfs', '-o', 'mode=1777,size=20G', 'tmpfs', '/var/tmp']);
+  const bind = at(['/usr/bin/mount', '--bind', '/var/tmp/containers', '/var/lib/containers']);
+  t.ok(mkswap > 0 && swapon > mkswap && tmpfs > swapon && bind > tmpfs, 'mkswap, swapon, then the sized tmpfs, then the graph root into it');
+  t.notOk(pre.some((p) => p.includes('/var/lib/containers') && p[0] === '/usr/bin/mount' && p.includes('tmpfs')), 'no tmpfs of its own on the graph root');
+  t.throws(() => installerUnit({ bootcArgs: bootcInVmArgs(bootc()), targetSerial: SERIAL, waitForTpm: false, scratchGiB: 0 }), UsageError);
+  t.throws(() => installerUnit({ bootcArgs: bootcInVmArgs(bootc()), targetSerial: SERIAL, waitForTpm: false, scratchGiB: 1.5 }), UsageError);
+  const copy = ['/usr/bin/skopeo', '--insecure-policy', 'copy', '--remove-signatures', `containers-storage:${IMAGE}`, `containers-storage:${IMAGE}`];
+  const withCopy = installerUnit({ bootcArgs: bootcInVmArgs(bootc()), targetSerial: SERIAL, waitForTpm: false, preInstall: [copy] });
+  const last = withCopy.split('\n').filter((l) => l.startsWith('ExecStartPre=')).at(-1)!;
+  t.same(systemdSplit(last.slice('ExecStartPre='.length)), copy, 'an extra step runs last, once the stores are mounted');
 });
 
 t.test('installer service unit: any step (the TPM2 enrollment) runs the same way', async (t) => {
@@ -346,6 +368,15 @@ t.test('installer VM: TCG, UEFI firmware, console log, result port, QMP, commas'
   ]), 'result port');
   t.notOk(a.some((x) => x.startsWith('tpm-crb') || x === '-tpmdev'), 'no TPM when none is given');
   pure(t, a, 'qemu');
+});
+
+t.test('installer VM: a swap disk beside the target', async (t) => {
+  const a = installerVmQemuArgs(vm({ swapDisk: { path: `${RUN}/installer-swap.img`, serial: 'bh-swap' } }));
+  const seq = (s: readonly string[]) => a.some((_, i) => s.every((x, j) => a[i + j] === x));
+  t.ok(seq(['-drive', `file=${RUN}/installer-swap.img,format=raw,if=none,id=swap,cache=unsafe,discard=unmap`, '-device', 'virtio-blk-pci,drive=swap,serial=bh-swap']));
+  t.notOk(installerVmQemuArgs(vm()).some((x) => x.includes('id=swap')), 'none unless asked for');
+  t.throws(() => installerVmQemuArgs(vm({ swapDisk: { path: 'swap.img', serial: 'bh-swap' } })), UsageError);
+  t.throws(() => installerVmQemuArgs(vm({ swapDisk: { path: `${RUN}/s.img`, serial: 'bad serial' } })), UsageError);
 });
 
 t.test('installer VM: bad input', async (t) => {

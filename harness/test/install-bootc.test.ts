@@ -1,11 +1,21 @@
-// The bootc installer's host side: which install configs of the image it reads, and the
-// one-line refusal when the image does not allow the block setup asked for.
+// The bootc installer's host side: which install configs of the image it reads, the one-line
+// refusal when the image does not allow the block setup asked for or its bootc is too old for a
+// flag the run needs, and the one retry of a signed image from an unsigned copy.
 import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INSTALL_CONFIG_DIRS, readInstallConfigs } from '../src/install/bootc.js';
-import { bootcInstallCommand, checkBlockSetupAllowed } from '../src/install/bootc-args.js';
+import { INSTALL_CONFIG_DIRS, SIGNATURE_REFUSAL, readInstallConfigs, retryWithoutSignatures, unsignedCopyArgs } from '../src/install/bootc.js';
+import { UsageError } from '../src/errors.js';
+import {
+  FLAG_SINCE,
+  bootcInstallArgs,
+  bootcInstallCommand,
+  checkBlockSetupAllowed,
+  parseVersion,
+  versionAtLeast,
+  type BootcInstallOptions,
+} from '../src/install/bootc-args.js';
 
 t.test('install configs are read from the image in precedence order, .toml only', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'bh-bootc-'));
@@ -36,4 +46,115 @@ t.test('tpm2-luks cannot be installed from the host: it would bind the host\'s T
       ),
     { message: /tpm2-luks binds the disk to the TPM bootc sees/ },
   );
+});
+
+t.test('the image\'s bootc version reaches the host command line', async (t) => {
+  const o = { imageRef: 'localhost/x:1', targetDevice: '/output/disk.raw', filesystem: 'ext4' as const, kargs: [], composefsBackend: true, viaLoopback: true, genericImage: true };
+  t.throws(() => bootcInstallCommand({ ...o, bootcVersion: '1.9.0' }, []), { name: 'UsageError', message: /--composefs-backend.*1\.10.*1\.9\.0/ });
+  t.ok(bootcInstallCommand({ ...o, bootcVersion: '1.12.0' }, []).includes('--composefs-backend'));
+});
+
+// What bootc prints when containers/image will not rewrite a signed image (bcvk's key), as it
+// reaches the installer VM's console through StandardError=journal+console.
+const REFUSED =
+  '[  OK  ] Started bootc-harness-install.service\r\n' +
+  'bootc[712]: error: Installing to disk: Pulling: copying system image: ' +
+  'Image layer representation must be changed, but we cannot modify it: "Would invalidate signatures"\r\n' +
+  'bootc-harness-install: exit=1 code=exited result=exit-code\r\n';
+
+t.test('signed image: retried once from an unsigned copy, only on the refusal bcvk keys on', async (t) => {
+  t.equal(SIGNATURE_REFUSAL, 'Would invalidate signatures');
+  t.ok(retryWithoutSignatures(REFUSED, false), 'the refusal, a failed install: retry');
+  t.notOk(retryWithoutSignatures(REFUSED, true), 'never a second retry');
+  t.notOk(retryWithoutSignatures(REFUSED.replace(SIGNATURE_REFUSAL, 'no space left on device'), false), 'another failure: no retry');
+  t.notOk(retryWithoutSignatures(REFUSED.replace('exit=1 code=exited result=exit-code', 'exit=0 code=exited result=success'), false), 'it succeeded');
+  t.notOk(retryWithoutSignatures(REFUSED.split('bootc-harness-install: exit')[0]!, false), 'no result line (the VM died): not this failure');
+  t.notOk(retryWithoutSignatures(REFUSED.replace('Would', 'would'), false), "containers/image's own capitalisation only");
+});
+
+t.test('the unsigned copy: skopeo onto the same reference, signatures removed, no policy file written', async (t) => {
+  const ref = 'containers-storage:localhost/bootc-harness/snow:run-1';
+  const a = unsignedCopyArgs(ref);
+  t.equal(a[0], '/usr/bin/skopeo', 'absolute: it runs as a unit step');
+  t.ok(a.includes('--remove-signatures'));
+  t.ok(a.indexOf('--insecure-policy') < a.indexOf('copy'), 'a global option, before the command');
+  t.same(a.slice(-2), [ref, ref], 'from the host store into the VM\'s own, under the same name');
+  t.throws(() => unsignedCopyArgs('docker://quay.io/x/y:1'), { name: 'UsageError' });
+  t.throws(() => unsignedCopyArgs('containers-storage:--all'), { name: 'UsageError' });
+  t.throws(() => unsignedCopyArgs('containers-storage:a b'), { name: 'UsageError' });
+});
+
+// ---- the image's bootc version ------------------------------------------------------
+
+/** The UsageError bootcInstallArgs throws, or undefined when it builds a command line. */
+function refusal(o: BootcInstallOptions): string | undefined {
+  try {
+    bootcInstallArgs(o);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    return e.message;
+  }
+}
+
+/** bootc in the installer VM, writing to its virtio target disk. */
+const vm = (over: Partial<BootcInstallOptions> = {}): BootcInstallOptions => ({
+  imageRef: 'localhost/bootc-harness/snow:run-1',
+  targetDevice: '/dev/disk/by-id/virtio-bh-target',
+  filesystem: 'ext4',
+  kargs: [],
+  composefsBackend: false,
+  viaLoopback: false,
+  genericImage: true,
+  ...over,
+});
+const composefs = (v: string | undefined, over: Partial<BootcInstallOptions> = {}) => vm({ composefsBackend: true, ...(v ? { bootcVersion: v } : {}), ...over });
+const xfsNoVerity = { filesystem: 'xfs' as const, allowMissingVerity: true };
+
+t.test('bootc 1.9: the ostree backend installs; --composefs-backend is refused, naming the flag, 1.10 and 1.9', async (t) => {
+  const ostree = bootcInstallArgs(vm({ bootcVersion: '1.9.2' }));
+  t.ok(ostree.includes('--block-setup'), 'the ostree command line is built');
+  t.notOk(ostree.includes('--composefs-backend'));
+  const why = refusal(composefs('1.9.2'));
+  t.match(why, /--composefs-backend/);
+  t.match(why, /\b1\.10\b/, 'the version that added it');
+  t.match(why, /\b1\.9\.2\b/, "the image's version");
+  t.notMatch(why, /\n/, 'one line');
+  t.throws(() => bootcInstallArgs(composefs('1.9.2')), UsageError, 'exit 2');
+});
+
+t.test('bootc 1.12: --composefs-backend passes; --allow-missing-verity is refused, naming 1.14 and 1.12', async (t) => {
+  const a = bootcInstallArgs(composefs('1.12.1'));
+  t.ok(a.includes('--composefs-backend'));
+  t.notOk(a.includes('--allow-missing-verity'), 'ext4 has fs-verity: the flag is not needed');
+  const why = refusal(composefs('1.12.1', xfsNoVerity));
+  t.match(why, /--allow-missing-verity/);
+  t.match(why, /\b1\.14\b/);
+  t.match(why, /\b1\.12\.1\b/);
+  t.notMatch(why, /--composefs-backend/, 'only the flag this version lacks is named');
+});
+
+t.test('bootc 1.16: composefs on xfs gets both flags; --block-setup stays explicit', async (t) => {
+  const a = bootcInstallArgs(composefs('1.16.3', xfsNoVerity));
+  t.ok(a.includes('--composefs-backend'));
+  t.ok(a.includes('--allow-missing-verity'));
+  t.equal(a[a.indexOf('--block-setup') + 1], 'direct');
+});
+
+t.test('unknown version: the full command line, nothing refused', async (t) => {
+  const a = bootcInstallArgs(composefs(undefined, xfsNoVerity));
+  for (const [flag] of FLAG_SINCE) t.ok(a.includes(flag), flag);
+});
+
+t.test('versions: distro suffixes, epochs stripped by the reader, boundaries', async (t) => {
+  t.same(parseVersion('1.14.0~rc1'), [1, 14, 0], 'a pre-release of 1.14 counts as 1.14');
+  t.same(parseVersion('1.10'), [1, 10, 0]);
+  t.equal(parseVersion('git'), undefined);
+  t.ok(versionAtLeast([1, 10, 0], [1, 10, 0]));
+  t.ok(versionAtLeast([1, 10, 1], [1, 10, 0]));
+  t.ok(versionAtLeast([2, 0, 0], [1, 14, 0]));
+  t.notOk(versionAtLeast([1, 9, 99], [1, 10, 0]), '1.9.99 < 1.10: numbers, not strings');
+  t.equal(refusal(composefs('1.10.0')), undefined, 'the first release with the flag');
+  t.equal(refusal(composefs('1.14.0', xfsNoVerity)), undefined);
+  t.equal(refusal(composefs('nightly', xfsNoVerity)), undefined, 'unparsable: treated as unknown');
 });

@@ -1,10 +1,11 @@
 // What the image's files say of it, read from a mounted working container (every path
-// resolved inside the image; nothing of it runs): bootc present, its kernel, the units it
-// enables, the vermagic of a zfs module for its kernel.
+// resolved inside the image; nothing of it runs): bootc present and its version (from the
+// package database), its kernel, the units it enables, the vermagic of a zfs module for its kernel.
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { run } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
+import { readBootcVersion } from './bootc-version.js';
 import { mountedContainer } from './buildah.js';
 import { resolveInRoot } from './in-root.js';
 import { findKernel } from './kernel.js';
@@ -12,6 +13,8 @@ import { presetEnables } from './pre-checks.js';
 
 export interface ImageProbe {
   hasBootc: boolean;
+  /** bootc's upstream version from the image's package database; absent when unknown. */
+  bootcVersion?: string;
   kernelRelease?: string;
   enabledUnits: Set<string>;
   zfsVermagic?: string;
@@ -82,8 +85,11 @@ export async function probeImage(imageId: string, runId: string): Promise<ImageP
     const zfs = kernel ? findZfsModule(root, kernel.release) : undefined;
     // The host's modinfo reads the module file as data; nothing of the image runs.
     const vermagic = zfs ? (await run(['modinfo', '-F', 'vermagic', zfs], { stage: 'image' })).stdout.trim() || undefined : undefined;
+    const hasBootc = existsSync(resolveInRoot(root, '/usr/bin/bootc'));
+    const bootc = hasBootc ? await readBootcVersion(root) : undefined;
     return {
-      hasBootc: existsSync(resolveInRoot(root, '/usr/bin/bootc')),
+      hasBootc,
+      ...(bootc?.version ? { bootcVersion: bootc.version } : {}),
       ...(kernel ? { kernelRelease: kernel.release } : {}),
       enabledUnits: enabledUnits(root),
       ...(vermagic ? { zfsVermagic: vermagic } : {}),

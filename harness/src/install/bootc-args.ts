@@ -1,13 +1,14 @@
 // Pure builders for installing a bootable container image with `bootc install to-disk`:
-// argv arrays, a parser for the bits of bootc's install config we need, a check of the
-// wanted block setup against it, and a classifier for podman's own failures. No I/O.
+// argv arrays (checked against the image's bootc version), a parser for the bits of bootc's
+// install config we need, and a check of the wanted block setup against it. No I/O.
 //
-// Written to bootc's documentation (repository bootc-dev/bootc):
-//   docs/src/bootc-installation.7.md  "Executing bootc install" (the podman flags) and
-//                                     "Using bootc install to-disk --via-loopback"
+// Written to bootc's documentation and source (repository bootc-dev/bootc):
+//   docs/src/bootc-installation.7.md (docs/src/bootc-install.md before the man(7) rename)
+//     "Executing bootc install" (the podman flags), "Using bootc install to-disk --via-loopback"
 //   docs/src/man/bootc-install-to-disk.8.md  (every to-disk option used here)
 //   docs/src/man/bootc-install-config.5.md   (install config files, `block` default)
-//   docs/src/bootc-composefs.7.md            (composefs backend: known issues)
+//   docs/src/bootc-composefs.7.md (earlier experimental-composefs.md): its "Known issues"
+//   crates/lib/src/install.rs (InstallTargetOpts, InstallComposefsOpts: the flags themselves)
 //   crates/lib/src/install/config.rs         (how config files are found and merged)
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { UsageError } from '../errors.js';
@@ -37,9 +38,33 @@ export interface BootcInstallOptions {
   targetImgref?: string;
   /** Install from this ref instead of finding the running container's image. */
   sourceImgref?: string;
+  /** The image's bootc version (image/bootc-version.ts); undefined when unknown: every flag is passed. */
+  bootcVersion?: string;
 }
 
 export const SERIAL_CONSOLE_KARG = 'console=ttyS0';
+
+// Flags younger than bootc itself, with the first release that takes them. Older releases
+// refuse an unknown flag, so a run that needs one stops here with a clear line instead.
+//   --composefs-backend: the rename of --composefs-native (bootc-dev/bootc#1644, Oct 2025);
+//     composefs "always compiled in as of bootc v1.10.1" (docs/src/experimental-composefs.md).
+//   --allow-missing-verity: the rename of --insecure (bootc-dev/bootc#2004, merged 2026-02-12;
+//     1.14 is issue 17's figure: the first release tag carrying it was not checked).
+export const FLAG_SINCE: readonly (readonly [flag: string, since: string])[] = [
+  ['--composefs-backend', '1.10'],
+  ['--allow-missing-verity', '1.14'],
+];
+
+/** [major, minor, patch] of a version's leading numbers ("1.14.0~rc1-2" is 1.14.0), or undefined. */
+export function parseVersion(v: string): [number, number, number] | undefined {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(v);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : undefined;
+}
+
+export function versionAtLeast(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < 3; i++) if (a[i] !== b[i]) return (a[i] ?? 0) > (b[i] ?? 0);
+  return true;
+}
 
 function absolute(what: string, p: string): void {
   if (!p.startsWith('/')) throw new UsageError(`${what} must be an absolute path, got ${JSON.stringify(p)}`);
@@ -58,7 +83,7 @@ export function bootcInstallArgs(o: BootcInstallOptions): string[] {
   }
   // clap: `--allow-missing-verity` requires `--composefs-backend`.
   if (o.allowMissingVerity && !o.composefsBackend) throw new UsageError('--allow-missing-verity needs the composefs backend');
-  // bootc-composefs(7): filesystems without fs-verity (such as XFS) only with fs-verity made optional.
+  // bootc-composefs.7.md: filesystems without fs-verity (such as XFS) only with fs-verity made optional.
   if (o.composefsBackend && o.filesystem === 'xfs' && !o.allowMissingVerity) {
     throw new UsageError('composefs on xfs needs --allow-missing-verity: xfs has no fs-verity');
   }
@@ -85,13 +110,19 @@ export function bootcInstallArgs(o: BootcInstallOptions): string[] {
     args.push('--root-ssh-authorized-keys', o.authorizedKeysPath);
   }
   args.push(o.targetDevice);
+  const have = o.bootcVersion === undefined ? undefined : parseVersion(o.bootcVersion);
+  for (const [flag, since] of have ? FLAG_SINCE : []) {
+    if (args.includes(flag) && !versionAtLeast(have!, parseVersion(since)!)) {
+      throw new UsageError(`${flag} came in bootc ${since}; the image has bootc ${o.bootcVersion}`);
+    }
+  }
   return args;
 }
 
 // Root's SSH key.
 // ostree backend: `--root-ssh-authorized-keys` writes /etc/tmpfiles.d/bootc-root-ssh.conf
 //   into the deployment (to-disk(8); crates/lib/src/install.rs InstallConfigOpts).
-// composefs backend: the flag "is silently ignored" (bootc-composefs(7), Known issues,
+// composefs backend: the flag "is silently ignored" (bootc-composefs.7.md, Known issues,
 //   bootc-dev/bootc#2535), so it is not passed. The key goes in at boot instead, as the
 //   systemd credential `ssh.authorized_keys.root` in an SMBIOS type 11 string on the QEMU
 //   command line (smbios-type-11(7), systemd >= 252). systemd's own
@@ -119,7 +150,7 @@ export interface PodmanRunOptions {
   bootcArgs: readonly string[];
 }
 
-/** `podman run` for bootc install, with the flags of bootc-installation(7) "Executing bootc install":
+/** `podman run` for bootc install, with the flags of bootc-installation.7.md "Executing bootc install":
  *  --privileged (all host devices), --pid=host --ipc=host --security-opt label=type:unconfined_t
  *  (privileged operations), /var/lib/containers (bootc reads its own image from there), and
  *  /dev (--via-loopback refuses to run without it: "Loopback mounts (--via-loopback) require
@@ -257,33 +288,4 @@ export function checkBlockSetupAllowed(
   return block
     ? `image install config ${blockFrom} allows ${list}, not ${wanted}`
     : `image install config ${counted.join(', ')} sets no block, so bootc allows only direct, not ${wanted}`;
-}
-
-// ---- podman's own failures ---------------------------------------------------------
-
-// Only podman's lines count: "Error: …" (capital E) or logrus "level=error"/"ERRO[…]".
-// bootc's own failures print "error: …" and are about the image, not the host.
-const PODMAN_ERROR_LINE = /^\s*(Error: |ERRO\[\d+\]|time="[^"]*" level=(error|fatal) )/;
-
-const PODMAN_RULES: readonly [RegExp, string][] = [
-  [/cgroup/i, 'the OCI runtime cannot create the container cgroup'],
-  [/newuidmap|newgidmap|cannot set up namespace|user namespace|cannot clone|cannot re-exec|unshare/i, 'cannot create the container namespaces (rootless podman, or inside an unprivileged container?)'],
-  [/rootless/i, 'bootc install needs rootful podman'],
-  [/apparmor|seccomp/i, 'a host security policy refused the container'],
-  [/OCI runtime|crun: |runc: |conmon/i, 'the OCI runtime could not start the container'],
-  [/operation not permitted|permission denied/i, 'the host refused a privileged operation'],
-];
-
-/** A one-line reason when podman itself cannot run the privileged install container here. */
-export function classifyPodmanFailure(stderr: string): string | undefined {
-  for (const line of stderr.split('\n')) {
-    if (!PODMAN_ERROR_LINE.test(line)) continue;
-    const cap = /\bCAP_[A-Z_]+\b/.exec(line);
-    const rule = PODMAN_RULES.find(([re]) => re.test(line));
-    if (!rule && !cap) continue;
-    const why = cap && /not permitted|denied/i.test(line) ? `missing capability ${cap[0]}` : rule ? rule[1] : `missing capability ${cap![0]}`;
-    const detail = line.trim().replace(/\s+/g, ' ');
-    return `podman cannot run a privileged container on this host: ${why} (${detail.length > 160 ? detail.slice(0, 159) + '…' : detail})`;
-  }
-  return undefined;
 }

@@ -1,37 +1,31 @@
 // Installer "bootc", VM placement: pure builders (argv arrays, a unit file, a console
 // parser) for running `bootc install to-disk` inside an "installer VM". No I/O.
 //
-// Why a VM: `--block-setup tpm2-luks` makes bootc run `systemd-cryptenroll
-// --tpm2-device=auto` (crates/lib/src/install/baseline.rs), which seals the LUKS key to
-// the TPM bootc sees. Installed from the host that is the host's TPM; installed in a VM
-// that owns the swtpm state directory the test boot uses later, it is the test VM's TPM.
+// Why a VM: `--block-setup tpm2-luks` makes bootc run `systemd-cryptenroll --tpm2-device=auto`
+// (crates/lib/src/install/baseline.rs), sealing the LUKS key to the TPM bootc sees: from the
+// host, the host's TPM; in a VM owning the test boot's swtpm state, the test VM's TPM.
 //
 // The shape follows bcvk's `to-disk` (repository bootc-dev/bcvk):
-//   crates/kit/src/to_disk.rs          the image boots as its own installer; the host's
-//                                      container storage is shared read-only and used as an
-//                                      additional image store (STORAGE_OPTS=additionalimagestore=…);
-//                                      the target disk is virtio-blk, /dev/disk/by-id/virtio-<serial>
-//   crates/kit/src/run_ephemeral.rs    direct kernel boot of the image's kernel+initramfs with
-//                                      the image's root shared by virtiofsd (older versions:
-//                                      kargs rootfstype=virtiofs root=rootfs; selinux=0);
-//                                      units injected as SMBIOS credentials systemd.extra-unit.*
-//                                      plus a systemd.unit-dropin.multi-user.target~… Wants=
-//                                      (its --execute units: ConditionPathExists=!/etc/initrd-release,
-//                                      the result read back from a virtio-serial port)
-//   crates/kit/src/qemu.rs             memory-backend-memfd,share=on + -numa node,memdev=mem
-//                                      (vhost-user-fs needs shared guest memory);
+//   crates/kit/src/to_disk.rs          the image boots as its own installer; host container storage
+//                                      shared read-only as an additional image store; the target a
+//                                      virtio-blk disk, /dev/disk/by-id/virtio-<serial>; /var/tmp a
+//                                      tmpfs as large as the target disk, holding /var/lib/containers
+//                                      too, with swap that size; one retry on "Would invalidate
+//                                      signatures" from a `skopeo copy --remove-signatures` copy
+//   crates/kit/src/run_ephemeral.rs    direct kernel boot, the image's root shared by virtiofsd
+//                                      (older versions: rootfstype=virtiofs root=rootfs; selinux=0);
+//                                      units (its swap unit too) as SMBIOS credentials
+//                                      systemd.extra-unit.* + systemd.unit-dropin.<target>~… Wants=
+//   crates/kit/src/qemu.rs             memory-backend-memfd,share=on + -numa node,memdev=mem;
 //                                      vhost-user-fs-pci,queue-size=1024,chardev=…,tag=…
-//   crates/bcvk-qemu/src/virtiofsd.rs  virtiofsd --socket-path --shared-dir --cache --sandbox,
-//                                      --readonly only when `virtiofsd --help` lists it
-// Where this differs from bcvk: bcvk runs `podman run … bootc install to-disk` inside the VM
-// over SSH; here bootc runs directly in the booted image with --source-imgref
-// containers-storage:<ref>, which bootc allows outside a container ("Either --source-imgref
-// must be defined or this command must be executed inside a podman container",
-// crates/lib/src/install.rs prepare_install), and the install runs as a systemd unit that
-// prints a result line and powers the VM off. Needs systemd >= 256 in the image
-// (systemd.system-credentials(7): systemd.extra-unit.*, systemd.unit-dropin.* "Added in
-// version 256") and a systemd initrd that mounts a virtiofs root from root=/rootfstype=
-// (systemd-fstab-generator(8)).
+//   crates/bcvk-qemu/src/virtiofsd.rs  --socket-path --shared-dir --cache --sandbox, --readonly
+//                                      only when `virtiofsd --help` lists it
+// Where this differs: bcvk runs `podman run … bootc install to-disk` over SSH; here bootc runs in
+// the booted image with --source-imgref containers-storage:<ref> (allowed outside a container:
+// crates/lib/src/install.rs prepare_install) as a unit that prints a result line and powers the
+// VM off; a retry is a second boot. Needs systemd >= 256 in the image (systemd.extra-unit.*,
+// systemd.unit-dropin.*: systemd.system-credentials(7)) and a systemd initrd that mounts a
+// virtiofs root from root=/rootfstype= (systemd-fstab-generator(8)).
 import { UsageError } from '../errors.js';
 import { machineArgs, qemuValue as v, type Accel } from '../vm/qemu-args.js';
 import { systemdCredentialArgs } from '../vm/credentials.js';
@@ -48,18 +42,16 @@ export const INSTALLER_STORAGE_DIR = '/run/bootc-harness/hoststorage';
 export const INSTALLER_UNIT = 'bootc-harness-install.service';
 /** virtio-blk serial of the target disk in the installer VM: /dev/disk/by-id/virtio-<serial>. */
 export const INSTALLER_TARGET_SERIAL = 'bh-target';
+/** virtio-blk serial of the installer VM's swap disk. */
+export const INSTALLER_SWAP_SERIAL = 'bh-swap';
 /** x86 COMMAND_LINE_SIZE, including the terminating NUL. */
 const KERNEL_CMDLINE_MAX = 2048;
-
-
 
 // ---- the target disk and bootc's command line ------------------------------------------
 
 /** virtio-blk serials are at most 20 bytes (VIRTIO_BLK_ID_BYTES); udev names the disk by it. */
 function checkSerial(serial: string): void {
-  if (!/^[A-Za-z0-9_-]{1,20}$/.test(serial)) {
-    throw new UsageError(`bad virtio-blk serial ${JSON.stringify(serial)}: 1-20 of [A-Za-z0-9_-]`);
-  }
+  if (!/^[A-Za-z0-9_-]{1,20}$/.test(serial)) throw new UsageError(`bad virtio-blk serial ${JSON.stringify(serial)}: 1-20 of [A-Za-z0-9_-]`);
 }
 
 /** The target disk as bootc sees it inside the VM. */
@@ -82,6 +74,8 @@ export interface BootcInVmOptions {
   targetImgref?: string;
   /** An authorized_keys file inside the VM (ostree backend only; see rootKeyPlacement). */
   authorizedKeysPath?: string;
+  /** The image's bootc version; undefined when unknown (bootc-args.ts FLAG_SINCE). */
+  bootcVersion?: string;
 }
 
 /** `bootc install to-disk …` as run inside the installer VM (argv[0] is `bootc`). */
@@ -102,6 +96,7 @@ export function bootcInVmArgs(o: BootcInVmOptions): string[] {
     viaLoopback: false,
     genericImage: o.genericImage ?? true,
     ...(o.targetImgref ? { targetImgref: o.targetImgref } : {}),
+    ...(o.bootcVersion !== undefined ? { bootcVersion: o.bootcVersion } : {}),
     // bcvk's to_disk.rs: `containers-storage:<image>`, found through the additional image store.
     sourceImgref: `containers-storage:${o.imageRef}`,
   });
@@ -120,12 +115,10 @@ export function installerVmKargs(o: InstallerKargsOptions = {}): string[] {
   checkTag(tag);
   const kargs = [
     SERIAL_CONSOLE_KARG,
-    // systemd-fstab-generator(8) in the initrd: root= and rootfstype= become sysroot.mount
-    // (bcvk's kargs before it moved sysroot.mount into an appended initramfs cpio).
+    // systemd-fstab-generator(8) in the initrd makes these sysroot.mount (bcvk's older kargs).
     'rootfstype=virtiofs',
     `root=${tag}`,
-    // Writable: the shared directory is a throwaway working container's mount, and bootc
-    // needs /var/tmp; its writes never reach the image.
+    // Writable: the share is a throwaway working container's mount; no write reaches the image.
     'rw',
     // bootc-dev/bcvk#22: SELinux off in the installer VM (bcvk's ephemeral VMs do the same).
     'selinux=0',
@@ -162,6 +155,11 @@ export interface InstallerUnitOptions {
   rustLog?: string;
   /** Seconds udevadm waits for the disk (and TPM). Default 120. */
   deviceTimeoutSec?: number;
+  /** GiB of the /var/tmp tmpfs and of the swap disk (INSTALLER_SWAP_SERIAL) behind it; bcvk
+   *  sizes both as the target disk. Unset: no swap, the tmpfs default (half the RAM). */
+  scratchGiB?: number;
+  /** More steps once the stores are mounted, before bootc (bootc.ts unsignedCopyArgs). */
+  preInstall?: readonly (readonly string[])[];
 }
 
 /** The unit that runs bootc install in the installer VM. */
@@ -170,17 +168,26 @@ export function installerUnit(o: InstallerUnitOptions): string {
   const device = installerTargetDevice(o.targetSerial);
   const storageTag = o.storageTag ?? INSTALLER_STORAGE_TAG;
   checkTag(storageTag);
+  const gib = o.scratchGiB;
+  if (gib !== undefined && (!Number.isInteger(gib) || gib < 1)) throw new UsageError(`bad scratch size ${gib} GiB`);
+  const swap = gib !== undefined ? installerTargetDevice(INSTALLER_SWAP_SERIAL) : undefined;
   return installerServiceUnit({
     description: 'bootc install to-disk in the bootc-harness installer VM',
     exec: ['/usr/bin/bootc', ...o.bootcArgs.slice(1)],
-    waitFor: [device, ...(o.waitForTpm ? ['/dev/tpmrm0'] : [])],
+    waitFor: [device, ...(swap ? [swap] : []), ...(o.waitForTpm ? ['/dev/tpmrm0'] : [])],
     environment: [`STORAGE_OPTS=additionalimagestore=${INSTALLER_STORAGE_DIR}`, ...(o.rustLog ? [`RUST_LOG=${o.rustLog}`] : [])],
     pre: [
-      ['/usr/bin/mkdir', '-p', INSTALLER_STORAGE_DIR, '/var/lib/containers'],
+      ['/usr/bin/mkdir', '-p', INSTALLER_STORAGE_DIR],
       ['/usr/bin/mount', '-t', 'virtiofs', '-o', 'ro', storageTag, INSTALLER_STORAGE_DIR],
-      // The VM's own graph root on tmpfs: containers/storage cannot keep an overlay store on
-      // virtiofs, and only metadata lands here (bcvk puts /var/lib/containers on a tmpfs too).
-      ['/usr/bin/mount', '-t', 'tmpfs', '-o', 'mode=0700', 'tmpfs', '/var/lib/containers'],
+      // containers/image buffers a whole layer in /var/tmp (containers/container-libs#144, as
+      // bcvk's to_disk.rs notes): a tmpfs there, with swap so it may outgrow the VM's RAM.
+      ...(swap ? [['/usr/sbin/mkswap', '-q', swap], ['/usr/sbin/swapon', swap]] : []),
+      ['/usr/bin/mount', '-t', 'tmpfs', '-o', `mode=1777${gib ? `,size=${gib}G` : ''}`, 'tmpfs', '/var/tmp'],
+      // The VM's own graph root in that tmpfs too (bcvk symlinks it there): containers/storage
+      // cannot keep an overlay store on the virtiofs root.
+      ['/usr/bin/mkdir', '-p', '-m', '0700', '/var/tmp/containers', '/var/lib/containers'],
+      ['/usr/bin/mount', '--bind', '/var/tmp/containers', '/var/lib/containers'],
+      ...(o.preInstall ?? []),
     ],
     ...(o.deviceTimeoutSec !== undefined ? { deviceTimeoutSec: o.deviceTimeoutSec } : {}),
   });
@@ -210,6 +217,8 @@ export interface InstallerVmOptions {
   rootfsSocket: string;
   storageSocket: string;
   targetDisk: { path: string; format: 'raw' | 'qcow2'; serial: string };
+  /** A raw swap disk (installerUnit's scratchGiB). */
+  swapDisk?: { path: string; serial: string };
   /** The swtpm socket of the state directory the test boot will use. */
   tpmSocket?: string;
   /** UEFI pflash as in qemuArgs (see the PCR note in the report); default: QEMU's SeaBIOS. */
@@ -227,21 +236,14 @@ export interface InstallerVmOptions {
 export function installerVmQemuArgs(o: InstallerVmOptions): string[] {
   if (!Number.isInteger(o.cpus) || o.cpus < 1) throw new UsageError(`bad cpu count ${o.cpus}`);
   if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < 256) throw new UsageError(`bad memory size ${o.memoryMiB} MiB`);
-  for (const [what, p] of [
-    ['kernel', o.kernel],
-    ['initrd', o.initrd],
-    ['rootfs socket', o.rootfsSocket],
-    ['storage socket', o.storageSocket],
-    ['target disk', o.targetDisk.path],
-    ...(o.tpmSocket ? [['tpm socket', o.tpmSocket]] : []),
-    ...(o.firmware ? [['firmware code', o.firmware.code], ['firmware vars', o.firmware.vars]] : []),
-    ...(o.consoleLog ? [['console log', o.consoleLog]] : []),
-    ...(o.resultFile ? [['result file', o.resultFile]] : []),
-    ...(o.qmpSocket ? [['qmp socket', o.qmpSocket]] : []),
-  ] as const) {
-    absolute(what, p);
-  }
-  checkSerial(o.targetDisk.serial);
+  const paths: [string, string | undefined][] = [
+    ['kernel', o.kernel], ['initrd', o.initrd], ['rootfs socket', o.rootfsSocket], ['storage socket', o.storageSocket],
+    ['target disk', o.targetDisk.path], ['swap disk', o.swapDisk?.path], ['tpm socket', o.tpmSocket],
+    ['firmware code', o.firmware?.code], ['firmware vars', o.firmware?.vars],
+    ['console log', o.consoleLog], ['result file', o.resultFile], ['qmp socket', o.qmpSocket],
+  ];
+  for (const [what, p] of paths) if (p !== undefined) absolute(what, p);
+  for (const d of [o.targetDisk, ...(o.swapDisk ? [o.swapDisk] : [])]) checkSerial(d.serial);
   for (const k of o.kargs) {
     if (k === '' || /\s/.test(k)) throw new UsageError(`bad kernel argument ${JSON.stringify(k)}`);
   }
@@ -278,6 +280,10 @@ export function installerVmQemuArgs(o: InstallerVmOptions): string[] {
   }
   args.push('-drive', `file=${v(o.targetDisk.path)},format=${o.targetDisk.format},if=none,id=target,cache=unsafe,discard=unmap`);
   args.push('-device', `virtio-blk-pci,drive=target,serial=${o.targetDisk.serial}`);
+  if (o.swapDisk) {
+    args.push('-drive', `file=${v(o.swapDisk.path)},format=raw,if=none,id=swap,cache=unsafe,discard=unmap`);
+    args.push('-device', `virtio-blk-pci,drive=swap,serial=${o.swapDisk.serial}`);
+  }
   // cryptsetup and mkfs want entropy early.
   args.push('-device', 'virtio-rng-pci');
   if (o.tpmSocket) {

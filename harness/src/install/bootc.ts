@@ -3,19 +3,22 @@
 // run's work dir, exactly as bootc's docs tell users to. The command lines are built
 // (and unit-tested) in bootc-args.ts; this module runs them and turns failures into
 // clear errors. A tpm2-luks install needs the VM's TPM: installBootcInVm places it in an
-// installer VM that has it.
+// installer VM that has it. bootc's command line follows the image's bootc version, read from
+// its package database (image/bootc-version.ts).
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssertionFailure, InfraError, UsageError } from '../errors.js';
 import { mountedContainer } from '../image/buildah.js';
 import { findKernel } from '../image/kernel.js';
-import { resolveInRoot, writeFileInRoot } from '../image/in-root.js';
+import { readBootcVersion } from '../image/bootc-version.js';
+import { mkdirInRoot, resolveInRoot, writeFileInRoot } from '../image/in-root.js';
 import { run, runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
 import { requireTools } from '../util/tools.js';
-import { bootcInstallCommand, checkBlockSetupAllowed, classifyPodmanFailure, type BlockSetup, type RootFilesystem } from './bootc-args.js';
+import { bootcInstallCommand, checkBlockSetupAllowed, parseVersion, type BlockSetup, type RootFilesystem } from './bootc-args.js';
 import type { InstallOptions, InstalledDisk } from './direct.js';
 import { INSTALLER_TARGET_SERIAL, bootcInVmArgs, installerUnit } from './bootc-vm.js';
+import { parseInstallResult } from '../vm/oneshot-unit.js';
 import { runInstallerVm, type InstallerVmSettings } from './installer-vm.js';
 import { rootKeyCredentialQemuArgs } from '../vm/credentials.js';
 
@@ -27,6 +30,8 @@ export interface BootcHostInstallOptions extends InstallOptions {
   filesystem: RootFilesystem;
   composefsBackend: boolean;
   blockSetup?: BlockSetup;
+  /** The run log: the image's bootc version (or that it is unknown), an unsigned retry. */
+  log?: (line: string) => void;
 }
 
 export interface BootcInstalledDisk extends InstalledDisk {
@@ -57,9 +62,16 @@ async function openBootcImage(o: BootcHostInstallOptions, td: Teardown) {
   if (why) throw new UsageError(why);
   const kernel = findKernel(ctr.mountpoint);
   if (!kernel) throw new UsageError(`image ${o.imageRef} has no kernel`);
+  const v = await readBootcVersion(ctr.mountpoint, 'disk');
+  const bootcVersion = v.version !== undefined && parseVersion(v.version) ? v.version : undefined;
+  o.log?.(
+    bootcVersion
+      ? `disk: image bootc ${bootcVersion} (${v.from})`
+      : `disk: bootc version of ${o.imageRef} unknown (${v.version ? `unreadable "${v.version}" in ${v.from}` : v.from}): passing every flag the run needs, unchecked`,
+  );
   const vmlinuz = join(o.workDir, 'vmlinuz');
   await runChecked(['cp', kernel.vmlinuz, vmlinuz], { stage: 'disk', signal: o.signal });
-  return { mnt: ctr.mountpoint, kernel, vmlinuz };
+  return { mnt: ctr.mountpoint, kernel, vmlinuz, ...(bootcVersion ? { bootcVersion } : {}) };
 }
 
 function installedDisk(o: BootcHostInstallOptions, disk: string, release: string, vmlinuz: string): BootcInstalledDisk {
@@ -78,7 +90,7 @@ export async function installBootcOnHost(o: BootcHostInstallOptions): Promise<Bo
   const S = { stage: 'disk' as const, signal: o.signal };
   const td = new Teardown();
   try {
-    const { kernel, vmlinuz } = await openBootcImage(o, td);
+    const { kernel, vmlinuz, bootcVersion } = await openBootcImage(o, td);
     const disk = join(o.workDir, 'disk.raw');
     writeFileSync(join(o.workDir, 'authorized_keys'), o.authorizedKey + '\n', { mode: 0o600 });
     // Throws UsageError for what cannot work (tpm2-luks via loopback would bind the host's TPM).
@@ -93,6 +105,7 @@ export async function installBootcOnHost(o: BootcHostInstallOptions): Promise<Bo
         ...(o.blockSetup ? { blockSetup: o.blockSetup } : {}),
         viaLoopback: true,
         genericImage: true,
+        ...(bootcVersion ? { bootcVersion } : {}),
       },
       [{ host: o.workDir, guest: '/output' }],
     );
@@ -120,16 +133,37 @@ export interface BootcVmInstallOptions extends BootcHostInstallOptions {
 
 /** Where bootc finds the image inside the installer VM: the host's storage, shared read-only. */
 export const HOST_CONTAINER_STORAGE = '/var/lib/containers/storage';
-/** The key file as the installer VM sees it (ostree backend: --root-ssh-authorized-keys). */
-const VM_AUTHORIZED_KEYS = '/var/tmp/bootc-harness-authorized_keys';
+/** The key file as the installer VM sees it (ostree backend: --root-ssh-authorized-keys); not
+ *  in /var/tmp, which the installer unit covers with a tmpfs. */
+const VM_AUTHORIZED_KEYS = '/var/lib/bootc-harness/authorized_keys';
+
+/** containers/image's reason for not rewriting a signed image's manifest (copy/single.go); the
+ *  text bcvk's to_disk.rs greps bootc's stderr for before its one retry. */
+export const SIGNATURE_REFUSAL = 'Would invalidate signatures';
+
+/** Whether a failed install (the installer VM's console) is retried once from an unsigned copy. */
+export function retryWithoutSignatures(consoleText: string, alreadyUnsigned: boolean): boolean {
+  const r = parseInstallResult(consoleText);
+  return !alreadyUnsigned && r !== undefined && r.exitCode !== 0 && consoleText.includes(SIGNATURE_REFUSAL);
+}
+
+/** The image copied onto itself without signatures, into the VM's own store, which a
+ *  containers-storage: lookup reads before the additional (host) store. --insecure-policy stands
+ *  for bcvk's accept-anything policy.json, without writing into the image root. */
+export function unsignedCopyArgs(sourceImgref: string): string[] {
+  if (!/^containers-storage:[^\s-]\S*$/.test(sourceImgref)) throw new UsageError(`not a containers-storage: reference: ${JSON.stringify(sourceImgref)}`);
+  return ['/usr/bin/skopeo', '--insecure-policy', 'copy', '--remove-signatures', sourceImgref, sourceImgref];
+}
 
 /** `bootc install to-disk` inside an installer VM booted from the image, with the test VM's TPM. */
 export async function installBootcInVm(o: BootcVmInstallOptions): Promise<BootcInstalledDisk> {
   const S = { stage: 'disk' as const, signal: o.signal };
+  const log = o.log ?? o.vm.log;
   const td = new Teardown();
   try {
-    const { mnt, kernel, vmlinuz } = await openBootcImage(o, td);
+    const { mnt, kernel, vmlinuz, bootcVersion } = await openBootcImage({ ...o, ...(log ? { log } : {}) }, td);
     if (!kernel.initrd) throw new UsageError(`image ${o.imageRef} has kernel ${kernel.release} but no initramfs: the installer VM boots it`);
+    mkdirInRoot(mnt, VM_AUTHORIZED_KEYS.slice(0, VM_AUTHORIZED_KEYS.lastIndexOf('/')), 0o700);
     writeFileInRoot(mnt, VM_AUTHORIZED_KEYS, o.authorizedKey + '\n', 0o600);
     const args = bootcInVmArgs({
       imageRef: o.imageRef,
@@ -139,25 +173,74 @@ export async function installBootcInVm(o: BootcVmInstallOptions): Promise<BootcI
       composefsBackend: o.composefsBackend,
       ...(o.blockSetup ? { blockSetup: o.blockSetup } : {}),
       ...(o.composefsBackend ? {} : { authorizedKeysPath: VM_AUTHORIZED_KEYS }),
+      ...(bootcVersion ? { bootcVersion } : {}),
     });
     const disk = join(o.workDir, 'disk.raw');
     await runChecked(['truncate', '-s', `${o.minDiskGiB}G`, disk], S);
-    const r = await runInstallerVm({
-      ...o.vm,
-      rootfs: mnt,
-      kernel: kernel.vmlinuz,
-      initrd: kernel.initrd,
-      targetDisk: { path: disk, serial: INSTALLER_TARGET_SERIAL },
-      tpmStateDir: o.tpmStateDir,
-      storageDir: HOST_CONTAINER_STORAGE,
-      unitText: installerUnit({ bootcArgs: args, targetSerial: INSTALLER_TARGET_SERIAL, waitForTpm: o.blockSetup === 'tpm2-luks' }),
-      workDir: o.workDir,
-      ...(o.signal ? { signal: o.signal } : {}),
-    });
-    if (r.exitCode !== 0) throw new AssertionFailure('disk', `bootc install to-disk failed in the installer VM (exit ${r.status}, ${r.serviceResult}); console: ${r.consoleLog}`);
+    const attempt = (unsigned: boolean) =>
+      runInstallerVm({
+        ...o.vm,
+        rootfs: mnt,
+        kernel: kernel.vmlinuz,
+        initrd: kernel.initrd!,
+        targetDisk: { path: disk, serial: INSTALLER_TARGET_SERIAL },
+        tpmStateDir: o.tpmStateDir,
+        storageDir: HOST_CONTAINER_STORAGE,
+        // bcvk's to-disk sizes the /var/tmp tmpfs and its swap as the target disk.
+        swapGiB: o.minDiskGiB,
+        unitText: installerUnit({
+          bootcArgs: args,
+          targetSerial: INSTALLER_TARGET_SERIAL,
+          waitForTpm: o.blockSetup === 'tpm2-luks',
+          scratchGiB: o.minDiskGiB,
+          ...(unsigned ? { preInstall: [unsignedCopyArgs(`containers-storage:${o.imageRef}`)] } : {}),
+        }),
+        workDir: o.workDir,
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+    let r = await attempt(false);
+    const console1 = existsSync(r.consoleLog) ? readFileSync(r.consoleLog, 'utf8') : '';
+    const unsigned = retryWithoutSignatures(console1, false);
+    if (unsigned) {
+      log?.(`disk: bootc refused the signed image ("${SIGNATURE_REFUSAL}"): once more from an unsigned copy (skopeo copy --remove-signatures), as bcvk does`);
+      r = await attempt(true);
+    }
+    if (r.exitCode !== 0) {
+      const how = `exit ${r.status}, ${r.serviceResult}${unsigned ? ', from an unsigned copy' : ''}`;
+      throw new AssertionFailure('disk', `bootc install to-disk failed in the installer VM (${how}); console: ${r.consoleLog}`);
+    }
     await td.runOrThrow();
     return installedDisk(o, disk, kernel.release, vmlinuz);
   } finally {
     await td.run();
   }
+}
+
+// ---- podman's own failures ---------------------------------------------------------
+
+// Only podman's lines count: "Error: …" (capital E) or logrus "level=error"/"ERRO[…]".
+// bootc's own failures print "error: …" and are about the image, not the host.
+const PODMAN_ERROR_LINE = /^\s*(Error: |ERRO\[\d+\]|time="[^"]*" level=(error|fatal) )/;
+
+const PODMAN_RULES: readonly [RegExp, string][] = [
+  [/cgroup/i, 'the OCI runtime cannot create the container cgroup'],
+  [/newuidmap|newgidmap|cannot set up namespace|user namespace|cannot clone|cannot re-exec|unshare/i, 'cannot create the container namespaces (rootless podman, or inside an unprivileged container?)'],
+  [/rootless/i, 'bootc install needs rootful podman'],
+  [/apparmor|seccomp/i, 'a host security policy refused the container'],
+  [/OCI runtime|crun: |runc: |conmon/i, 'the OCI runtime could not start the container'],
+  [/operation not permitted|permission denied/i, 'the host refused a privileged operation'],
+];
+
+/** A one-line reason when podman itself cannot run the privileged install container here. */
+export function classifyPodmanFailure(stderr: string): string | undefined {
+  for (const line of stderr.split('\n')) {
+    if (!PODMAN_ERROR_LINE.test(line)) continue;
+    const cap = /\bCAP_[A-Z_]+\b/.exec(line);
+    const rule = PODMAN_RULES.find(([re]) => re.test(line));
+    if (!rule && !cap) continue;
+    const why = cap && /not permitted|denied/i.test(line) ? `missing capability ${cap[0]}` : rule ? rule[1] : `missing capability ${cap![0]}`;
+    const detail = line.trim().replace(/\s+/g, ' ');
+    return `podman cannot run a privileged container on this host: ${why} (${detail.length > 160 ? detail.slice(0, 159) + '…' : detail})`;
+  }
+  return undefined;
 }

@@ -2,8 +2,8 @@
 // shared from the host by virtiofsd), with the target disk and the swtpm state the test boot
 // will use, runs one oneshot unit and powers off. Whatever the unit binds to "the TPM" is
 // bound to the test VM's TPM, not the host's. The argv, unit and kargs builders are in
-// bootc-vm.ts; this module runs them and owns every process it starts.
-import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+// bootc-vm.ts; this module runs them and owns every process it starts (and its swap file).
+import { closeSync, copyFileSync, existsSync, ftruncateSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
 import { run, spawn } from '../util/exec.js';
@@ -17,6 +17,7 @@ import { killGroup } from '../util/process-group.js';
 import type { Accel } from '../vm/qemu-args.js';
 import { Swtpm } from '../vm/swtpm.js';
 import {
+  INSTALLER_SWAP_SERIAL,
   INSTALLER_UNIT,
   installerUnitCredentialArgs,
   installerVmKargs,
@@ -39,6 +40,8 @@ export interface InstallerVmOptions {
   storageDir?: string;
   /** From installerUnit() or installerServiceUnit(). */
   unitText: string;
+  /** A sparse swap disk of this many GiB, serial INSTALLER_SWAP_SERIAL (installerUnit's scratchGiB). */
+  swapGiB?: number;
   /** auto: KVM when it really works here (the same cached probe as the test boot), else TCG. */
   accel: 'auto' | Accel;
   cpus: number;
@@ -101,6 +104,19 @@ export async function runInstallerVm(o: InstallerVmOptions): Promise<InstallerVm
     copyFileSync(o.firmware.varsTemplate, vars);
     td.defer('remove installer VARS', () => rmSync(vars, { force: true }));
 
+    let swapDisk: { path: string; serial: string } | undefined;
+    if (o.swapGiB !== undefined) {
+      // Sparse: the host pays only for what the guest swaps out (bcvk's run_ephemeral add_swap).
+      swapDisk = { path: join(dir, 'installer-swap.img'), serial: INSTALLER_SWAP_SERIAL };
+      const fd = openSync(swapDisk.path, 'w', 0o600);
+      td.defer('remove installer swap', () => rmSync(swapDisk!.path, { force: true }));
+      try {
+        ftruncateSync(fd, o.swapGiB * 2 ** 30);
+      } finally {
+        closeSync(fd);
+      }
+    }
+
     const accel = (await chooseAccel(o.accel, o.kernel)).accel;
     const args = installerVmQemuArgs({
       accel,
@@ -113,6 +129,7 @@ export async function runInstallerVm(o: InstallerVmOptions): Promise<InstallerVm
       rootfsSocket: shares[0]!.socket,
       storageSocket: shares[1]!.socket,
       targetDisk: { path: o.targetDisk.path, format: 'raw', serial: o.targetDisk.serial },
+      ...(swapDisk ? { swapDisk } : {}),
       ...(tpmSocket ? { tpmSocket } : {}),
       firmware: { code: o.firmware.code, vars },
       resultFile,

@@ -9,6 +9,7 @@ import { diskFor, type CachedInstall, type DiskForRun, type DiskKeyInputs, type 
 import type { Profile } from '../profile/profile.js';
 import { generateRunKey } from '../ssh/keys.js';
 import { OVMF_CODE_CANDIDATES, OVMF_VARS_CANDIDATES } from '../vm/qemu-args.js';
+import type { StageContext } from './stages.js';
 import type { TestInstallOptions } from './options.js';
 import type { InstallPlan } from './plan.js';
 import type { OpenRun } from './run-dir.js';
@@ -21,9 +22,9 @@ export interface DiskStageInput {
   image: { id: string; ref: string; kargs: string[] };
   plan: InstallPlan;
   profile: Profile;
-  opts: Pick<TestInstallOptions, 'accel' | 'diskCache' | 'log' | 'signal'>;
-  /** Settles (rejects) on Ctrl-C: an install in progress is abandoned to its own teardown. */
-  interrupted: () => Promise<never>;
+  opts: Pick<TestInstallOptions, 'accel' | 'diskCache'>;
+  /** The disk stage's: Ctrl-C or the stage's budget stops the installer's tools. */
+  ctx: StageContext;
 }
 
 export function firmware(): { code: string; varsTemplate: string } {
@@ -31,7 +32,7 @@ export function firmware(): { code: string; varsTemplate: string } {
 }
 
 export async function installDisk(i: DiskStageInput): Promise<DiskForRun> {
-  const { run, image, plan, profile, opts } = i;
+  const { run, image, plan, profile, opts, ctx } = i;
   const work = run.work;
   const tpmStateDir = join(work, 'tpm');
   const installerVm = {
@@ -40,14 +41,14 @@ export async function installDisk(i: DiskStageInput): Promise<DiskForRun> {
     memoryMiB: profile.vm.memoryMiB,
     firmware: firmware(),
     // Ends before the disk stage does, so the installer VM's own teardown runs first.
-    deadline: Date.now() + profile.budgets.diskMs - INSTALLER_VM_TEARDOWN_MS,
-    log: opts.log,
+    deadline: ctx.deadline - INSTALLER_VM_TEARDOWN_MS,
+    log: ctx.log,
   };
-  if (plan.placement === 'vm') opts.log("disk: the TPM-binding step runs in an installer VM with the test VM's TPM");
+  if (plan.placement === 'vm') ctx.log("disk: the TPM-binding step runs in an installer VM with the test VM's TPM");
   const install = async (): Promise<InstallOutcome> => {
     // The disk authorizes this key; a cached disk comes with the key it was installed with.
     const key = generateRunKey(work);
-    const common = { imageId: image.id, runId: run.runId, workDir: work, authorizedKey: key.publicKey, minDiskGiB: profile.vm.diskGiB, kargs: image.kargs, signal: opts.signal };
+    const common = { imageId: image.id, runId: run.runId, workDir: work, authorizedKey: key.publicKey, minDiskGiB: profile.vm.diskGiB, kargs: image.kargs, signal: ctx.signal };
     const bootc = {
       ...common,
       imageRef: image.ref,
@@ -56,18 +57,16 @@ export async function installDisk(i: DiskStageInput): Promise<DiskForRun> {
       ...(plan.luks === 'tpm2' ? { blockSetup: 'tpm2-luks' as const } : {}),
     };
     const tpm2 = { stateDir: tpmStateDir, ...(plan.placement === 'vm' ? { inVm: installerVm } : {}) };
-    const disk: CachedInstall = await Promise.race([
+    const disk: CachedInstall =
       plan.installer === 'bootc'
         ? plan.placement === 'vm'
-          ? installBootcInVm({ ...bootc, tpmStateDir, vm: installerVm })
-          : installBootcOnHost(bootc)
-        : installDirect({ ...common, rootLayout: plan.rootLayout, ...(plan.luks === 'tpm2' ? { luks: { tpm2 } } : {}) }),
-      i.interrupted(),
-    ]);
+          ? await installBootcInVm({ ...bootc, tpmStateDir, vm: installerVm })
+          : await installBootcOnHost({ ...bootc, log: ctx.log })
+        : await installDirect({ ...common, rootLayout: plan.rootLayout, ...(plan.luks === 'tpm2' ? { luks: { tpm2 } } : {}) });
     return { disk, privateKeyPath: key.privateKeyPath, ...(plan.luks === 'tpm2' ? { tpmStateDir } : {}) };
   };
   const inputs: DiskKeyInputs = { imageId: image.id, installer: plan.installer, rootLayout: plan.rootLayout, luks: plan.luks, placement: plan.placement, kargs: image.kargs, minDiskGiB: profile.vm.diskGiB, composefsBackend: plan.composefsBackend };
   // An image made for this run alone (a directory's, an import) is gone after it: so is a disk of it.
   const bypass = opts.diskCache === false || run.ownsImage(image.id);
-  return diskFor(inputs, { work, bypass, budgetMs: profile.budgets.diskMs, signal: opts.signal, log: opts.log }, install);
+  return diskFor(inputs, { work, bypass, budgetMs: profile.budgets.diskMs, signal: ctx.signal, log: ctx.log }, install);
 }
