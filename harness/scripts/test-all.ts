@@ -1,13 +1,14 @@
 // The harness's own tests as CI runs them (`just test`). Every fixture is built in the
 // background from the start (`fixtures build`, concurrent, one shared package cache), so
 // the long ones (zfs: DKMS) overlap everything else; the unit test files run two at a
-// time meanwhile; then the VM test files run two at a time (measured: one guest under TCG
-// keeps 1.4 of the 2 cores busy), those whose fixtures are ready soonest first (a test that
-// needs a fixture still being built waits on its lock). Each of the two lanes has a work
-// root of its own (BASE/.lanes/N), so each file's "nothing left behind" sees its own runs.
+// time meanwhile; then the VM test files, in lanes of one file at a time (a lane per two
+// cores), those whose fixtures are ready soonest first (a test that needs a fixture still
+// being built waits on its lock). Each lane has a work root of its own (BASE/.lanes/N), so
+// each file's "nothing left behind" sees its own runs.
 // Ends with what every test file and fixture build cost, and "N passed, N failed".
 import { spawn } from 'node:child_process';
 import { readdirSync, rmdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { tapCosts } from './tap-costs.js';
 
@@ -15,7 +16,10 @@ const REPO = resolve(import.meta.dirname, '../..');
 const TESTS = 'harness/test';
 const BIN = join(REPO, 'harness/bin/bootc-harness.js');
 const UNIT_ONLY = process.env.BOOTC_HARNESS_UNIT_ONLY === '1';
-const LANES = Math.max(1, Number(process.env.BOOTC_HARNESS_VM_LANES ?? 2));
+// One TCG guest keeps ~1.4 cores busy: two lanes on 2 cores oversubscribe them, and then
+// guests stall (measured: RCU stalls after a reboot, sshd 85 s late, no wall time won). So a
+// lane per two cores: one here, two on a 4-core runner.
+const LANES = Math.max(1, Number(process.env.BOOTC_HARNESS_VM_LANES ?? Math.floor(availableParallelism() / 2)));
 const WORK = resolve(process.env.BOOTC_HARNESS_WORK ?? '/var/tmp/bootc-harness');
 const laneRoot = (i: number) => join(WORK, '.lanes', String(i + 1));
 

@@ -5,8 +5,12 @@ import { poll } from '../util/deadline.js';
 import type { Vm } from '../vm/vm.js';
 import { readSshBanner } from './banner.js';
 
-/** sshd starts before the getty: a login prompt and no SSH identification this long after means no sshd. */
-export const SSH_GRACE_AFTER_LOGIN_MS = 10_000;
+/**
+ * sshd starts before the getty: a login prompt and no SSH identification this long after
+ * means no sshd. Not shorter: on a loaded 2-core TCG host a trixie guest took 85 s to start
+ * ssh.service and more than 10 s more to send its first identification.
+ */
+export const SSH_GRACE_AFTER_LOGIN_MS = 30_000;
 
 /** A boot with no console output and no SSH identification for this long has stalled. */
 export const SILENCE_MS = 50_000;
