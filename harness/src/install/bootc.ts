@@ -17,6 +17,7 @@ import { Teardown } from '../util/teardown.js';
 import { requireTools } from '../util/tools.js';
 import { bootcInstallCommand, checkBlockSetupAllowed, parseVersion, type BlockSetup, type RootFilesystem } from './bootc-args.js';
 import type { InstallOptions, InstalledDisk } from './direct.js';
+import { installedComposefsDigest } from './boot-record.js';
 import { INSTALLER_TARGET_SERIAL, bootcInVmArgs, installerUnit } from './bootc-vm.js';
 import { parseInstallResult } from '../vm/oneshot-unit.js';
 import { runInstallerVm, type InstallerVmSettings } from './installer-vm.js';
@@ -74,12 +75,21 @@ async function openBootcImage(o: BootcHostInstallOptions, td: Teardown) {
   return { mnt: ctr.mountpoint, kernel, vmlinuz, ...(bootcVersion ? { bootcVersion } : {}) };
 }
 
-function installedDisk(o: BootcHostInstallOptions, disk: string, release: string, vmlinuz: string): BootcInstalledDisk {
+async function installedDisk(o: BootcHostInstallOptions, disk: string, release: string, vmlinuz: string): Promise<BootcInstalledDisk> {
+  // The composefs backend's record of what it laid out: the digest in the boot entries it
+  // wrote, read off the disk on the host; tier 4 holds the booted guest to it.
+  let composefsDigest: string | undefined;
+  if (o.composefsBackend) {
+    const r = await installedComposefsDigest(disk, o.signal);
+    if (!r.digest) throw new AssertionFailure('disk', `bootc's composefs backend wrote ${r.found.length ? `several composefs= digests (${r.found.join(', ')})` : 'no composefs=<digest>'} into the boot entries of the disk (ESP loader/entries, EFI/Linux UKIs, /boot loader/entries)`);
+    composefsDigest = r.digest;
+  }
   return {
     path: disk,
     format: 'raw',
     kernel: { release, vmlinuz },
     cmdline: o.kargs.join(' '),
+    ...(composefsDigest ? { composefsDigest } : {}),
     // bootc's composefs backend ignores --root-ssh-authorized-keys: systemd provisions
     // root's key from this credential at boot (tmpfiles provision.conf), either backend.
     qemuExtraArgs: rootKeyCredentialQemuArgs(o.authorizedKey + '\n'),
@@ -119,7 +129,7 @@ export async function installBootcOnHost(o: BootcHostInstallOptions): Promise<Bo
       throw new AssertionFailure('disk', `bootc install to-disk failed (exit ${r.exitCode}):\n${tail}`);
     }
     await td.runOrThrow();
-    return installedDisk(o, disk, kernel.release, vmlinuz);
+    return await installedDisk(o, disk, kernel.release, vmlinuz);
   } finally {
     await td.run();
   }
@@ -210,7 +220,7 @@ export async function installBootcInVm(o: BootcVmInstallOptions): Promise<BootcI
       throw new AssertionFailure('disk', `bootc install to-disk failed in the installer VM (${how}); console: ${r.consoleLog}`);
     }
     await td.runOrThrow();
-    return installedDisk(o, disk, kernel.release, vmlinuz);
+    return await installedDisk(o, disk, kernel.release, vmlinuz);
   } finally {
     await td.run();
   }
