@@ -41,6 +41,7 @@ export function runPage(s: Summary, links: RunPageLinks): string {
     ['installer', `${s.installer}${s.placement ? `, TPM binding on the ${s.placement}` : ''}${s.luks ? `, LUKS ${s.luks}` : ''}${s.rootLayout ? `, root ${s.rootLayout}` : ''}`],
     ['kernel', s.kernel.release ? `${s.kernel.release} (${s.kernel.tier} tier)` : '-'],
     ['accelerator', s.accel ? `${s.accel} (${s.accelReason})` : '-'],
+    ...(s.vcpus ? [['vCPUs', `${s.vcpus.count} (${s.vcpus.why})`] as [string, string]] : []),
     ['disk', s.diskKey ? `cache entry ${s.diskKey}` : '-'],
     ['time', `${s.startedAt} to ${s.finishedAt}`],
   ];

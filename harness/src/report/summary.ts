@@ -44,6 +44,8 @@ export interface Summary {
   diskKey?: string;
   accel: string;
   accelReason: string;
+  /** The test VM's vCPUs and why that many (vm/vcpus.ts). */
+  vcpus?: { count: number; why: string };
   kernel: { release: string; tier: string };
   stages: StageRecord[];
   /** Boots retried after an infrastructure failure (a stalled guest, a QEMU crash): at most one. */

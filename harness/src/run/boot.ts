@@ -29,6 +29,8 @@ export interface BootInput {
   clock: StageClock;
   disk: CachedInstall;
   accel: Accel;
+  /** vCPUs (vm/vcpus.ts: the profile's, or fewer under TCG when VMs share the host). */
+  cpus: number;
   profile: Profile;
   luks: Luks;
   /** A TPM that has never seen this disk, so a sealed key cannot be unsealed. */
@@ -70,7 +72,7 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
       const v = await Vm.start({
         dir: run.work,
         accel: i.accel,
-        cpus: profile.vm.cpus,
+        cpus: i.cpus,
         memoryMiB: profile.vm.memoryMiB,
         ovmfCode: fw.code,
         ovmfVarsTemplate: fw.varsTemplate,

@@ -23,6 +23,9 @@ export interface TestInstallOptions {
   freshTpm?: boolean;
   /** false: install afresh and keep nothing (--no-disk-cache); default: the installed-disk cache. */
   diskCache?: boolean;
+  /** How many VMs run at once on this host alongside this one, itself included (matrix --jobs):
+   *  under TCG they share the cores (vm/vcpus.ts). Default 1. */
+  vmsAtOnce?: number;
   /** false: skip the checks the image's files answer before install (--no-pre). */
   pre?: boolean;
   log: (line: string) => void;

@@ -1,6 +1,7 @@
 // test-install: source -> fixture -> image -> disk -> vm -> session -> suites -> report.
 // The CLI owns the VM for the whole run (or hands it over with --keep); the suites attach over SSH.
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { AssertionFailure, InfraError } from '../errors.js';
 import { buildFixture, fixtureBudgetMs } from '../fixtures/build.js';
@@ -18,6 +19,7 @@ import { writeReport } from '../report/run-page.js';
 import { bootProfile } from '../report/boot-profile.js';
 import { chooseAccel } from '../vm/accel.js';
 import { createScratchDisks } from '../vm/scratch-disks.js';
+import { vcpusFor } from '../vm/vcpus.js';
 import type { Vm } from '../vm/vm.js';
 import { bootGuest, saveJournal } from './boot.js';
 import type { RunContext } from './context.js';
@@ -66,10 +68,10 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const disk = got.disk;
     summary.diskKey = got.key;
     summary.kernel = { release: disk.kernel.release, tier: kernelTierOf(disk.kernel.release) };
-
     const accel = await chooseAccel(opts.accel, disk.kernel.vmlinuz);
-    Object.assign(summary, { accel: accel.accel, accelReason: accel.reason });
-    opts.log(`vm: ${accel.accel} (${accel.reason})`);
+    const vcpus = vcpusFor({ accel: accel.accel, profileCpus: profile.vm.cpus, hostCores: availableParallelism(), vmsAtOnce: opts.vmsAtOnce ?? 1 });
+    Object.assign(summary, { accel: accel.accel, accelReason: accel.reason, vcpus });
+    opts.log(`vm: ${accel.accel} (${accel.reason}), ${vcpus.count} vCPU${vcpus.count === 1 ? '' : 's'} (${vcpus.why})`);
     const scratch = createScratchDisks(run.work, profile.vm.scratchDisks);
     const privateKeyPath = join(run.work, 'id_ed25519');
     const booted = await bootGuest({
@@ -77,6 +79,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       clock,
       disk,
       accel: accel.accel,
+      cpus: vcpus.count,
       profile,
       luks: plan.luks,
       freshTpm: opts.freshTpm ?? false,
@@ -95,7 +98,6 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const release = (await machine.succeed('uname -r')).trim();
     summary.kernel = { release, tier: kernelTierOf(release) };
     opts.log(`session: ready, kernel ${release} (${summary.kernel.tier} tier)`);
-
     // What the suites expect: the profile's, plus what this run did (an encrypted root, a composefs layout).
     const context: RunContext = {
       runId: run.runId,
