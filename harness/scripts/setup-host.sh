@@ -3,6 +3,42 @@
 # The Debian mirror is read from the host's own apt sources, never hard-coded.
 set -euo pipefail
 
+# Packages whose names differ between the releases this runs on (Debian 12 and 13, Ubuntu
+# 24.04 for GitHub's hosted runners), as "first|second|...": the first name apt has a
+# candidate for is installed; a trailing "|" lets a group pick nothing.
+#   libtss2-*   systemd-cryptenroll dlopen()s esys, rc and mu to seal LUKS keys to a swtpm (no
+#               package dependency pulls them in); Debian 13 and Ubuntu 24.04 renamed them (t64).
+#   systemd-cryptsetup  holds systemd-cryptenroll from Debian 13 on; before (Debian 12, Ubuntu
+#               24.04's systemd 255) it is in systemd.
+#   chromium    the VM tests' report check (Playwright drives Debian's Chromium headless); Ubuntu
+#               has only a snap stand-in, so there it is left out.
+#   virtiofsd, composefs  where the release has none, setup_tools unpacks them from Debian.
+PICK_GROUPS=('libtss2-esys-3.0.2-0t64|libtss2-esys-3.0.2-0' 'libtss2-rc0t64|libtss2-rc0'
+             'libtss2-mu-4.0.1-0t64|libtss2-mu0' 'libtss2-tcti-swtpm0t64|libtss2-tcti-swtpm0'
+             'systemd-cryptsetup|systemd' 'chromium|' 'virtiofsd|' 'composefs|')
+
+# Prints, for each GROUP, the first name `apt-cache policy` gives a candidate version (a
+# name apt does not know prints nothing; a virtual one "Candidate: (none)"). Fails, naming
+# them, when a group without a trailing "|" has none.
+pick_packages() { # GROUP...
+  local have group alt picked rc=0
+  # shellcheck disable=SC2046 # names have no spaces: one word each
+  have=$(apt-cache policy $(printf '%s\n' "$@" | tr '|' '\n' | grep -v '^$' | sort -u) 2>/dev/null |
+         awk '/^[^ ].*:$/ { name = substr($0, 1, length($0) - 1) } /^  Candidate:/ && $2 != "(none)" { print name }')
+  for group in "$@"; do
+    picked=""
+    for alt in ${group//|/ }; do
+      if grep -qxF -- "$alt" <<< "$have"; then picked=$alt; break; fi
+    done
+    if [ -n "$picked" ]; then echo "$picked"
+    elif [ "${group: -1}" != "|" ]; then echo "setup: apt offers none of ${group//|/, }" >&2; rc=1; fi
+  done
+  return $rc
+}
+
+# Sourced (the unit test): the definitions only.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
+
 if [ "$(id -u)" -ne 0 ]; then echo "setup: must run as root (apt-get)" >&2; exit 2; fi
 . /etc/os-release
 codename="${VERSION_CODENAME:-}"
@@ -37,16 +73,14 @@ pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools buildah skopeo mmdebstra
       fdisk dosfstools mtools e2fsprogs util-linux mount cryptsetup-bin
       openssh-client systemd-boot-efi attr libcap2-bin uidmap fuse-overlayfs
       debian-archive-keyring zstd cpio kmod
-      podman   # the bootc installer's host placement: bootc runs in `podman run --privileged`
-      chromium)  # the report check: Playwright drives Debian's Chromium headless, no browser download
-# systemd-cryptenroll seals LUKS keys to a swtpm through tpm2-tss: it dlopen()s esys, rc and
-# mu (no package dependency pulls them in) and reaches swtpm by its TCTI. Debian 12 ships
-# cryptenroll in systemd and the pre-t64 library names; later releases split both.
-if [ "$codename" = bookworm ]; then
-  pkgs+=(libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 libtss2-tcti-swtpm0)
-else
-  pkgs+=(libtss2-esys-3.0.2-0t64 libtss2-rc0t64 libtss2-mu-4.0.1-0t64 libtss2-tcti-swtpm0t64 systemd-cryptsetup)
+      podman)  # the bootc installer's host placement: bootc runs in `podman run --privileged`
+# The rest by what apt offers here; with no (or stale) package lists, ask again after an update.
+if ! picked=$(pick_packages "${PICK_GROUPS[@]}" 2>/dev/null); then
+  apt-get update -qq
+  picked=$(pick_packages "${PICK_GROUPS[@]}") || exit 2
 fi
+for p in $picked; do pkgs+=("$p"); done
+case " $picked " in *" chromium "*) ;; *) echo "setup: no chromium package here: the VM tests' report check (e2e-broken) cannot run" >&2 ;; esac
 
 # Debian tools this host's release lacks, unpacked from a newer suite with that suite's own
 # C library into /var/cache/bootc-harness/tools/NAME and run through its loader:
@@ -90,8 +124,6 @@ setup_tools() {
     unpack_tool mkcomposefs sid /usr/bin/mkcomposefs composefs libcomposefs1 libc6 libssl3t64 libzstd1 zlib1g
   fi
 }
-if apt-cache show virtiofsd >/dev/null 2>&1; then pkgs+=(virtiofsd); fi
-if apt-cache show composefs >/dev/null 2>&1; then pkgs+=(composefs); fi
 
 missing=()
 for p in "${pkgs[@]}"; do

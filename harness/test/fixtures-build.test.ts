@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEB_CACHE_HOOK, DEFAULT_BUILD_BUDGET_MIN, DKMS_CACHE_HOOK, loadRecipe, mmdebstrapArgs, recipeHash, usesDkms, type Recipe } from '../src/fixtures/recipe.js';
+import { DEB_CACHE_HOOK, DEBIAN_KEYRINGS, DEFAULT_BUILD_BUDGET_MIN, DKMS_CACHE_HOOK, loadRecipe, mmdebstrapArgs, recipeHash, usesDkms, type Recipe } from '../src/fixtures/recipe.js';
 import { defaultFixtureJobs, fixtureTable, withBases } from '../src/fixtures/build-many.js';
 import { withLock } from '../src/util/lock.js';
 import { mountsBelow, removeTree } from '../src/util/remove-tree.js';
@@ -26,6 +26,22 @@ t.test('with a package cache, mmdebstrap links packages in before it downloads a
   const plain = mmdebstrapArgs(r, MIRROR, '/t');
   t.notOk(plain.some((x) => x.includes(DEB_CACHE_HOOK) || x === '--skip=essential/unlink'), 'no cache, no hooks');
   t.throws(() => mmdebstrapArgs(r, MIRROR, '/t', { debCache: '/tmp/x" ; rm -rf /' }), /plain absolute path/, 'the cache path goes into a shell hook: only plain paths');
+});
+
+t.test('mmdebstrap sources name the Debian archive keyring they are signed by, where the host has it', async (t) => {
+  // An Ubuntu host's apt trusts only Ubuntu's keys; its debian-archive-keyring fills /usr/share/keyrings alone.
+  const r: Recipe = { ...loadRecipe('trixie'), extraSuites: ['trixie-backports', 'sid'] };
+  const key = '/usr/share/keyrings/debian-archive-keyring.gpg';
+  t.same(mmdebstrapArgs(r, MIRROR, '/t', { keyring: key }).slice(-3), [
+    `deb [signed-by=${key}] ${MIRROR} trixie main`,
+    `deb [signed-by=${key}] ${MIRROR} trixie-backports main`,
+    `deb [signed-by=${key} check-valid-until=no] ${MIRROR} sid main`,
+  ]);
+  t.same(mmdebstrapArgs(r, MIRROR, '/t', { keyring: null }).slice(-3), [`deb ${MIRROR} trixie main`, `deb ${MIRROR} trixie-backports main`, `deb [check-valid-until=no] ${MIRROR} sid main`], 'no keyring: the lines as before');
+  // Left out: the host's own, the first of the names the package has used that exists here.
+  const host = DEBIAN_KEYRINGS.find((k) => existsSync(k));
+  t.equal(mmdebstrapArgs(r, MIRROR, '/t').at(-3), host ? `deb [signed-by=${host}] ${MIRROR} trixie main` : `deb ${MIRROR} trixie main`, `this host: ${host ?? 'no Debian keyring'}`);
+  t.throws(() => mmdebstrapArgs(r, MIRROR, '/t', { keyring: '/k] http://evil' }), /plain absolute path/, 'the path goes inside the source line');
 });
 
 t.test('the cache hook links packages both ways and never leaves a partial file under a package name', async (t) => {

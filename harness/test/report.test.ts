@@ -175,7 +175,7 @@ t.test('loadRecipe(trixie) reads the real recipe', async (t) => {
 
 t.test('mmdebstrapArgs builds the bootstrap command line', async (t) => {
   const r = loadRecipe('trixie');
-  const a = mmdebstrapArgs(r, MIRROR, '/var/cache/bootc-harness/fixtures/trixie.tmp');
+  const a = mmdebstrapArgs(r, MIRROR, '/var/cache/bootc-harness/fixtures/trixie.tmp', { keyring: null });
   t.equal(a[0], 'mmdebstrap');
   t.ok(a.includes('--mode=root'));
   t.ok(a.includes('--format=directory'));
@@ -195,7 +195,7 @@ t.test('mmdebstrapArgs builds the bootstrap command line', async (t) => {
   t.notOk(a.slice(0, -3).some((x) => !x.startsWith('-') && x !== 'mmdebstrap'), 'everything before the positionals is an option');
 
   const withExtra: Recipe = { ...r, components: ['main', 'contrib'], extraSuites: ['trixie-backports'], include: [], hooks: [], files: {} };
-  const b = mmdebstrapArgs(withExtra, MIRROR, '/t');
+  const b = mmdebstrapArgs(withExtra, MIRROR, '/t', { keyring: null });
   t.ok(b.includes('--components=main,contrib'), 'every component the recipe names');
   t.ok(b.includes('--aptopt=APT::Default-Release "trixie"'), 'extra suites never win by version alone');
   t.ok(b.includes('--dpkgopt=force-unsafe-io'), 'a build that dies is discarded whole: dpkg need not fsync');

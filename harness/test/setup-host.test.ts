@@ -1,0 +1,86 @@
+// setup-host.sh picks the packages whose names differ between releases by what apt offers:
+// its pick_packages runs here against a fake apt-cache that answers `policy` the way apt does
+// on Debian 12, Debian 13 and Ubuntu 24.04 (GitHub's hosted runners), and on a host whose
+// package lists are missing.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO } from './helpers/cli.js';
+
+const SCRIPT = join(REPO, 'harness/scripts/setup-host.sh');
+const dir = mkdtempSync(join(tmpdir(), 'bh-setup-host-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+// `apt-cache policy NAME...`: a block per name apt knows (Candidate "(none)" for a virtual or
+// unavailable one), nothing for a name it does not. Any other use is a failure, and so is
+// apt-get: sourcing the script must not install anything.
+writeFileSync(
+  join(dir, 'apt-cache'),
+  `#!/bin/sh
+[ "$1" = policy ] || { echo "fake apt-cache: $*" >&2; exit 64; }
+shift
+for n in "$@"; do
+  c=$(awk -v n="$n" '$1 == n { print $2 }' "$FAKE_APT")
+  [ -n "$c" ] && printf '%s:\\n  Installed: (none)\\n  Candidate: %s\\n  Version table:\\n' "$n" "$c"
+done
+exit 0
+`,
+);
+writeFileSync(join(dir, 'apt-get'), '#!/bin/sh\necho "apt-get ran: $*" >&2\nexit 1\n');
+for (const f of ['apt-cache', 'apt-get']) chmodSync(join(dir, f), 0o755);
+
+/** pick_packages over the script's own groups (or those given), with apt answering from `known` (name -> candidate). */
+function pick(known: Record<string, string>, groups?: string[]) {
+  const table = join(dir, `apt-${Object.keys(known).length}-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(table, Object.entries(known).map(([n, c]) => `${n} ${c}\n`).join(''));
+  const call = groups ? 'pick_packages "$@"' : 'pick_packages "${PICK_GROUPS[@]}"';
+  // $0 is not the script: sourced, it only defines (its guard compares BASH_SOURCE with $0).
+  const r = spawnSync('bash', ['-c', `script=$1; shift; . "$script"; ${call}`, 'setup-host-test', SCRIPT, ...(groups ?? [])], {
+    env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, FAKE_APT: table },
+    encoding: 'utf8',
+  });
+  return { code: r.status, picked: r.stdout.split('\n').filter(Boolean), stderr: r.stderr };
+}
+
+const NONE = '(none)';
+const T64 = { 'libtss2-esys-3.0.2-0t64': '4.1.3-1.2', 'libtss2-rc0t64': '4.1.3-1.2', 'libtss2-mu-4.0.1-0t64': '4.1.3-1.2', 'libtss2-tcti-swtpm0t64': '4.1.3-1.2' };
+
+t.test('Ubuntu 24.04: t64 libraries, cryptenroll inside systemd, no chromium deb', async (t) => {
+  // noble: no systemd-cryptsetup package at all; chromium only as chromium-browser (a snap stand-in).
+  const r = pick({ ...T64, 'libtss2-esys-3.0.2-0': NONE, systemd: '255.4-1ubuntu8', 'chromium-browser': '2:1snap1-0ubuntu2', virtiofsd: '1.10.1-2' });
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.picked, ['libtss2-esys-3.0.2-0t64', 'libtss2-rc0t64', 'libtss2-mu-4.0.1-0t64', 'libtss2-tcti-swtpm0t64', 'systemd', 'virtiofsd']);
+});
+
+t.test('Debian 13: t64 libraries, systemd-cryptsetup split out, chromium, virtiofsd', async (t) => {
+  const r = pick({ ...T64, 'systemd-cryptsetup': '257.9-1~deb13u1', systemd: '257.9-1~deb13u1', chromium: '141.0-1~deb13u1', virtiofsd: '1.13.1-1' });
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.picked, ['libtss2-esys-3.0.2-0t64', 'libtss2-rc0t64', 'libtss2-mu-4.0.1-0t64', 'libtss2-tcti-swtpm0t64', 'systemd-cryptsetup', 'chromium', 'virtiofsd']);
+});
+
+t.test('Debian 12: the pre-t64 names, cryptenroll in systemd (systemd-cryptsetup known, no candidate)', async (t) => {
+  const old = { 'libtss2-esys-3.0.2-0': '3.2.1-3', 'libtss2-rc0': '3.2.1-3', 'libtss2-mu0': '3.2.1-3', 'libtss2-tcti-swtpm0': '3.2.1-3' };
+  const r = pick({ ...old, 'systemd-cryptsetup': NONE, systemd: '252.38-1~deb12u1', chromium: '138.0-1~deb12u1' });
+  t.equal(r.code, 0, r.stderr);
+  t.same(r.picked, ['libtss2-esys-3.0.2-0', 'libtss2-rc0', 'libtss2-mu0', 'libtss2-tcti-swtpm0', 'systemd', 'chromium']);
+});
+
+t.test('no package lists: every required group is named, optional ones pick nothing, nothing installed', async (t) => {
+  const r = pick({});
+  t.equal(r.code, 1);
+  t.same(r.picked, []);
+  t.match(r.stderr, /none of libtss2-esys-3\.0\.2-0t64, libtss2-esys-3\.0\.2-0\n/);
+  t.match(r.stderr, /none of systemd-cryptsetup, systemd\n/);
+  t.notMatch(r.stderr, /chromium|virtiofsd|composefs|apt-get ran/);
+});
+
+t.test('sourced, the script only defines: no root check, no apt-get, nothing printed', async (t) => {
+  t.same(pick({}, []), { code: 0, picked: [], stderr: '' });
+});
+
+t.test('the first name with a candidate wins, in the group\'s order', async (t) => {
+  t.same(pick({ a: '1', b: '1' }, ['a|b', 'b|a', 'c|b', 'c|']).picked, ['a', 'b', 'b']);
+  t.same(pick({ a: NONE }, ['a|']), { code: 0, picked: [], stderr: '' }, 'known without a candidate is not installable');
+});
