@@ -20,23 +20,10 @@ export async function cmdGate(args: string[], signal: AbortSignal): Promise<numb
   if (values.json) throw new UsageError('gate answers with one screen: --json is for test-install');
   if (values.run !== undefined) return gateOfRun(values.run as string, parseTiers(values.require as string), positionals);
   const opts = installOptions('gate', values, positionals, values.require as string, signal);
-  let summary: Summary | undefined;
-  let runDir = '';
-  let failure: unknown;
-  try {
-    const r = await testInstall(opts);
-    summary = r.summary;
-    runDir = r.runDir;
-  } catch (e) {
-    const x = e as { summary?: Summary; runDir?: string };
-    if (!x.summary) throw e;
-    summary = x.summary;
-    runDir = x.runDir ?? '';
-    failure = e;
-  }
+  const { summary, runDir, failure } = await testInstall(opts);
   process.stdout.write(gateScreen(summary, opts.tiers, runDir));
   if (signal.aborted) return EXIT.interrupted;
-  const passed = opts.tiers.every((t) => summary!.tiers?.[`tier${t}`] === 'passed');
+  const passed = opts.tiers.every((t) => summary.tiers?.[`tier${t}`] === 'passed');
   if (passed) return EXIT.passed;
   return failure ? exitCodeFor(failure) : EXIT.failed;
 }

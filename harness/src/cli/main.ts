@@ -42,13 +42,19 @@ async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<numb
   const opts = installOptions('test-install', values, positionals, values.tier as string | undefined, signal);
   // --json: the verdict is the last event, however the run ended.
   const verdict = (s: Summary, runDir: string) => opts.json && emitter(opts.events)({ event: 'verdict', verdict: s.verdict, exitCode: s.exitCode, runDir, ...(s.tiers ? { tiers: s.tiers } : {}) });
-  const result = await testInstall(opts).catch((e: { summary?: Summary; runDir?: string }) => {
-    if (e.summary) verdict(e.summary, e.runDir ?? '');
-    throw e;
-  });
+  const result = await testInstall(opts);
   const s = result.summary;
   verdict(s, result.runDir);
   if (opts.json) return signal.aborted ? EXIT.interrupted : result.exitCode;
+  if (signal.aborted && result.failure) {
+    process.stderr.write(`bootc-harness: interrupted: stopped and cleaned up\nreport: ${result.runDir}\n`);
+    return EXIT.interrupted;
+  }
+  if (result.failure) {
+    process.stderr.write(formatError(result.failure) + '\n');
+    if (s.kept) process.stderr.write(`kept: the VM is up: bootc-harness ssh ${s.kept.runId} [-- CMD] | suites ${s.kept.runId} | stop ${s.kept.runId}\n`);
+    return result.exitCode;
+  }
   if (signal.aborted) {
     // The signal came after the last cancellable step: the run finished, but the user asked to stop.
     process.stderr.write(`bootc-harness: interrupted: stopped and cleaned up (the run had finished: ${s.verdict})\nreport: ${result.runDir}\n`);
@@ -226,8 +232,6 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT.interrupted;
     }
     process.stderr.write(formatError(err) + '\n');
-    const kept = (err as { summary?: Summary }).summary?.kept;
-    if (kept) process.stderr.write(`kept: the VM is up: bootc-harness ssh ${kept.runId} [-- CMD] | suites ${kept.runId} | stop ${kept.runId}\n`);
     return exitCodeFor(err);
   }
   // The signal handlers stay: cleanup still in flight (a cancelled stage's own

@@ -102,15 +102,17 @@ export function matrixTable(rows: readonly MatrixRow[]): string {
 export async function runMatrix(opts: Omit<TestInstallOptions, 'source' | 'profile'> & { jobs?: number }): Promise<{ exitCode: number; dir: string; rows: MatrixRow[] }> {
   const profiles = await matrixProfiles();
   const rows: MatrixRow[] = new Array(profiles.length);
-  // Rows run `jobs` at a time, each its own run (own VM, port, work dir); the table keeps kernel-tier order.
+  // Rows run `jobs` at a time, each its own run (own VM, port, work dir); the table keeps kernel-tier
+  // order. The VMs running at once share the host's cores (under TCG, fewer vCPUs each: vm/vcpus.ts).
+  const jobs = Math.max(1, Math.min(opts.jobs ?? 1, profiles.length));
   let next = 0;
   const worker = async () => {
     while (next < profiles.length && !opts.signal.aborted) {
       const i = next++;
-      rows[i] = await runRow(profiles[i]!, opts);
+      rows[i] = await runRow(profiles[i]!, { ...opts, vmsAtOnce: jobs });
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.jobs ?? 1, profiles.length)) }, worker));
+  await Promise.all(Array.from({ length: jobs }, worker));
   const done = rows.filter((r): r is MatrixRow => r !== undefined);
   const id = `matrix-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}`;
   const dir = join(opts.reportDir ?? reportsDir(), id);
@@ -135,11 +137,10 @@ async function runRow(profile: Profile, opts: Omit<TestInstallOptions, 'source' 
     summary = r.summary;
     runDir = r.runDir;
     exitCode = r.exitCode;
+    if (r.failure) error = describeError(r.failure).split('\n')[0];
   } catch (e) {
-    const x = e as Error & { summary?: Summary; runDir?: string };
-    summary = x.summary;
-    runDir = x.runDir ?? '';
-    exitCode = summary?.exitCode ?? 3;
+    // Bad input, before the row's run existed: no report to point at.
+    exitCode = 3;
     error = describeError(e).split('\n')[0];
   }
   const count = (st: string) => summary?.tests.filter((t) => t.status === st).length ?? 0;

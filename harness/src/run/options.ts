@@ -36,8 +36,11 @@ export interface TestInstallOptions {
   signal: AbortSignal;
 }
 
+/** Once its run exists, a run always ends here, passed or not (only bad input throws, before it). */
 export interface TestInstallResult {
   exitCode: number;
   runDir: string;
   summary: Summary;
+  /** Why it did not pass: the error its exit code stands for, for the caller to print. */
+  failure?: Error;
 }

@@ -144,6 +144,6 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
   const j = judgeRun(summary.tests, opts.tiers, opts.tiersExplicit ?? false, failure);
   Object.assign(summary, { tiers: j.tiers, verdict: j.verdict, exitCode: j.exitCode, finishedAt: new Date().toISOString() }, j.error ? { error: j.error } : {});
   writeReport(run.reports, run.runId, summary);
-  if (j.failure && j.exitCode !== 0) throw Object.assign(j.failure, { summary, runDir: run.runDir });
-  return { exitCode: j.exitCode, runDir: run.runDir, summary };
+  const why = j.failure && j.exitCode !== 0 ? { failure: Object.assign(j.failure, { runDir: run.runDir }) } : {};
+  return { exitCode: j.exitCode, runDir: run.runDir, summary, ...why };
 }
