@@ -1,7 +1,7 @@
 // Tier 0: the image boots to a healthy multi-user system with a clean console.
 import { readFileSync } from 'node:fs';
 import { describeHit, excerpt, harnessCause, kernelTierOf, scanConsole } from '../harness/src/index.js';
-import { test, expect } from './fixtures.js';
+import { test, expect } from './machine.js';
 
 test.describe('boot', { tag: '@tier0' }, () => {
   test('boot.multi-user', async ({ machine }) => {

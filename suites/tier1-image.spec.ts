@@ -1,7 +1,7 @@
 // Tier 1: what the image is made of survived packaging and installation: every
 // SUID/SGID bit, file capability and security xattr of the source is in the guest.
 import type { Machine, SpecialEntry } from '../harness/src/index.js';
-import { test, expect, sq } from './fixtures.js';
+import { test, expect, sq } from './machine.js';
 
 const isSetId = (mode: string) => (parseInt(mode, 8) & 0o6000) !== 0;
 

@@ -3,7 +3,7 @@
 // the same release, a pool round trip on a scratch disk), tailscaled, and every unit
 // the profile lists. A feature the profile does not expect is skipped with the reason.
 import type { Machine } from '../harness/src/index.js';
-import { test, expect, sq } from './fixtures.js';
+import { test, expect, sq } from './machine.js';
 
 interface UnitState {
   load: string;

@@ -4,7 +4,7 @@
 // this TPM, not to one boot). The reboot is the last test of the tier.
 import { readFileSync } from 'node:fs';
 import { describeHit, scanConsole, type Machine } from '../harness/src/index.js';
-import { test, expect, sq } from './fixtures.js';
+import { test, expect, sq } from './machine.js';
 
 interface Device {
   name: string;

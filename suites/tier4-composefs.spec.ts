@@ -2,7 +2,7 @@
 // layer is an EROFS image and whose data comes from a digest-named object store),
 // verified from inside the booted system; fs-verity as the profile says.
 import type { Machine } from '../harness/src/index.js';
-import { test, expect, sq } from './fixtures.js';
+import { test, expect, sq } from './machine.js';
 
 interface RootMount {
   source: string;

@@ -2,7 +2,7 @@
 // shared from the host by virtiofsd), with the target disk and the swtpm state the test boot
 // will use, runs one oneshot unit and powers off. Whatever the unit binds to "the TPM" is
 // bound to the test VM's TPM, not the host's. The argv, unit and kargs builders are in
-// bootc-vm.ts; this module runs them and owns every process it starts (and its swap file).
+// bootc-vm-unit.ts; this module runs them and owns every process it starts (and its swap file).
 import { closeSync, copyFileSync, existsSync, ftruncateSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
@@ -22,7 +22,7 @@ import {
   installerUnitCredentialArgs,
   installerVmKargs,
   installerVmQemuArgs,
-} from './bootc-vm.js';
+} from './bootc-vm-unit.js';
 import { parseInstallResult, type InstallResult } from '../vm/oneshot-unit.js';
 import { findVirtiofsd, virtiofsdArgs, virtiofsdHelpHas } from '../vm/virtiofsd.js';
 

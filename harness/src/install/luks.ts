@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
 import { mkdirInRoot, resolveInRoot, writeFileInRoot } from '../image/in-root.js';
-import { INSTALLER_TARGET_SERIAL, installerTargetDevice } from './bootc-vm.js';
+import { INSTALLER_TARGET_SERIAL, installerTargetDevice } from './bootc-vm-unit.js';
 import { installerServiceUnit } from '../vm/oneshot-unit.js';
 import { runInstallerVm, type InstallerVmOptions, type InstallerVmResult } from './installer-vm.js';
 import { runChecked } from '../util/exec.js';

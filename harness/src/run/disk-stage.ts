@@ -3,7 +3,7 @@
 // installer VM with that TPM and the test VM's firmware.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { installBootcInVm, installBootcOnHost } from '../install/bootc.js';
+import { installBootcInVm, installBootcOnHost } from '../install/bootc-install.js';
 import { installDirect } from '../install/direct.js';
 import { diskFor, type CachedInstall, type DiskForRun, type DiskKeyInputs, type InstallOutcome } from '../install/disk-cache.js';
 import type { Profile } from '../profile/profile.js';

@@ -9,7 +9,7 @@ import {
   installerVmQemuArgs,
   type BootcInVmOptions,
   type InstallerVmOptions,
-} from '../src/install/bootc-vm.js';
+} from '../src/install/bootc-vm-unit.js';
 import { INSTALL_RESULT_PORT, installerServiceUnit, parseInstallResult, systemdExecLine } from '../src/vm/oneshot-unit.js';
 import { systemdCredentialArgs } from '../src/vm/credentials.js';
 import { virtiofsdArgs, virtiofsdHelpHas } from '../src/vm/virtiofsd.js';
@@ -173,7 +173,7 @@ t.test('bootc in the VM: bad input', async (t) => {
   t.throws(() => bootcInVmArgs(bootc({ imageRef: '' })), UsageError);
   t.throws(() => bootcInVmArgs(bootc({ imageRef: '--privileged' })), UsageError);
   t.throws(() => bootcInVmArgs(bootc({ imageRef: `containers-storage:${IMAGE}` })), UsageError, 'the transport is added once');
-  t.throws(() => bootcInVmArgs(bootc({ composefsBackend: true, filesystem: 'xfs' })), UsageError, "bootc-args' own checks apply");
+  t.throws(() => bootcInVmArgs(bootc({ composefsBackend: true, filesystem: 'xfs' })), UsageError, "bootc-command's own checks apply");
 });
 
 // ---- kernel command line and unit ------------------------------------------------------

@@ -1,4 +1,5 @@
-// Playwright fixtures for the VM suites. `machine` is worker-scoped: one SSH
+// The suites' test context (Playwright calls these "fixtures"; here a fixture is an image
+// recipe, so this file is named for what it gives). `machine` is worker-scoped: one SSH
 // session per worker to the VM the CLI booted (a worker restarted after a
 // failure reconnects; it never boots a second VM).
 import { test as base, expect } from '@playwright/test';

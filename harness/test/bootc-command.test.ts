@@ -9,8 +9,8 @@ import {
   podmanRunArgs,
   rootKeyPlacement,
   type BootcInstallOptions,
-} from '../src/install/bootc-args.js';
-import { classifyPodmanFailure } from '../src/install/bootc.js';
+} from '../src/install/bootc-command.js';
+import { classifyPodmanFailure } from '../src/install/bootc-install.js';
 
 const IMAGE = 'localhost/bootc-harness/snow:run-1';
 const RUN_DIR = '/var/tmp/bootc-harness/run-1';

@@ -1,7 +1,7 @@
 // Installer "bootc", host placement: the image installs itself with `bootc install
 // to-disk --via-loopback` in a privileged podman container, onto a disk file in the
 // run's work dir, exactly as bootc's docs tell users to. The command lines are built
-// (and unit-tested) in bootc-args.ts; this module runs them and turns failures into
+// (and unit-tested) in bootc-command.ts; this module runs them and turns failures into
 // clear errors. A tpm2-luks install needs the VM's TPM: installBootcInVm places it in an
 // installer VM that has it. bootc's command line follows the image's bootc version, read from
 // its package database (image/bootc-version.ts).
@@ -15,10 +15,10 @@ import { mkdirInRoot, resolveInRoot, writeFileInRoot } from '../image/in-root.js
 import { run, runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
 import { requireTools } from '../util/tools.js';
-import { bootcInstallCommand, checkBlockSetupAllowed, parseVersion, type BlockSetup, type RootFilesystem } from './bootc-args.js';
+import { bootcInstallCommand, checkBlockSetupAllowed, parseVersion, type BlockSetup, type RootFilesystem } from './bootc-command.js';
 import type { InstallOptions, InstalledDisk } from './direct.js';
 import { installedComposefsDigest } from './boot-record.js';
-import { INSTALLER_TARGET_SERIAL, bootcInVmArgs, installerUnit } from './bootc-vm.js';
+import { INSTALLER_TARGET_SERIAL, bootcInVmArgs, installerUnit } from './bootc-vm-unit.js';
 import { parseInstallResult } from '../vm/oneshot-unit.js';
 import { runInstallerVm, type InstallerVmSettings } from './installer-vm.js';
 import { rootKeyCredentialQemuArgs } from '../vm/credentials.js';

@@ -31,7 +31,7 @@ import { machineArgs, qemuValue as v, type Accel } from '../vm/qemu-args.js';
 import { systemdCredentialArgs } from '../vm/credentials.js';
 import { INSTALL_RESULT_PORT, installerServiceUnit } from '../vm/oneshot-unit.js';
 import { absolute } from '../vm/virtiofsd.js';
-import { bootcInstallArgs, SERIAL_CONSOLE_KARG, type BlockSetup, type RootFilesystem } from './bootc-args.js';
+import { bootcInstallArgs, SERIAL_CONSOLE_KARG, type BlockSetup, type RootFilesystem } from './bootc-command.js';
 
 /** virtiofs tag of the image's root filesystem (the kernel's root=). */
 export const INSTALLER_ROOTFS_TAG = 'rootfs';
@@ -74,7 +74,7 @@ export interface BootcInVmOptions {
   targetImgref?: string;
   /** An authorized_keys file inside the VM (ostree backend only; see rootKeyPlacement). */
   authorizedKeysPath?: string;
-  /** The image's bootc version; undefined when unknown (bootc-args.ts FLAG_SINCE). */
+  /** The image's bootc version; undefined when unknown (bootc-command.ts FLAG_SINCE). */
   bootcVersion?: string;
 }
 
@@ -158,7 +158,7 @@ export interface InstallerUnitOptions {
   /** GiB of the /var/tmp tmpfs and of the swap disk (INSTALLER_SWAP_SERIAL) behind it; bcvk
    *  sizes both as the target disk. Unset: no swap, the tmpfs default (half the RAM). */
   scratchGiB?: number;
-  /** More steps once the stores are mounted, before bootc (bootc.ts unsignedCopyArgs). */
+  /** More steps once the stores are mounted, before bootc (bootc-install.ts unsignedCopyArgs). */
   preInstall?: readonly (readonly string[])[];
 }
 

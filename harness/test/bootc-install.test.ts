@@ -5,7 +5,7 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INSTALL_CONFIG_DIRS, SIGNATURE_REFUSAL, readInstallConfigs, retryWithoutSignatures, unsignedCopyArgs } from '../src/install/bootc.js';
+import { INSTALL_CONFIG_DIRS, SIGNATURE_REFUSAL, readInstallConfigs, retryWithoutSignatures, unsignedCopyArgs } from '../src/install/bootc-install.js';
 import { UsageError } from '../src/errors.js';
 import {
   FLAG_SINCE,
@@ -15,7 +15,7 @@ import {
   parseVersion,
   versionAtLeast,
   type BootcInstallOptions,
-} from '../src/install/bootc-args.js';
+} from '../src/install/bootc-command.js';
 
 t.test('install configs are read from the image in precedence order, .toml only', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'bh-bootc-'));
