@@ -8,7 +8,7 @@ import {
   installerVmKargs,
   installerVmQemuArgs,
   type BootcInVmOptions,
-  type InstallerVmOptions,
+  type InstallerQemuOptions,
 } from '../src/install/bootc-vm-unit.js';
 import { INSTALL_RESULT_PORT, installerServiceUnit, parseInstallResult, systemdExecLine } from '../src/vm/oneshot-unit.js';
 import { systemdCredentialArgs } from '../src/vm/credentials.js';
@@ -28,7 +28,7 @@ const bootc = (over: Partial<BootcInVmOptions> = {}): BootcInVmOptions => ({
   ...over,
 });
 
-const vm = (over: Partial<InstallerVmOptions> = {}): InstallerVmOptions => ({
+const vm = (over: Partial<InstallerQemuOptions> = {}): InstallerQemuOptions => ({
   accel: 'kvm',
   cpus: 2,
   memoryMiB: 4096,

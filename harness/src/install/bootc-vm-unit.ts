@@ -205,7 +205,8 @@ export function installerUnitCredentialArgs(unitText: string): string[] {
 
 // ---- QEMU -----------------------------------------------------------------------------
 
-export interface InstallerVmOptions {
+/** The installer VM's QEMU command line (installerVmQemuArgs); what runs it is installer-vm.ts's InstallerVmOptions. */
+export interface InstallerQemuOptions {
   accel: Accel;
   cpus: number;
   memoryMiB: number;
@@ -233,7 +234,7 @@ export interface InstallerVmOptions {
 }
 
 /** The installer VM: direct kernel boot, virtiofs root, target disk, the test VM's swtpm, no network. */
-export function installerVmQemuArgs(o: InstallerVmOptions): string[] {
+export function installerVmQemuArgs(o: InstallerQemuOptions): string[] {
   if (!Number.isInteger(o.cpus) || o.cpus < 1) throw new UsageError(`bad cpu count ${o.cpus}`);
   if (!Number.isInteger(o.memoryMiB) || o.memoryMiB < 256) throw new UsageError(`bad memory size ${o.memoryMiB} MiB`);
   const paths: [string, string | undefined][] = [
