@@ -45,6 +45,17 @@ function zfsUserlandVersion(out: string): string | undefined {
 test.describe('zfs', { tag: '@tier2' }, () => {
   test.beforeEach(({ profile }) => test.skip(!profile.expect.zfs, 'the profile does not expect ZFS'));
 
+  // First in the block: the tests after it run modprobe. The journal's record is of this boot
+  // whatever runs later, so a second suites run against the same VM judges the same.
+  test('zfs.loaded-at-boot', async ({ machine, profile }) => {
+    test.skip(!profile.expect.zfsLoadedAtBoot, 'the profile does not expect ZFS loaded at boot');
+    const inserted = await machine.succeed("journalctl -b --no-pager -o cat SYSLOG_IDENTIFIER=systemd-modules-load | grep -E \"^Inserted module 'zfs'$\" || true");
+    const conf = await machine.succeed("grep -lsx zfs /etc/modules-load.d/*.conf /usr/lib/modules-load.d/*.conf /run/modules-load.d/*.conf || true");
+    expect(inserted.trim(), `ZFS: systemd-modules-load did not insert zfs this boot (modules-load.d entries naming zfs: ${conf.trim() || 'none'})`).not.toBe('');
+    expect((await machine.exec('test -d /sys/module/zfs')).exitCode, 'ZFS: /sys/module/zfs is missing although systemd-modules-load inserted it').toBe(0);
+    test.info().annotations.push({ type: 'modules-load.d', description: conf.trim() });
+  });
+
   test('zfs.module-matches-kernel', async ({ machine }) => {
     const release = (await machine.succeed('uname -r')).trim();
     const r = await machine.exec('modinfo -F vermagic zfs');

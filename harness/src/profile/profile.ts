@@ -33,6 +33,8 @@ export interface Profile {
     /** bootc is present in the image. */
     bootc: boolean;
     zfs: boolean;
+    /** systemd-modules-load loads zfs at every boot (modules-load.d), as custom-coreos does. */
+    zfsLoadedAtBoot: boolean;
     tailscaled: boolean;
     /** Units that must be active. */
     services: string[];

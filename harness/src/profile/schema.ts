@@ -74,6 +74,9 @@ const expectSection = section({
   readonlyUsr: bool().default(false),
   bootc: bool().default(false).meta({ description: 'bootc is present in the image.' }),
   zfs: bool().default(false),
+  zfsLoadedAtBoot: bool()
+    .default(false)
+    .meta({ description: 'The zfs module is loaded at every boot by systemd-modules-load (an /etc/modules-load.d entry), before anything runs modprobe.' }),
   tailscaled: bool().default(false),
   services: listOf(unit()).default(() => []).meta({ description: 'Units that must be active.' }),
   enabledUnits: listOf(unit()).default(() => []).meta({ description: 'Units that must be enabled.' }),
