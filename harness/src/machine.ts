@@ -3,6 +3,7 @@
 // reboot() waits for a new boot id and checks the pinned host key.
 import { AssertionFailure } from './errors.js';
 import { poll, withDeadline } from './util/deadline.js';
+import { readSshBanner } from './ssh/banner.js';
 import { Session, HostKeyMismatch } from './ssh/session.js';
 import type { ExecResult } from './util/exec.js';
 
@@ -43,6 +44,11 @@ export class Machine {
     const stop = new AbortController();
     const attempt = async () => {
       let session: Session | undefined;
+      // An identification line first, within seconds: a connection made while the guest's
+      // network is still down hangs in user-mode networking until the handshake's own
+      // timeout (20 s), long after sshd has come up.
+      const hello = await readSshBanner(opts.port, 3_000);
+      if (!('banner' in hello)) return { done: false as const, diagnostic: hello.closed };
       try {
         session = await Session.connect({ port: opts.port, privateKeyPath: opts.privateKeyPath, hostKey: opts.hostKey, timeoutMs: 20_000, signal: stop.signal });
         const r = await session.exec('cat /proc/sys/kernel/random/boot_id', 20_000);
