@@ -151,3 +151,10 @@ t.test('CI reads each test file\'s duration and the totals from tap\'s output', 
   t.equal(c.pass, 240);
   t.equal(c.fail, 2);
 });
+
+t.test("a guest clock far ahead of the host's is the infrastructure's, named; a normal boot is not", async (t) => {
+  const { clockRanAway } = await import('../src/ssh/boot-watch.js');
+  t.equal(clockRanAway(30, 41), undefined, 'uptime below the host time (the firmware ran first): normal');
+  t.equal(clockRanAway(120, 41), undefined, 'somewhat ahead is tolerated');
+  t.match(clockRanAway(745, 41) ?? '', /745 s of guest uptime after 41 s on the host/, 'the measured runaway is named with both figures');
+});

@@ -5,11 +5,11 @@
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import getPort from 'get-port';
-import { AssertionFailure } from '../errors.js';
+import { AssertionFailure, InfraError } from '../errors.js';
 import type { CachedInstall } from '../install/disk-cache.js';
 import { Machine } from '../machine.js';
 import type { Profile } from '../profile/profile.js';
-import { guestFallsSilent, sshSilentAfterLogin, SILENCE_MS, SSH_GRACE_AFTER_LOGIN_MS } from '../ssh/boot-watch.js';
+import { clockRanAway, guestFallsSilent, sshSilentAfterLogin, SILENCE_MS, SSH_GRACE_AFTER_LOGIN_MS } from '../ssh/boot-watch.js';
 import { rejectOnAbort } from '../util/deadline.js';
 import { milestoneOf } from '../vm/boot-milestones.js';
 import { hostHasVsock, type Accel } from '../vm/qemu-args.js';
@@ -118,6 +118,11 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
       })
       .finally(() => bootWatch.abort());
     const timeline = { vmStartedAt, readyAt: Date.now(), ...(theVm.console.kernelAt !== undefined ? { kernelAt: theVm.console.kernelAt } : {}) };
+    const ranAway = clockRanAway(Number((await machine.succeed('cut -d " " -f1 /proc/uptime')).trim()), (timeline.readyAt - vmStartedAt) / 1000);
+    if (ranAway) {
+      machine.close();
+      throw new InfraError('session', ranAway);
+    }
     return { vsock, timeline, vm: theVm, tpm: started.tpm, machine, port };
   };
   return retryInfraOnce(boot, {

@@ -84,3 +84,17 @@ export function guestFallsSilent(vm: Vm, port: number, silenceMs: number, signal
     arm(silenceMs);
   });
 }
+
+/**
+ * Pure: a guest whose clock ran far ahead of the host's during its boot. Under TCG a guest
+ * that calibrates its TSC while its vCPU thread is starved gets the frequency wrong and its
+ * time runs fast (measured: 745 s of guest uptime 41 s into the boot, and systemd's start
+ * timeouts then failing logind and networkd). That boot says nothing of the image: the
+ * infrastructure's, retried once. Normally the guest's uptime is below the host's elapsed
+ * time (the firmware ran before the kernel's clock started).
+ */
+export function clockRanAway(guestUptimeS: number, hostElapsedS: number): string | undefined {
+  if (!(guestUptimeS > 2 * hostElapsedS + 60)) return undefined;
+  return `the guest's clock ran away during the boot: ${guestUptimeS.toFixed(0)} s of guest uptime after ${hostElapsedS.toFixed(0)} s on the host (a TSC miscalibrated under TCG); its unit timeouts fired early, so this boot proves nothing about the image`;
+}
+
