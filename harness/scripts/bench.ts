@@ -10,6 +10,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { join, resolve } from 'node:path';
 import getPort from 'get-port';
 import { qemuArgs, OVMF_CODE_CANDIDATES, OVMF_VARS_CANDIDATES } from '../src/vm/qemu-args.js';
+import { Swtpm } from '../src/vm/swtpm.js';
 import type { Summary } from '../src/report/summary.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -45,10 +46,8 @@ async function baseline(diskKey: string): Promise<number> {
     const port = await getPort({ host: '127.0.0.1' });
     // The same VM as the harness's (its qemuArgs, a TPM: the firmware then measures the kernel
     // and initrd, seconds under TCG), so the comparison is of the waiting, not of the hardware.
-    const tpmSocket = join(dir, 'tpm.sock');
-    const tpm = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${dir}`, '--ctrl', `type=unixio,path=${tpmSocket}`, '--terminate'], { stdio: 'ignore' });
-    for (const t = Date.now(); !existsSync(tpmSocket); spawnSync('sleep', ['0.05'])) if (Date.now() - t > 10_000) throw new Error('baseline: swtpm made no socket in 10 s');
-    const argv = qemuArgs({ accel: 'tcg', cpus: 2, memoryMiB: 2048, ovmfCode: OVMF_CODE_CANDIDATES.find((p) => existsSync(p))!, ovmfVars: vars, disk: { path: overlay, format: 'qcow2' }, sshPort: port, qmpSocket: join(dir, 'qmp.sock'), tpmSocket });
+    const tpm = await Swtpm.start(join(dir, 'tpm'), join(dir, 'tpm.sock'));
+    const argv = qemuArgs({ accel: 'tcg', cpus: 2, memoryMiB: 2048, ovmfCode: OVMF_CODE_CANDIDATES.find((p) => existsSync(p))!, ovmfVars: vars, disk: { path: overlay, format: 'qcow2' }, sshPort: port, qmpSocket: join(dir, 'qmp.sock'), tpmSocket: tpm.socket });
     const t0 = Date.now();
     const qemu = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
     try {
@@ -61,7 +60,7 @@ async function baseline(diskKey: string): Promise<number> {
       }
     } finally {
       qemu.kill('SIGKILL');
-      tpm.kill('SIGKILL');
+      await tpm.dispose();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -73,6 +73,7 @@ pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools buildah skopeo mmdebstra
       fdisk dosfstools mtools e2fsprogs util-linux mount cryptsetup-bin
       openssh-client systemd-boot-efi attr libcap2-bin uidmap fuse-overlayfs
       debian-archive-keyring zstd cpio kmod
+      sqlite3 binutils  # an rpm image's bootc version (sqlite3), a UKI's .cmdline read as data (objcopy)
       podman)  # the bootc installer's host placement: bootc runs in `podman run --privileged`
 # The rest by what apt offers here; with no (or stale) package lists, ask again after an update.
 if ! picked=$(pick_packages "${PICK_GROUPS[@]}" 2>/dev/null); then
@@ -80,7 +81,8 @@ if ! picked=$(pick_packages "${PICK_GROUPS[@]}" 2>/dev/null); then
   picked=$(pick_packages "${PICK_GROUPS[@]}") || exit 2
 fi
 for p in $picked; do pkgs+=("$p"); done
-case " $picked " in *" chromium "*) ;; *) echo "setup: no chromium package here: the VM tests' report check (e2e-broken) cannot run" >&2 ;; esac
+# One name a line: a word match across lines, not " chromium " with spaces.
+grep -qx chromium <<< "$picked" || echo "setup: no chromium package here: the VM tests' report check (e2e-broken) cannot run" >&2
 
 # Debian tools this host's release lacks, unpacked from a newer suite with that suite's own
 # C library into /var/cache/bootc-harness/tools/NAME and run through its loader:

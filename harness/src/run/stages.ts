@@ -1,7 +1,7 @@
 // Times each stage against its budget and turns unexpected errors into
 // InfraErrors that name the stage.
 import { AssertionFailure, InfraError, UsageError, type Stage } from '../errors.js';
-import { DeadlineExceeded } from '../util/deadline.js';
+import { DeadlineExceeded, rejectOnAbort } from '../util/deadline.js';
 import type { Teardown } from '../util/teardown.js';
 import type { StageRecord } from '../report/summary.js';
 import { emitter, type EventSink } from '../report/events.js';
@@ -57,12 +57,10 @@ export class StageClock {
 
 /** The stage's work, or its end the moment `signal` aborts: the budget's DeadlineExceeded, or "interrupted". */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason instanceof DeadlineExceeded ? signal.reason : new InfraError('input', 'interrupted'));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  const ended = rejectOnAbort(signal).catch((reason: unknown) => {
+    throw reason instanceof DeadlineExceeded ? reason : new InfraError('input', 'interrupted');
   });
+  return Promise.race([work, ended]);
 }
 
 export function normalise(stage: Stage, e: unknown, budgetMs?: number, consoleTail?: string): Error {
