@@ -1,5 +1,7 @@
 import t from 'tap';
-import { kvmProbeArgs, qemuArgs, type QemuProfile } from '../src/vm/qemu-args.js';
+import { UsageError } from '../src/errors.js';
+import { kvmProbeArgs, qemuArgs, type KernelBootProfile, type QemuProfile } from '../src/vm/qemu-args.js';
+import { pure } from './helpers/argv.js';
 
 const profile = (over: Partial<QemuProfile> = {}): QemuProfile => ({
   accel: 'kvm',
@@ -226,4 +228,73 @@ t.test('a vsock device only where the host has vhost-vsock, with the CID asked f
   t.notOk(qemuArgs(base).some((a) => a.includes('vsock')), 'none unless asked');
   const args = qemuArgs({ ...base, vsockCid: 40123 });
   t.equal(args[args.indexOf('-device', args.findIndex((a) => a.startsWith('vhost-vsock')) - 1) + 1], 'vhost-vsock-pci,guest-cid=40123');
+});
+
+// ---- the installer VM: a kernel boot of the same machine -------------------------------
+
+const RUN = '/var/tmp/bootc-harness/run-1';
+const kernelBoot = (over: Partial<KernelBootProfile> = {}): KernelBootProfile => ({
+  boot: 'kernel',
+  accel: 'tcg',
+  cpus: 2,
+  memoryMiB: 4096,
+  ovmfCode: '/usr/share/OVMF/OVMF_CODE_4M.fd',
+  ovmfVars: `${RUN}/installer-OVMF_VARS.fd`,
+  qmpSocket: `${RUN}/installer-qmp.sock`,
+  kernel: `${RUN}/vmlinuz`,
+  initrd: `${RUN}/initrd.img`,
+  kargs: ['console=ttyS0', 'root=rootfs', 'rootfstype=virtiofs'],
+  shares: [{ tag: 'rootfs', socket: `${RUN}/vfs-rootfs.sock` }, { tag: 'hoststorage', socket: `${RUN}/vfs-hoststorage.sock` }],
+  disks: [{ path: `${RUN}/disk.raw`, format: 'raw', serial: 'bh-target' }],
+  tpmSocket: `${RUN}/tpm.sock`,
+  ...over,
+});
+
+t.test('installer VM: the same machine, firmware, console, monitor and TPM as the test VM', async (t) => {
+  const installer = kernelBoot();
+  const test = profile({ accel: 'tcg', cpus: 2, memoryMiB: 4096, ovmfCode: installer.ovmfCode, tpmSocket: installer.tpmSocket! });
+  const [a, b] = [qemuArgs(installer), qemuArgs(test)];
+  for (const flag of ['-machine', '-accel', '-cpu', '-smp', '-m', '-serial', '-tpmdev']) t.same(valuesOf(a, flag), valuesOf(b, flag), `${flag} as the test VM's`);
+  t.equal(valuesOf(a, '-drive').find((d) => d.includes('unit=0')), valuesOf(b, '-drive').find((d) => d.includes('unit=0')), "the test VM's firmware code, so PCR 7 matches at the test boot");
+  t.ok(valuesOf(a, '-drive').includes(`if=pflash,format=raw,unit=1,file=${RUN}/installer-OVMF_VARS.fd`), 'its own copy of the variables');
+  t.same(valuesOf(a, '-qmp'), [`unix:${RUN}/installer-qmp.sock,server=on,wait=off`], 'a monitor, like every VM the harness runs');
+  t.ok(valuesOf(a, '-device').includes('tpm-crb,tpmdev=tpm0'));
+  pure(t, a, 'installer VM');
+});
+
+t.test('installer VM: boots the image kernel with its root on virtiofs, no network, ends on reboot', async (t) => {
+  const a = qemuArgs(kernelBoot());
+  t.same(valuesOf(a, '-kernel'), [`${RUN}/vmlinuz`]);
+  t.same(valuesOf(a, '-initrd'), [`${RUN}/initrd.img`]);
+  t.same(valuesOf(a, '-append'), ['console=ttyS0 root=rootfs rootfstype=virtiofs'], 'the kernel arguments as one string');
+  t.ok(a.includes('-no-reboot'), 'a panic (panic=-1) ends QEMU instead of looping');
+  t.notOk(a.some((x) => /netdev|virtio-net|hostfwd/.test(x)), 'no network: nothing reaches in or out');
+  t.ok(hasSeq(a, ['-object', 'memory-backend-memfd,id=mem,size=4096M,share=on']), 'guest RAM shared: virtiofsd maps it');
+  for (const tag of ['rootfs', 'hoststorage']) {
+    t.ok(valuesOf(a, '-device').includes(`vhost-user-fs-pci,queue-size=1024,chardev=vfs-${tag},tag=${tag}`), `share ${tag}`);
+    t.ok(valuesOf(a, '-chardev').includes(`socket,id=vfs-${tag},path=${RUN}/vfs-${tag}.sock`), `${tag} on its virtiofsd's socket`);
+  }
+  t.ok(valuesOf(a, '-device').includes('virtio-blk-pci,drive=disk0,serial=bh-target'), 'the target, by serial');
+  t.notOk(valuesOf(a, '-device').some((d) => d.includes('bootindex')), 'the firmware boots the kernel, not the target disk');
+  const noShares = qemuArgs(kernelBoot({ shares: [] }));
+  t.notOk(noShares.includes('memory-backend-memfd,id=mem,size=4096M,share=on'), 'shared memory only for shares');
+});
+
+t.test('installer VM: the result port and extra disks, only when asked', async (t) => {
+  const none = qemuArgs(kernelBoot());
+  t.notOk(none.some((x) => x.includes('virtserialport')), 'no result port unless asked');
+  const a = qemuArgs(kernelBoot({ resultPort: { name: 'org.bootc-harness.install-result', file: `${RUN}/result,1.txt` }, disks: [{ path: `${RUN}/disk.raw`, format: 'raw', serial: 'bh-target' }, { path: `${RUN}/swap.img`, format: 'raw', serial: 'bh-swap' }] }));
+  t.ok(valuesOf(a, '-chardev').includes(`file,id=result,path=${RUN}/result,,1.txt`), 'written by QEMU to the file; a comma doubled');
+  t.ok(valuesOf(a, '-device').includes('virtserialport,bus=vser0.0,chardev=result,name=org.bootc-harness.install-result'), 'named for the guest');
+  t.ok(valuesOf(a, '-device').includes('virtio-blk-pci,drive=disk1,serial=bh-swap'), 'the second disk by its serial');
+});
+
+t.test('installer VM: bad input is refused before QEMU runs', async (t) => {
+  t.throws(() => qemuArgs(kernelBoot({ kernel: 'vmlinuz' })), UsageError, 'relative kernel');
+  t.throws(() => qemuArgs(kernelBoot({ cpus: 0 })), UsageError);
+  t.throws(() => qemuArgs(kernelBoot({ memoryMiB: 100 })), UsageError);
+  t.throws(() => qemuArgs(kernelBoot({ kargs: ['a b'] })), UsageError, 'one argument per element');
+  t.throws(() => qemuArgs(kernelBoot({ kargs: ['x'.repeat(2048)] })), UsageError, 'the x86 command line limit');
+  t.throws(() => qemuArgs(kernelBoot({ disks: [{ path: `${RUN}/d.raw`, format: 'raw', serial: 'no spaces allowed' }] })), UsageError, 'virtio-blk serial');
+  t.throws(() => qemuArgs(kernelBoot({ shares: [{ tag: 'a tag', socket: `${RUN}/s.sock` }] })), UsageError, 'virtiofs tag');
 });

@@ -9,7 +9,6 @@ import { readBootcVersion } from './bootc-version.js';
 import { mountedContainer } from './buildah.js';
 import { resolveInRoot } from './in-root.js';
 import { findKernel } from './kernel.js';
-import { presetEnables } from './pre-checks.js';
 
 export interface ImageProbe {
   hasBootc: boolean;
@@ -97,4 +96,17 @@ export async function probeImage(imageId: string, runId: string): Promise<ImageP
   } finally {
     await td.runOrThrow();
   }
+}
+
+/** Pure: systemd preset rules, first match wins (systemd.preset(5)); files given in the order systemd reads them. */
+export function presetEnables(files: readonly string[], unit: string): boolean {
+  for (const text of files) {
+    for (const raw of text.split('\n')) {
+      const m = /^\s*(enable|disable)\s+(\S+)/.exec(raw);
+      if (!m) continue;
+      const glob = new RegExp(`^${m[2]!.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+      if (glob.test(unit)) return m[1] === 'enable';
+    }
+  }
+  return false;
 }

@@ -12,6 +12,7 @@
 //   crates/lib/src/install/config.rs         (how config files are found and merged)
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { UsageError } from '../errors.js';
+import { SERIAL_CONSOLE_KARG } from '../vm/qemu-args.js';
 
 export type RootFilesystem = 'ext4' | 'xfs' | 'btrfs';
 export type BlockSetup = 'direct' | 'tpm2-luks';
@@ -41,8 +42,6 @@ export interface BootcInstallOptions {
   /** The image's bootc version (image/bootc-version.ts); undefined when unknown: every flag is passed. */
   bootcVersion?: string;
 }
-
-export const SERIAL_CONSOLE_KARG = 'console=ttyS0';
 
 // Flags younger than bootc itself, with the first release that takes them. Older releases
 // refuse an unknown flag, so a run that needs one stops here with a clear line instead.

@@ -16,11 +16,11 @@ import { run, runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
 import { requireTools } from '../util/tools.js';
 import { bootcInstallCommand, checkBlockSetupAllowed, parseVersion, type BlockSetup, type RootFilesystem } from './bootc-command.js';
-import type { InstallOptions, InstalledDisk } from './direct.js';
+import type { InstallOptions, InstalledDisk, InstallerVmSettings } from './types.js';
 import { installedComposefsDigest } from './boot-record.js';
-import { INSTALLER_TARGET_SERIAL, bootcInVmArgs, installerUnit } from './bootc-vm-unit.js';
+import { INSTALLER_STORAGE_TAG, INSTALLER_SWAP_SERIAL, INSTALLER_TARGET_SERIAL, INSTALLER_UNIT, bootcInVmArgs, installerUnit } from './bootc-vm-unit.js';
 import { parseInstallResult } from '../vm/oneshot-unit.js';
-import { runInstallerVm, type InstallerVmSettings } from './installer-vm.js';
+import { runOneshotVm } from '../vm/oneshot-vm.js';
 import { rootKeyCredentialQemuArgs } from '../vm/credentials.js';
 
 /** Where bootc reads install configs, lowest precedence first (bootc-install-config(5)). */
@@ -188,23 +188,27 @@ export async function installBootcInVm(o: BootcVmInstallOptions): Promise<BootcI
     const disk = join(o.workDir, 'disk.raw');
     await runChecked(['truncate', '-s', `${o.minDiskGiB}G`, disk], S);
     const attempt = (unsigned: boolean) =>
-      runInstallerVm({
+      runOneshotVm({
         ...o.vm,
         rootfs: mnt,
         kernel: kernel.vmlinuz,
         initrd: kernel.initrd!,
-        targetDisk: { path: disk, serial: INSTALLER_TARGET_SERIAL },
+        disks: [{ path: disk, serial: INSTALLER_TARGET_SERIAL }],
         tpmStateDir: o.tpmStateDir,
-        storageDir: HOST_CONTAINER_STORAGE,
+        // bootc reads the image from the host's storage (--source-imgref containers-storage:).
+        shares: [{ tag: INSTALLER_STORAGE_TAG, dir: HOST_CONTAINER_STORAGE, readOnly: true }],
         // bcvk's to-disk sizes the /var/tmp tmpfs and its swap as the target disk.
-        swapGiB: o.minDiskGiB,
-        unitText: installerUnit({
-          bootcArgs: args,
-          targetSerial: INSTALLER_TARGET_SERIAL,
-          waitForTpm: o.blockSetup === 'tpm2-luks',
-          scratchGiB: o.minDiskGiB,
-          ...(unsigned ? { preInstall: [unsignedCopyArgs(`containers-storage:${o.imageRef}`)] } : {}),
-        }),
+        swap: { gib: o.minDiskGiB, serial: INSTALLER_SWAP_SERIAL },
+        unit: {
+          name: INSTALLER_UNIT,
+          text: installerUnit({
+            bootcArgs: args,
+            targetSerial: INSTALLER_TARGET_SERIAL,
+            waitForTpm: o.blockSetup === 'tpm2-luks',
+            scratchGiB: o.minDiskGiB,
+            ...(unsigned ? { preInstall: [unsignedCopyArgs(`containers-storage:${o.imageRef}`)] } : {}),
+          }),
+        },
         workDir: o.workDir,
         ...(o.signal ? { signal: o.signal } : {}),
       });

@@ -12,20 +12,9 @@ import { chmodDirInRoot, mkdirInRoot, resolveInRoot, writeFileInRoot } from '../
 import { runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
 import { HOST_ENROLL_PCRS, LUKS_HEADER_MIB, VM_ENROLL_PCRS, encryptForTpm2, encryptWithSetupKey, enrollTpm2InVm, luksKargs } from './luks.js';
-import type { InstallerVmSettings } from './installer-vm.js';
+import type { InstallOptions, InstalledDisk, InstallerVmSettings } from './types.js';
 import { composefsKarg, stageComposefsRoot, type ComposefsStage } from './composefs-layout.js';
 import { blsEntry, kernelCmdline, loaderConf, planDisk, sfdiskScript } from './disk-layout.js';
-
-/** What every installer is given: the image, the run's work dir, the per-run SSH key. */
-export interface InstallOptions {
-  imageId: string;
-  runId: string;
-  workDir: string;
-  authorizedKey: string;
-  minDiskGiB: number;
-  kargs: readonly string[];
-  signal?: AbortSignal;
-}
 
 export interface DirectInstallOptions extends InstallOptions {
   /** composefs: the root filesystem holds a composefs repository, not the image's tree. */
@@ -33,19 +22,6 @@ export interface DirectInstallOptions extends InstallOptions {
   /** Encrypt the root (LUKS2) with its key sealed to the TPM whose state is in tpmStateDir:
    *  from the host (no PCRs), or inside an installer VM (PCR 7, as bootc's tpm2-luks). */
   luks?: { tpm2: { stateDir: string; inVm?: InstallerVmSettings } };
-}
-
-export interface InstalledDisk {
-  path: string;
-  format: 'raw';
-  kernel: { release: string; vmlinuz: string };
-  cmdline: string;
-  /** The composefs image digest, when the root is composefs. */
-  composefsDigest?: string;
-  /** The LUKS2 UUID of the root, when it is encrypted. */
-  luksUuid?: string;
-  /** The installer's record of the PCRs the root's key is sealed to ('' for none), when it is encrypted. */
-  luksPcrs?: string;
 }
 
 const STAGE = { stage: 'disk' as const };

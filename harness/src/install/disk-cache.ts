@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { cacheDir, REPO_ROOT } from '../util/paths.js';
 import { withLock } from '../util/lock.js';
 import { isAlive, processId, type ProcessId } from '../util/process-id.js';
-import type { InstalledDisk } from './direct.js';
+import type { InstalledDisk } from './types.js';
 
 export type CachedInstall = InstalledDisk & { qemuExtraArgs?: string[] };
 

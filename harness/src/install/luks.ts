@@ -8,9 +8,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
 import { mkdirInRoot, resolveInRoot, writeFileInRoot } from '../image/in-root.js';
-import { INSTALLER_TARGET_SERIAL, installerTargetDevice } from './bootc-vm-unit.js';
+import { INSTALLER_TARGET_SERIAL, INSTALLER_UNIT, installerTargetDevice } from './bootc-vm-unit.js';
 import { installerServiceUnit } from '../vm/oneshot-unit.js';
-import { runInstallerVm, type InstallerVmOptions, type InstallerVmResult } from './installer-vm.js';
+import { runOneshotVm, type OneshotVmOptions, type OneshotVmResult } from '../vm/oneshot-vm.js';
 import { runChecked } from '../util/exec.js';
 import { startDaemon } from '../vm/daemon.js';
 
@@ -97,7 +97,7 @@ export async function encryptForTpm2(opts: { image: string; workDir: string; tpm
   }
 }
 
-export interface EnrollInVmOptions extends Omit<InstallerVmOptions, 'unitText' | 'targetDisk' | 'tpmStateDir' | 'storageDir'> {
+export interface EnrollInVmOptions extends Omit<OneshotVmOptions, 'unit' | 'disks' | 'tpmStateDir' | 'shares' | 'swap'> {
   disk: string;
   /** The partition number of the LUKS root on that disk. */
   partition: number;
@@ -106,7 +106,7 @@ export interface EnrollInVmOptions extends Omit<InstallerVmOptions, 'unitText' |
 }
 
 /** Seals the root's key in the installer VM, to the TPM (and firmware) the test boot will use. */
-export async function enrollTpm2InVm(o: EnrollInVmOptions): Promise<InstallerVmResult> {
+export async function enrollTpm2InVm(o: EnrollInVmOptions): Promise<OneshotVmResult> {
   if (!existsSync(resolveInRoot(o.rootfs, '/usr/bin/systemd-cryptenroll'))) {
     throw new UsageError('--placement vm enrolls the TPM inside the image: it has no /usr/bin/systemd-cryptenroll (Debian package systemd-cryptsetup)');
   }
@@ -115,14 +115,17 @@ export async function enrollTpm2InVm(o: EnrollInVmOptions): Promise<InstallerVmR
   mkdirInRoot(o.rootfs, dirname(VM_SETUP_KEY), 0o700);
   const inImage = writeFileInRoot(o.rootfs, VM_SETUP_KEY, readFileSync(o.keyFile), 0o600);
   try {
-    const r = await runInstallerVm({
+    const r = await runOneshotVm({
       ...o,
-      targetDisk: { path: o.disk, serial },
-      unitText: installerServiceUnit({
-        description: 'bootc-harness: seal the LUKS key to this VM TPM',
-        exec: vmEnrollArgs(device),
-        waitFor: [device, '/dev/tpmrm0'],
-      }),
+      disks: [{ path: o.disk, serial }],
+      unit: {
+        name: INSTALLER_UNIT,
+        text: installerServiceUnit({
+          description: 'bootc-harness: seal the LUKS key to this VM TPM',
+          exec: vmEnrollArgs(device),
+          waitFor: [device, '/dev/tpmrm0'],
+        }),
+      },
     });
     if (r.exitCode !== 0) {
       throw new InfraError('disk', `systemd-cryptenroll in the installer VM failed (exit ${r.status}, ${r.serviceResult}); see ${r.consoleLog}`);

@@ -10,7 +10,7 @@ import { ROOT_LABEL } from '../fixtures/recipe.js';
 import { prepareImage } from '../image/prepare.js';
 import { describeSource } from '../image/source.js';
 import { probeImage } from '../image/probe.js';
-import { checkBeforeBoot } from '../image/pre-checks.js';
+import { checkBeforeBoot } from './pre-checks.js';
 import { kernelTierOf } from '../profile/profile.js';
 import { newSummary, readTests, type TestRecord } from '../report/summary.js';
 import { withRunExpectations } from '../report/tiers.js';

@@ -3,14 +3,10 @@
 import { existsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { which } from '../util/tools.js';
+import { absolute } from './qemu-args.js';
 
 /** Debian's virtiofsd 1.x (bcvk also looks in /usr/bin and /usr/local/bin). */
 export const VIRTIOFSD_BINARY = '/usr/libexec/virtiofsd';
-
-export function absolute(what: string, p: string): void {
-  if (!p.startsWith('/')) throw new UsageError(`${what} must be an absolute path, got ${JSON.stringify(p)}`);
-  if (/[\0\n]/.test(p)) throw new UsageError(`${what} contains a NUL or newline`);
-}
 
 export type VirtiofsdCache = 'auto' | 'always' | 'never' | 'metadata';
 export type VirtiofsdSandbox = 'namespace' | 'chroot' | 'none';

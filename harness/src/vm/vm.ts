@@ -1,5 +1,6 @@
-// A running QEMU: owns its process group, its console watch and its QMP socket.
-// `exited` settles when QEMU is gone; everything that waits on the guest races it.
+// A running QEMU, booted from its disk (the test VM) or from the image's kernel (the installer
+// VM): owns its process group, its console watch and its QMP socket. `exited` settles when
+// QEMU is gone; everything that waits on the guest races it.
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraError } from '../errors.js';
@@ -7,7 +8,7 @@ import { spawn, type Child } from '../util/exec.js';
 import { poll, withDeadline } from '../util/deadline.js';
 import { ConsoleWatch } from './console-watch.js';
 import { Qmp } from './qmp.js';
-import { qemuArgs, type QemuProfile } from './qemu-args.js';
+import { qemuArgs, type KernelBootProfile, type QemuProfile } from './qemu-args.js';
 import { killGroup } from '../util/process-group.js';
 import { listening } from './daemon.js';
 
@@ -17,12 +18,20 @@ export interface VmExit {
   stderr: string;
 }
 
-export interface VmOptions extends Omit<QemuProfile, 'ovmfVars' | 'qmpSocket'> {
+/** Omit over each member of a union (Omit of a union keeps only the keys they share). */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+export type VmOptions = OmitEach<QemuProfile | KernelBootProfile, 'ovmfVars' | 'qmpSocket'> & {
   dir: string;
   ovmfVarsTemplate: string;
   consoleLog: string;
-  warnOnly: ReadonlySet<string>;
-}
+  /** Console patterns that only warn (the profile's console.warnOnly). */
+  warnOnly?: ReadonlySet<string>;
+  /** Whose failure a QEMU failure is: the test boot's (vm) or the installer's (disk). */
+  stage?: 'vm' | 'disk';
+  /** File names in `dir`: two VMs of one run (installer, test) must not share them. */
+  prefix?: string;
+};
 
 export class Vm {
   readonly exited: Promise<VmExit>;
@@ -30,21 +39,23 @@ export class Vm {
   private disposed = false;
   private stderr = '';
 
-  private constructor(readonly console: ConsoleWatch, private child: Child, readonly sshPort: number, private qmpSocket: string) {
+  private constructor(readonly console: ConsoleWatch, private child: Child, private stage: 'vm' | 'disk') {
     child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.exited = child.then((r) => ({ code: r.exitCode ?? null, signal: r.signal ?? null, stderr: this.stderr.trim() }));
   }
 
   static async start(opts: VmOptions): Promise<Vm> {
     // Each VM gets its own copy of the UEFI variables: boot entries written by one run never leak into the next.
-    const ovmfVars = join(opts.dir, 'OVMF_VARS.fd');
+    const prefix = opts.prefix ?? '';
+    const ovmfVars = join(opts.dir, `${prefix}OVMF_VARS.fd`);
     copyFileSync(opts.ovmfVarsTemplate, ovmfVars);
-    const qmpSocket = join(opts.dir, 'qmp.sock');
+    const qmpSocket = join(opts.dir, `${prefix}qmp.sock`);
     const args = qemuArgs({ ...opts, ovmfVars, qmpSocket });
+    const stage = opts.stage ?? 'vm';
     const watch = new ConsoleWatch(opts.consoleLog, opts.warnOnly);
-    const child = spawn(args, { stage: 'vm', cwd: opts.dir });
+    const child = spawn(args, { stage, cwd: opts.dir });
     if (child.stdout) watch.attach(child.stdout);
-    const vm = new Vm(watch, child, opts.sshPort, qmpSocket);
+    const vm = new Vm(watch, child, stage);
     try {
       await listening(qmpSocket, vm.exited, (e) => vm.exitError(e), 15_000, 'QEMU monitor socket');
       // The socket file exists a moment before QEMU listens on it: retry refused connects.
@@ -63,7 +74,7 @@ export class Vm {
       ]);
     } catch (e) {
       await vm.dispose();
-      throw e instanceof InfraError ? e : new InfraError('vm', `QEMU did not start: ${(e as Error).message}`, { cause: e });
+      throw e instanceof InfraError ? e : new InfraError(stage, `QEMU did not start: ${(e as Error).message}`, { cause: e });
     }
     return vm;
   }
@@ -74,7 +85,7 @@ export class Vm {
 
   exitError(e: VmExit): InfraError {
     const how = e.signal ? `killed by ${e.signal}` : `exited with ${e.code}`;
-    return new InfraError('vm', `QEMU ${how}${e.stderr ? `: ${e.stderr.split('\n').slice(-3).join(' | ')}` : ''}`, {
+    return new InfraError(this.stage, `QEMU ${how}${e.stderr ? `: ${e.stderr.split('\n').slice(-3).join(' | ')}` : ''}`, {
       consoleTail: this.console.tail(),
     });
   }

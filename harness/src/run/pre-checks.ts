@@ -6,7 +6,7 @@
 import { AssertionFailure } from '../errors.js';
 import { kernelTierOf, type Profile } from '../profile/profile.js';
 import type { TestRecord } from '../report/summary.js';
-import type { Manifest } from './manifest.js';
+import type { Manifest } from '../image/manifest.js';
 
 export interface ImageFacts {
   manifest: Manifest;
@@ -72,19 +72,6 @@ export function preChecks(profile: Profile, f: ImageFacts): TestRecord[] {
     ),
   );
   return out;
-}
-
-/** Pure: systemd preset rules, first match wins (systemd.preset(5)); files given in the order systemd reads them. */
-export function presetEnables(files: readonly string[], unit: string): boolean {
-  for (const text of files) {
-    for (const raw of text.split('\n')) {
-      const m = /^\s*(enable|disable)\s+(\S+)/.exec(raw);
-      if (!m) continue;
-      const glob = new RegExp(`^${m[2]!.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-      if (glob.test(unit)) return m[1] === 'enable';
-    }
-  }
-  return false;
 }
 
 /** The pre checks of a probed image, handed to `record` whatever they say; any failure is the run's (exit 1). */

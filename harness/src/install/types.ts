@@ -1,0 +1,30 @@
+// The installer contract: what every installer is given and what it hands back to the disk
+// stage (and the disk cache), and how the run boots an installer VM when a step needs one.
+import type { OneshotVmSettings } from '../vm/oneshot-vm.js';
+
+/** What every installer is given: the image, the run's work dir, the per-run SSH key. */
+export interface InstallOptions {
+  imageId: string;
+  runId: string;
+  workDir: string;
+  authorizedKey: string;
+  minDiskGiB: number;
+  kargs: readonly string[];
+  signal?: AbortSignal;
+}
+
+export interface InstalledDisk {
+  path: string;
+  format: 'raw';
+  kernel: { release: string; vmlinuz: string };
+  cmdline: string;
+  /** The composefs image digest, when the root is composefs. */
+  composefsDigest?: string;
+  /** The LUKS2 UUID of the root, when it is encrypted. */
+  luksUuid?: string;
+  /** The installer's record of the PCRs the root's key is sealed to ('' for none), when it is encrypted. */
+  luksPcrs?: string;
+}
+
+/** How the run boots the installer VM (vm/oneshot-vm.ts) for an install step that needs one. */
+export type InstallerVmSettings = OneshotVmSettings;
