@@ -54,7 +54,8 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
       const text = readFileSync(run.consoleLog, 'utf8');
       const before = text.slice(0, consoleAt).split('\n').slice(-40).join('\n');
       await testInfo.attach('console around the test', { body: `${before}\n--- the test began here ---\n${text.slice(consoleAt)}`, contentType: 'text/plain' });
-      const journal = await machine.exec(`journalctl -b --no-pager -o short-monotonic --since @${since}`, 20_000).catch(() => undefined);
+      // Every boot since then: a test that rebooted the guest has its first half in the boot before.
+      const journal = await machine.exec(`journalctl --no-pager -o short-monotonic --since @${since}`, 20_000).catch(() => undefined);
       if (journal) await testInfo.attach('journal since the test began', { body: journal.stdout, contentType: 'text/plain' });
     },
     { auto: true },

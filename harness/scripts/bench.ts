@@ -88,6 +88,7 @@ const figures = {
   warmImageDiskVmMs: stage(w, 'image') + stage(w, 'pre') + stage(w, 'disk') + stage(w, 'vm'),
   warmBootToReadyMs: boot.vmToReadyMs,
   sshdToReadyMs: boot.sshdToReadyMs,
+  sshdToAuthMs: boot.sshdToAuthMs,
   firmwareMs: boot.firmwareMs,
   kernelToSshdMs: boot.kernelToSshdMs,
   baselineBootToSshMs: baseMs,

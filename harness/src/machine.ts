@@ -3,7 +3,7 @@
 // reboot() waits for a new boot id and checks the pinned host key.
 import { AssertionFailure } from './errors.js';
 import { poll, withDeadline } from './util/deadline.js';
-import { readSshBanner } from './ssh/banner.js';
+import { openSshSocket } from './ssh/banner.js';
 import { Session, HostKeyMismatch } from './ssh/session.js';
 import type { ExecResult } from './util/exec.js';
 
@@ -46,11 +46,12 @@ export class Machine {
       let session: Session | undefined;
       // An identification line first, within seconds: a connection made while the guest's
       // network is still down hangs in user-mode networking until the handshake's own
-      // timeout (20 s), long after sshd has come up.
-      const hello = await readSshBanner(opts.port, 3_000);
+      // timeout (20 s), long after sshd has come up. The handshake then runs on the same
+      // connection: a second one would make the guest start a second sshd-session.
+      const hello = await openSshSocket(opts.port, 3_000);
       if (!('banner' in hello)) return { done: false as const, diagnostic: hello.closed };
       try {
-        session = await Session.connect({ port: opts.port, privateKeyPath: opts.privateKeyPath, hostKey: opts.hostKey, timeoutMs: 20_000, signal: stop.signal });
+        session = await Session.connect({ port: opts.port, privateKeyPath: opts.privateKeyPath, hostKey: opts.hostKey, timeoutMs: 20_000, signal: stop.signal, sock: hello.sock });
         const r = await session.exec('cat /proc/sys/kernel/random/boot_id', 20_000);
         if (r.exitCode !== 0) {
           session.close();
@@ -65,13 +66,14 @@ export class Machine {
         return { done: true as const, value: { session, bootId } };
       } catch (e) {
         session?.close();
+        hello.sock.destroy();
         if (e instanceof HostKeyMismatch || stop.signal.aborted) throw e;
         return { done: false as const, diagnostic: (e as Error).message };
       }
     };
     try {
       // A refused connection costs the guest nothing; a late look costs the run up to the backoff.
-      const ready = poll(attempt, { what, budgetMs: opts.bootMs, initialDelayMs: 250, maxDelayMs: 500, signal: stop.signal });
+      const ready = poll(attempt, { what, budgetMs: opts.bootMs, initialDelayMs: 250, maxDelayMs: 250, signal: stop.signal });
       const { session, bootId } = await (opts.race ? Promise.race([ready, opts.race()]) : ready);
       return new Machine(session, { ...opts, hostKey: session.hostKey }, bootId);
     } finally {
@@ -125,6 +127,21 @@ export class Machine {
     await withDeadline(this.session.exec('systemctl reboot', 10_000), 15_000, 'reboot request').catch(() => undefined);
     this.session.close();
     const next = await Machine.waitReady({ ...this.opts, hostKey: this.hostKey }, 'SSH ready after reboot (a new boot id)', before);
+    this.session = next.session;
+    this.currentBootId = next.bootId;
+    return this;
+  }
+
+  /**
+   * This machine's session, still talking to the guest: a test may have rebooted it through
+   * a Machine of its own (the suites run in another process), which leaves this session
+   * talking to a boot that is gone. Then connect again, to whatever boot now answers.
+   */
+  async reconnect(budgetMs: number): Promise<this> {
+    const alive = await withDeadline(this.session.exec('cat /proc/sys/kernel/random/boot_id', 5_000), 5_000, 'session check').catch(() => undefined);
+    if (alive?.exitCode === 0) return this;
+    this.session.close();
+    const next = await Machine.waitReady({ ...this.opts, hostKey: this.hostKey, bootMs: budgetMs }, 'SSH ready again (a test rebooted the guest)');
     this.session = next.session;
     this.currentBootId = next.bootId;
     return this;

@@ -10,14 +10,15 @@
 // plain fixture lacks (a SUID bit, ZFS, tailscaled, a composefs root: each failure must
 // name it; under test-install its pre checks would stop it before any boot), and
 // `gate --run` of the run's report (tiers 0, 1 passed; tier 3 not tested). `stop RUN`
-// then leaves nothing. The directory run is `gate SOURCE`: the gate's own run. The matrix
+// then leaves nothing. The directory run is `gate SOURCE`: the gate's own run, on a terminal
+// (a pty, as a person at a terminal runs it: the live view), the other piped. The matrix
 // row of the same fixture (e2e-tier4) asks another question (tier 4 not applicable, the
 // kernel tier row) through another command, so it keeps its own boot.
 import t from 'tap';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { findLeftovers } from '../src/run/leftovers.js';
-import { cli, REPO, VM_TESTS, type CliResult } from './helpers/cli.js';
+import { BIN, cli, inPty, REPO, VM_TESTS, type CliResult } from './helpers/cli.js';
 import type { Summary } from '../src/report/summary.js';
 
 // A fixture source is built (or found cached) in a stage of its own, not charged to the image budget.
@@ -38,7 +39,7 @@ t.test('two runs at once: the default fixture and a rootfs directory', { skip: !
   t.equal(built.code, 0, built.stderr);
   const rootfs = built.stdout.trim().split(' ')[0]!;
 
-  const [def, dir] = await Promise.all([cli(['test-install', '--keep']), cli(['gate', rootfs, '--require', '0,1'])]);
+  const [def, dir] = await Promise.all([cli(['test-install', '--keep']), inPty([process.execPath, BIN, 'gate', rootfs, '--require', '0,1'])]);
   const runId = runDirOf(def.stdout).split('/').pop()!;
   // Whatever fails below, the kept VM does not outlive this file.
   t.teardown(async () => void (await cli(['stop', runId])));
@@ -84,6 +85,16 @@ t.test('two runs at once: the default fixture and a rootfs directory', { skip: !
     t.match(summary.image.ref, /^localhost\/bootc-harness\/rootfs:/);
     t.equal(summary.profile, 'generic', 'nothing names a profile for a directory called rootfs');
     t.match(summary.profileReason ?? '', /no profile is named "rootfs"/);
+  });
+
+  t.test('on a terminal, the gate run had a live view: a status line redrawn in place, each stage ending on a line of its own', async (t) => {
+    const summary = JSON.parse(readFileSync(join(/^ {2}report {2}(\S+)$/m.exec(dir.stdout)![1]!, 'summary.json'), 'utf8')) as Summary;
+    for (const s of summary.stages) {
+      t.match(dir.stdout, new RegExp(`^\\d\\d:\\d\\d:\\d\\d ✔ ${s.name} \\d+\\.\\d s${s.cached ? ' \\(cached\\)' : ''}$`, 'm'), `${s.name}: its end, with its duration`);
+    }
+    t.match(dir.raw, /[⠀-⣿] session \d+ s {2}kernel \S+ at \d+\.\d s/, "the boot's milestones in the status line as the guest reached them");
+    t.match(dir.raw, /\x1b\[2K/, 'redrawn by erasing, not by printing a line each');
+    t.notMatch(dir.stdout, /^\d\d:\d\d:\d\d (bootc-harness: )?session: kernel /m, 'milestones are not printed as lines on a terminal');
   });
 
   t.test('the runs did not collide', async (t) => {

@@ -7,6 +7,8 @@
 // and a disk sealed inside an installer VM to PCR 7 (another install). The fresh-TPM run
 // boots the first run's installed disk from the disk cache (the same install inputs).
 import t from 'tap';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { findLeftovers } from '../src/run/leftovers.js';
 import { loadProfile } from '../src/profile/profile.js';
 import { cli, summaryOf, VM_TESTS } from './helpers/cli.js';
@@ -62,5 +64,14 @@ t.test('placement vm: the key is sealed inside an installer VM on the test VM\'s
   }
   const token = s.tests.find((x) => x.id === 'luks.tpm2-token');
   t.equal(token?.annotations?.find((a) => a.type === 'tpm2-pcrs')?.description, '7', 'sealed to PCR 7 in the installer VM, and PCR 7 matched at the test boot');
+  // The report keeps what the operator needs after the fact: the installer VM's console, the
+  // run's own log, and the journal of both boots (luks.after-reboot rebooted the guest).
+  const runDir = /^report: (.+)$/m.exec(r.stdout)![1]!;
+  t.match(readFileSync(join(runDir, 'installer-console.log'), 'utf8'), /bootc-harness-install: exit=0 /, "the installer VM's console, with its unit's result line");
+  t.match(readFileSync(join(runDir, 'run.log'), 'utf8'), /^\d\d:\d\d:\d\d disk: installer VM: systemd-cryptenroll exited 0/m, 'the run log has every progress line');
+  const journal = readFileSync(join(runDir, 'journal.txt'), 'utf8');
+  t.equal(journal.split('\n').filter((l) => l.startsWith('-- Boot ')).length, 1, 'journal.txt holds both boots: one boot separator');
+  t.equal(journal.match(/sshd\[\d+\]: Server listening on 0\.0\.0\.0/g)?.length, 2, 'sshd came up once in each');
+  t.ok(existsSync(join(runDir, 'boot-analysis.txt')), "systemd-analyze's critical chain and slowest units");
   t.same(await findLeftovers(), [], 'nothing left behind: no virtiofsd, swtpm or QEMU of either VM');
 });

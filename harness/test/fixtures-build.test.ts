@@ -9,6 +9,7 @@ import { DEB_CACHE_HOOK, DEBIAN_KEYRINGS, DEFAULT_BUILD_BUDGET_MIN, DKMS_CACHE_H
 import { defaultFixtureJobs, fixtureTable, withBases } from '../src/fixtures/build-many.js';
 import { withLock } from '../src/util/lock.js';
 import { mountsBelow, removeTree } from '../src/util/remove-tree.js';
+import { mmdebstrapStep } from '../src/fixtures/build.js';
 
 const MIRROR = 'http://deb.example.org/debian';
 const tmp = mkdtempSync(join(tmpdir(), 'bh-fixtures-test-'));
@@ -192,4 +193,11 @@ t.test('build slots: a derived build, once its base is there, goes ahead of the 
   release();
   await Promise.all([holder, full, derived]);
   t.same(order, ['derived build', 'full build']);
+});
+
+t.test("a build's steps are mmdebstrap's own announcements, nothing else it prints", async (t) => {
+  t.equal(mmdebstrapStep('I: extracting archives...'), 'extracting archives', 'the step, without its ellipsis');
+  t.equal(mmdebstrapStep('I: running --customize-hook in shell: sh -c "x"'), 'running --customize-hook in shell: sh -c "x"');
+  t.equal(mmdebstrapStep('W: cannot find keyring'), undefined, 'a warning is not a step');
+  t.equal(mmdebstrapStep('Setting up systemd (257.9-1) ...'), undefined, "a package's own output is not a step");
 });

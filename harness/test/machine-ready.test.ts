@@ -55,3 +55,30 @@ t.test('a hung connection before sshd is up does not hold readiness past sshd', 
   t.ok(held.length >= 1, `the silent listener held ${held.length} connection(s) first`);
   machine.close();
 });
+
+t.test('the connection that heard the identification carries the handshake: the guest starts one sshd-session, not two', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bh-ready-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const k of ['host', 'client']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, k)]);
+  let connections = 0;
+  const sshd = new ssh2.Server({ hostKeys: [readFileSync(join(dir, 'host'))] }, (client) => {
+    client.on('authentication', (ctx) => (ctx.method === 'publickey' ? ctx.accept() : ctx.reject(['publickey'])));
+    client.on('session', (accept) =>
+      accept().on('exec', (acc) => {
+        const ch = acc();
+        ch.write('one-connection-boot\n');
+        ch.exit(0);
+        ch.end();
+      }),
+    );
+    client.on('error', () => undefined);
+  });
+  sshd.on('connection', () => connections++);
+  await new Promise<void>((r) => sshd.listen(0, '127.0.0.1', r));
+  t.teardown(() => sshd.close());
+  const port = (sshd.address() as { port: number }).port;
+  const machine = await Machine.waitReady({ port, privateKeyPath: join(dir, 'client'), bootMs: 10_000 });
+  t.equal(machine.bootId, 'one-connection-boot', 'ready: the identification, the handshake, auth and a command, all on it');
+  t.equal(connections, 1, 'one TCP connection in all');
+  machine.close();
+});

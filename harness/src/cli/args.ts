@@ -2,7 +2,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
 import { ALL_TIERS, type TestInstallOptions } from '../run/options.js';
-import { describeEvent, emitter, type EventSink } from '../report/events.js';
+import { emitter } from '../report/events.js';
+import { terminalFor, type Terminal } from './terminal.js';
 
 export function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[], dflt: T): T {
   if (value === undefined) return dflt;
@@ -39,17 +40,6 @@ export function parse(args: string[], options: NonNullable<ParseArgsConfig['opti
 /** A progress line on stderr, timestamped (CI logs and pipes read it later). */
 export const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} bootc-harness: ${line}\n`);
 
-/** Stages as they start and end, on stderr for people; with --json every event also as a JSON line on stdout. */
-export function eventSink(json: boolean): EventSink {
-  return (e) => {
-    if (json) process.stdout.write(JSON.stringify(e) + '\n');
-    if (e.event === 'stage-start' || e.event === 'stage-end') {
-      const d = describeEvent(e);
-      process.stderr.write(`${d.time} bootc-harness: ${d.text}\n`);
-    }
-  };
-}
-
 export const INSTALL_FLAGS = {
   profile: { type: 'string' },
   installer: { type: 'string' },
@@ -64,13 +54,12 @@ export const INSTALL_FLAGS = {
   json: { type: 'boolean' },
 } as const;
 
-/** test-install's options from its flags (gate takes the same, with --require for --tier). */
-export function installOptions(cmd: string, values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[], tiers: string | undefined, signal: AbortSignal): TestInstallOptions {
+/** test-install's options from its flags (gate takes the same, with --require for --tier), and
+ *  the terminal its progress goes to (the caller closes it when the run returns). */
+export function installOptions(cmd: string, values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[], tiers: string | undefined, signal: AbortSignal): TestInstallOptions & { terminal: Terminal } {
   if (positionals.length > 1) throw new UsageError(`${cmd} takes one SOURCE, got ${positionals.length}`);
   const json = Boolean(values.json);
-  const events = eventSink(json);
-  const say = emitter(events);
-  return {
+  const flags = {
     source: positionals[0],
     profile: values.profile as string | undefined,
     tiers: parseTiers(tiers),
@@ -83,12 +72,14 @@ export function installOptions(cmd: string, values: Record<string, string | bool
     freshTpm: Boolean(values['fresh-tpm']),
     diskCache: !values['no-disk-cache'],
     pre: !values['no-pre'],
-    events,
     json,
     ...(values.placement !== undefined ? { placement: oneOf('placement', values.placement as string, ['host', 'vm'] as const, 'host') } : {}),
-    // With --json, progress lines are events too.
-    log: json ? (line: string) => (log(line), say({ event: 'log', line })) : log,
     signal,
   };
+  // Once the flags are known good: a usage error starts no live view.
+  const terminal = terminalFor(json);
+  const say = emitter(terminal.events);
+  // With --json, log lines are events too.
+  const log = json ? (line: string) => (terminal.log(line), say({ event: 'log', line })) : terminal.log;
+  return { ...flags, events: terminal.events, log, terminal };
 }
-

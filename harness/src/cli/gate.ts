@@ -20,7 +20,7 @@ export async function cmdGate(args: string[], signal: AbortSignal): Promise<numb
   if (values.json) throw new UsageError('gate answers with one screen: --json is for test-install');
   if (values.run !== undefined) return gateOfRun(values.run as string, parseTiers(values.require as string), positionals);
   const opts = installOptions('gate', values, positionals, values.require as string, signal);
-  const { summary, runDir, failure } = await testInstall(opts);
+  const { summary, runDir, failure } = await testInstall(opts).finally(() => opts.terminal.close());
   process.stdout.write(gateScreen(summary, opts.tiers, runDir));
   if (signal.aborted) return EXIT.interrupted;
   const passed = opts.tiers.every((t) => summary.tiers?.[`tier${t}`] === 'passed');

@@ -42,7 +42,7 @@ async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<numb
   const opts = installOptions('test-install', values, positionals, values.tier as string | undefined, signal);
   // --json: the verdict is the last event, however the run ended.
   const verdict = (s: Summary, runDir: string) => opts.json && emitter(opts.events)({ event: 'verdict', verdict: s.verdict, exitCode: s.exitCode, runDir, ...(s.tiers ? { tiers: s.tiers } : {}) });
-  const result = await testInstall(opts);
+  const result = await testInstall(opts).finally(() => opts.terminal.close());
   const s = result.summary;
   verdict(s, result.runDir);
   if (opts.json) return signal.aborted ? EXIT.interrupted : result.exitCode;

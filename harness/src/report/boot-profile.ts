@@ -16,12 +16,21 @@ export interface BootProfile {
   kernelToSshdMs?: number;
   /** sshd listening to ready: the harness's own share of the boot. */
   sshdToReadyMs?: number;
+  /** Of that, sshd listening to the guest accepting the harness's key (its journal): the
+   *  guest's own work (a session process started, the key exchange, the signature checked). */
+  sshdToAuthMs?: number;
   vmToReadyMs: number;
 }
 
 /** Pure: the guest's monotonic time (ms) when sshd first said it listens, from `journalctl -o short-monotonic`. */
 export function sshdListeningMs(journal: string): number | undefined {
   const m = /^\[\s*(\d+\.\d+)\] \S+ sshd\[\d+\]: Server listening on /m.exec(journal);
+  return m ? Math.round(Number(m[1]) * 1000) : undefined;
+}
+
+/** Pure: the guest's monotonic time (ms) when sshd first accepted a key, from `journalctl -o short-monotonic`. */
+export function sshdAcceptedMs(journal: string): number | undefined {
+  const m = /^\[\s*(\d+\.\d+)\] \S+ sshd(?:-session)?\[\d+\]: Accepted publickey for /m.exec(journal);
   return m ? Math.round(Number(m[1]) * 1000) : undefined;
 }
 
@@ -32,5 +41,7 @@ export function bootProfile(t: BootTimeline, journal: string | undefined): BootP
   if (listening !== undefined) out.kernelToSshdMs = listening;
   // The kernel's clock starts a moment before its first console line: close enough to place sshd on the host's clock.
   if (listening !== undefined && t.kernelAt !== undefined) out.sshdToReadyMs = t.readyAt - (t.kernelAt + listening);
+  const accepted = journal ? sshdAcceptedMs(journal) : undefined;
+  if (listening !== undefined && accepted !== undefined && accepted >= listening) out.sshdToAuthMs = accepted - listening;
   return out;
 }

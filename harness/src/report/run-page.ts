@@ -46,7 +46,7 @@ export function runPage(s: Summary, links: RunPageLinks): string {
     ['time', `${s.startedAt} to ${s.finishedAt}`],
   ];
   const sec = (ms: number | undefined) => (ms === undefined ? '?' : `${(ms / 1000).toFixed(1)} s`);
-  if (s.boot) facts.push(['boot', `firmware ${sec(s.boot.firmwareMs)}, kernel to sshd listening ${sec(s.boot.kernelToSshdMs)}, sshd listening to ready ${sec(s.boot.sshdToReadyMs)}; VM start to ready ${sec(s.boot.vmToReadyMs)}`]);
+  if (s.boot) facts.push(['boot', `firmware ${sec(s.boot.firmwareMs)}, kernel to sshd listening ${sec(s.boot.kernelToSshdMs)}, sshd listening to ready ${sec(s.boot.sshdToReadyMs)}${s.boot.sshdToAuthMs !== undefined ? ` (the guest accepted the key after ${sec(s.boot.sshdToAuthMs)})` : ''}; VM start to ready ${sec(s.boot.vmToReadyMs)}`]);
   if (s.retries?.length) facts.push(['retried', s.retries.map((r) => `${r.stage}: ${r.reason}`).join('; ')]);
   const tiers = Object.entries(s.tiers ?? {});
   return `<!doctype html>
@@ -85,7 +85,7 @@ export function writeReport(reports: string, runId: string, s: Summary): void {
   const runDir = join(reports, runId);
   writeSummary(runDir, s);
   const has = (f: string) => existsSync(join(runDir, f));
-  const files = ['summary.json', 'console.log', 'journal.txt', 'junit.xml', 'manifest.json'].filter(has);
+  const files = ['summary.json', 'run.log', 'console.log', 'journal.txt', 'boot-analysis.txt', 'installer-console.log', 'junit.xml', 'manifest.json'].filter(has);
   const consoleTail = has('console.log') ? readFileSync(join(runDir, 'console.log'), 'utf8').trimEnd().split('\n').slice(-40).join('\n') : undefined;
   const page = runPage(s, { ...(has('tests/index.html') ? { playwright: 'tests/index.html' } : {}), files, ...(consoleTail ? { consoleTail } : {}) });
   writeFileSync(join(runDir, 'index.html'), page);

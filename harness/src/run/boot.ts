@@ -98,7 +98,7 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
       const m = milestoneOf(line);
       if (!m || m.text === last) return;
       last = m.text;
-      i.log(`boot: ${m.text} at ${((Date.now() - vmStartedAt) / 1000).toFixed(1)} s`);
+      clock.progress(`${m.text} at ${((Date.now() - vmStartedAt) / 1000).toFixed(1)} s`);
     });
     i.log(`session: waiting for ssh on 127.0.0.1:${port} (budget ${profile.budgets.bootMs / 1000} s)`);
     // Background watches of the boot end with the session stage, however it ends.
@@ -143,9 +143,22 @@ export function whyFatal(hit: ConsoleHit, luks: Luks): string {
   return describeHit(hit);
 }
 
-/** The boot's journal into the report (journal.txt); its text, or undefined when the guest would not give it. */
+/** The journal of every boot of this run (the disk was fresh: a test's reboot makes a second
+ *  boot, and its journal is persistent) into the report, journal.txt, and what systemd says
+ *  of the boot's critical chain and slowest units, boot-analysis.txt. The journal's text, or
+ *  undefined when the guest would not give it. */
 export async function saveJournal(machine: Machine, runDir: string): Promise<string | undefined> {
-  const journal = await machine.exec('journalctl -b --no-pager -o short-monotonic', 60_000).catch(() => undefined);
-  if (journal) writeFileSync(join(runDir, 'journal.txt'), journal.stdout);
-  return journal?.stdout;
+  await machine.reconnect(60_000).catch(() => undefined);
+  // Two channels of one connection at once: under TCG each takes seconds.
+  const [journal, analysis] = await Promise.all([
+    machine.exec('journalctl --no-pager -o short-monotonic', 60_000).catch(() => undefined),
+    machine.exec('systemd-analyze critical-chain --no-pager; echo; systemd-analyze blame --no-pager | head -n 25', 60_000).catch(() => undefined),
+  ]);
+  if (journal?.exitCode === 0) writeFileSync(join(runDir, 'journal.txt'), journal.stdout);
+  if (analysis?.stdout.trim()) {
+    const boots = journal ? journal.stdout.split('\n').filter((l) => l.startsWith('-- Boot ')).length + 1 : 1;
+    const which = boots > 1 ? `the last of ${boots} boots (a test rebooted the guest)` : 'the only boot';
+    writeFileSync(join(runDir, 'boot-analysis.txt'), `# systemd-analyze of ${which}, boot id ${machine.bootId}\n\n${analysis.stdout}`);
+  }
+  return journal?.exitCode === 0 ? journal.stdout : undefined;
 }

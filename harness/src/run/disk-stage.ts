@@ -42,6 +42,7 @@ export async function installDisk(i: DiskStageInput): Promise<DiskForRun> {
     firmware: firmware(),
     // Ends before the disk stage does, so the installer VM's own teardown runs first.
     deadline: ctx.deadline - INSTALLER_VM_TEARDOWN_MS,
+    consoleLog: join(run.runDir, 'installer-console.log'),
     log: ctx.log,
   };
   if (plan.placement === 'vm') ctx.log("disk: the TPM-binding step runs in an installer VM with the test VM's TPM");

@@ -15,6 +15,8 @@ export interface StageContext {
   stage: Stage;
   signal: AbortSignal;
   log: (line: string) => void;
+  /** Where the stage has got to (a step, a milestone): a live view shows the latest; a log shows each. */
+  progress: (text: string) => void;
   teardown: Teardown;
   deadline: number;
 }
@@ -22,6 +24,7 @@ export interface StageContext {
 export class StageClock {
   readonly records: StageRecord[] = [];
   private emit: ReturnType<typeof emitter>;
+  private current: Stage | undefined;
 
   /** `signal` is the run's (Ctrl-C); `events` hears each stage start and end. */
   constructor(private run_: { signal: AbortSignal; log: (line: string) => void; teardown: Teardown; events?: EventSink }) {
@@ -31,12 +34,14 @@ export class StageClock {
   async run<T>(name: Stage, budgetMs: number, fn: (ctx: StageContext) => Promise<T>, opts: { cached?: (v: T) => boolean; consoleTail?: () => string | undefined } = {}): Promise<T> {
     const start = Date.now();
     this.emit({ event: 'stage-start', stage: name });
+    this.current = name;
     const budget = new AbortController();
     const timer = setTimeout(() => budget.abort(new DeadlineExceeded(`${name} stage`, budgetMs)), budgetMs);
     timer.unref?.();
     const signal = AbortSignal.any([this.run_.signal, budget.signal]);
     try {
-      const ctx = { stage: name, signal, log: this.run_.log, teardown: this.run_.teardown, deadline: start + budgetMs };
+      const progress = (text: string) => this.emit({ event: 'progress', stage: name, text });
+      const ctx = { stage: name, signal, log: this.run_.log, progress, teardown: this.run_.teardown, deadline: start + budgetMs };
       const v = await untilAborted(fn(ctx), signal);
       this.record({ name, ms: Date.now() - start, cached: opts.cached?.(v) ?? false });
       return v;
@@ -46,7 +51,13 @@ export class StageClock {
       throw err;
     } finally {
       clearTimeout(timer);
+      this.current = undefined;
     }
+  }
+
+  /** Progress of whatever stage is running now (a console watch outlives no stage, but starts before one). */
+  progress(text: string): void {
+    if (this.current) this.emit({ event: 'progress', stage: this.current, text });
   }
 
   private record(r: StageRecord): void {

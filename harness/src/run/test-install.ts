@@ -37,11 +37,11 @@ export { ALL_TIERS, type TestInstallOptions, type TestInstallResult } from './op
 
 export async function testInstall(opts: TestInstallOptions): Promise<TestInstallResult> {
   const { source, profile, profileReason } = await validateInput(opts);
-  opts.log(`profile: ${profile.name} (${profileReason})`);
   const sourceName = describeSource(source);
-  if ('detected' in source && source.detected) opts.log(`source: ${source.path} is ${source.detected}`);
   const run = await openRun(sourceName, source.kind === 'fixture' ? source.name : sourceName, opts);
-  const clock = new StageClock({ signal: opts.signal, log: opts.log, teardown: run.td, events: opts.events });
+  run.log(`profile: ${profile.name} (${profileReason})`);
+  if ('detected' in source && source.detected) run.log(`source: ${source.path} is ${source.detected}`);
+  const clock = new StageClock({ signal: opts.signal, log: run.log, teardown: run.td, events: run.events });
   const summary = newSummary({ source: sourceName, profile: profile.name, profileReason, installer: opts.installer, stages: clock.records, startedAt: run.startedAt });
   if ('detected' in source && source.detected) summary.sourceDetected = source.detected;
   let vm: Vm | undefined;
@@ -52,7 +52,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     // A fixture's rootfs is built once and cached, in a stage of its own with its own budget.
     const fx = source.kind === 'fixture' ? source.name : undefined;
     const fixture = fx ? await clock.run('fixture', 2 * fixtureBudgetMs(fx) + 300_000, (ctx) => buildFixture(fx, ctx), { cached: (v) => v.cached }) : undefined;
-    opts.log(`image: ${sourceName}`);
+    run.log(`image: ${sourceName}`);
     const image = await clock.run('image', profile.budgets.imageMs, (ctx) => prepareImage(source, fixture, run.runId, ctx.signal, run.ownImage), { cached: (v) => v.cached });
     summary.image = { ref: image.ref, digest: image.digest, id: image.id };
     const manifestPath = join(run.runDir, 'manifest.json');
@@ -63,7 +63,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     if (opts.pre !== false) await clock.run('pre', 60_000, async () => checkBeforeBoot(profile, image.manifest, probe, (t) => ownTests.push(...t)));
     const plan = planInstall(opts, profile, { ref: image.ref, hasBootc: probe.hasBootc, rootLabel: (await imageLabels(image.id))[ROOT_LABEL] });
     Object.assign(summary, { installer: plan.installer, rootLayout: plan.rootLayout, luks: plan.luks, placement: plan.placement });
-    opts.log(`disk: installer ${plan.installer}`);
+    run.log(`disk: installer ${plan.installer}`);
     const got = await clock.run('disk', profile.budgets.diskMs, (ctx) => installDisk({ run, image, plan, profile, opts, ctx }), { cached: (v) => v.cached });
     const disk = got.disk;
     summary.diskKey = got.key;
@@ -71,7 +71,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const accel = await chooseAccel(opts.accel, disk.kernel.vmlinuz);
     const vcpus = vcpusFor({ accel: accel.accel, profileCpus: profile.vm.cpus, hostCores: availableParallelism(), vmsAtOnce: opts.vmsAtOnce ?? 1 });
     Object.assign(summary, { accel: accel.accel, accelReason: accel.reason, vcpus });
-    opts.log(`vm: ${accel.accel} (${accel.reason}), ${vcpus.count} vCPU${vcpus.count === 1 ? '' : 's'} (${vcpus.why})`);
+    run.log(`vm: ${accel.accel} (${accel.reason}), ${vcpus.count} vCPU${vcpus.count === 1 ? '' : 's'} (${vcpus.why})`);
     const scratch = createScratchDisks(run.work, profile.vm.scratchDisks);
     const privateKeyPath = join(run.work, 'id_ed25519');
     const booted = await bootGuest({
@@ -86,7 +86,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       scratchDisks: scratch.host,
       privateKeyPath,
       signal: opts.signal,
-      log: opts.log,
+      log: run.log,
       onRetry: (r) => (summary.retries = [...(summary.retries ?? []), r]),
       onVm: (v) => (vm = v),
     }).catch((e) => {
@@ -97,7 +97,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const { machine, port } = booted;
     const release = (await machine.succeed('uname -r')).trim();
     summary.kernel = { release, tier: kernelTierOf(release) };
-    opts.log(`session: ready, kernel ${release} (${summary.kernel.tier} tier)`);
+    run.log(`session: ready, kernel ${release} (${summary.kernel.tier} tier)`);
     // What the suites expect: the profile's, plus what this run did (an encrypted root, a composefs layout).
     const context: RunContext = {
       runId: run.runId,
@@ -125,7 +125,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     else {
       await clock.run('shutdown', profile.budgets.shutdownMs + 5_000, async () => {
         const how = await booted.vm.shutdown(profile.budgets.shutdownMs, () => machine.exec('systemctl poweroff --no-block', 10_000));
-        if (how !== 'asked') opts.log(how === 'acpi' ? 'shutdown: the guest ignored systemctl poweroff; powered off by the ACPI button' : 'shutdown: guest did not power off in time; killed');
+        if (how !== 'asked') run.log(how === 'acpi' ? 'shutdown: the guest ignored systemctl poweroff; powered off by the ACPI button' : 'shutdown: guest did not power off in time; killed');
       }).finally(() => machine.close());
     }
     const recorded = readTests(join(run.runDir, 'tests.json'));
@@ -136,11 +136,11 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
   } finally {
     const errors = await run.td.run();
     if (errors.length && !failure) failure = new InfraError('shutdown', errors.map((x) => x.message).join('; '));
-    else for (const x of errors) opts.log(`teardown: ${x.message}`);
+    else for (const x of errors) run.log(`teardown: ${x.message}`);
   }
 
   summary.tests = [...ownTests, ...readTests(join(run.runDir, 'tests.json'))];
-  for (const t of summary.tests) emitter(opts.events)({ event: 'test', id: t.id, tier: t.tier, status: t.status, ...(t.error ? { error: t.error } : {}) });
+  for (const t of summary.tests) emitter(run.events)({ event: 'test', id: t.id, tier: t.tier, status: t.status, ...(t.error ? { error: t.error } : {}) });
   const j = judgeRun(summary.tests, opts.tiers, opts.tiersExplicit ?? false, failure);
   Object.assign(summary, { tiers: j.tiers, verdict: j.verdict, exitCode: j.exitCode, finishedAt: new Date().toISOString() }, j.error ? { error: j.error } : {});
   writeReport(run.reports, run.runId, summary);

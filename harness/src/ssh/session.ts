@@ -1,6 +1,7 @@
 // One authenticated SSH connection to the guest. The host key is pinned: the first
 // connect of a run records it, every later connect (after a reboot too) must match.
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import { AssertionFailure, InfraError } from '../errors.js';
 import { withDeadline } from '../util/deadline.js';
@@ -16,6 +17,8 @@ export interface ConnectOptions {
   timeoutMs: number;
   /** Aborting ends a connect in progress (the wait it belonged to is over). */
   signal?: AbortSignal;
+  /** A connection already open to the guest's sshd (openSshSocket): the handshake runs on it. */
+  sock?: Socket;
 }
 
 export class HostKeyMismatch extends AssertionFailure {
@@ -59,6 +62,7 @@ export class Session {
         port: opts.port,
         username: 'root',
         privateKey: readFileSync(opts.privateKeyPath),
+        ...(opts.sock ? { sock: opts.sock } : {}),
         readyTimeout: opts.timeoutMs,
         keepaliveInterval: 5000,
         keepaliveCountMax: 6,

@@ -19,6 +19,8 @@ export interface RunOptions {
   /** Text or binary stdout; binary returns latin1 so bytes survive. */
   encoding?: 'utf8' | 'latin1';
   signal?: AbortSignal;
+  /** Each line of stderr as it comes (a long tool's progress); stderr is still returned whole. */
+  onStderrLine?: (line: string) => void;
 }
 
 /** Runs a tool to completion; never throws on a non-zero exit (inspect exitCode). */
@@ -38,6 +40,7 @@ export async function run(argv: readonly string[], opts: RunOptions): Promise<Ex
       timeout: opts.timeoutMs,
       encoding: opts.encoding === 'latin1' ? 'latin1' : 'utf8',
       maxBuffer: 512 * 1024 * 1024,
+      ...(opts.onStderrLine ? { stderr: [lineTap(opts.onStderrLine)] } : {}),
       // A cancellable tool gets its own process group, and cancelling stops the whole group:
       // tools like mmdebstrap fork workers that outlive a SIGTERM to the parent alone and
       // hold its pipes open.
@@ -60,6 +63,14 @@ export async function run(argv: readonly string[], opts: RunOptions): Promise<Ex
     if (err instanceof InfraError) throw err;
     throw new InfraError(opts.stage, `${file}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** An execa line transform that hands each line on unchanged and tells `see` of it. */
+function lineTap(see: (line: string) => void) {
+  return function* (line: unknown) {
+    see(String(line));
+    yield line;
+  };
 }
 
 /** Runs a tool and throws an InfraError naming the command and its stderr when it fails. */

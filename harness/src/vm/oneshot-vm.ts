@@ -34,6 +34,8 @@ export interface OneshotVmSettings {
   firmware: { code: string; varsTemplate: string };
   /** Epoch ms by which the VM must have ended: the caller's stage deadline less room for its own teardown. */
   deadline: number;
+  /** Where the VM's console goes (the report keeps it); default: the work directory. */
+  consoleLog?: string;
   log?: (line: string) => void;
 }
 
@@ -100,7 +102,7 @@ export async function runOneshotVm(o: OneshotVmOptions): Promise<OneshotVmResult
   const started = Date.now();
   const dir = o.workDir;
   const td = new Teardown();
-  const consoleLog = join(dir, `${PREFIX}console.log`);
+  const consoleLog = o.consoleLog ?? join(dir, `${PREFIX}console.log`);
   const resultFile = join(dir, `${PREFIX}result.txt`);
   try {
     const shares = await startShares(o, td);
