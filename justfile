@@ -52,6 +52,10 @@ soak-interrupt N="20":
 bench:
     npx tsx harness/scripts/bench.ts
 
+# What matrix --jobs should default to: two warm rows one VM at a time, then two at once (reports/bench-jobs.json).
+bench-jobs:
+    npx tsx harness/scripts/bench-jobs.ts
+
 # Every local fixture profile (one per kernel compat tier) and one report with a row per tier.
 matrix *ARGS:
     {{harness}} matrix {{ARGS}}

@@ -26,3 +26,26 @@ t.test("sshd listening to ready, split at the guest's own acceptance of the key"
   t.equal(p.sshdToAuthMs, 2_037, 'of which the guest took this long to accept the key');
   t.equal(bootProfile({ vmStartedAt: 0, kernelAt: 10_000, readyAt: 34_270 }, journal.split('\n')[0]).sshdToAuthMs, undefined, 'no acceptance in the journal: not guessed');
 });
+
+t.test("the slowest units: systemd's own Starting/Started lines of the first boot, longest first", async (t) => {
+  const { slowestUnits } = await import('../src/report/boot-profile.js');
+  const journal = [
+    '[    1.000000] vm systemd[1]: Starting systemd-networkd.service - Network Configuration...',
+    '[    1.100000] vm systemd[1]: Mounting tmp.mount - Temporary Directory /tmp...',
+    '[    1.200000] vm systemd[1]: Mounted tmp.mount - Temporary Directory /tmp.',
+    '[    2.000000] vm systemd[1]: Starting e2scrub_reap.service - Remove Stale Online ext4 Metadata Check Snapshots...',
+    '[    4.500000] vm systemd[1]: Started systemd-networkd.service - Network Configuration.',
+    '[    9.000000] vm systemd[1]: Finished e2scrub_reap.service - Remove Stale Online ext4 Metadata Check Snapshots.',
+    '[    9.100000] vm systemd[1]: Starting never-done.service - Still going...',
+    '[    9.200000] vm systemd[1]: Started session-1.scope - Session 1 of User root.',
+    '-- Boot 0b5e7a1c --',
+    '[    1.000000] vm systemd[1]: Starting late.service - After the reboot...',
+    '[   99.000000] vm systemd[1]: Started late.service - After the reboot.',
+  ].join('\n');
+  t.same(slowestUnits(journal, 10), [
+    { unit: 'e2scrub_reap.service', ms: 7_000 },
+    { unit: 'systemd-networkd.service', ms: 3_500 },
+    { unit: 'tmp.mount', ms: 100 },
+  ], 'longest first; a unit still starting or never announced is not timed; the second boot is not the boot profiled');
+  t.same(slowestUnits(journal, 1), [{ unit: 'e2scrub_reap.service', ms: 7_000 }], 'cut to n');
+});

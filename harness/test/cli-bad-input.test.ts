@@ -43,6 +43,7 @@ const cases: [string, string[], RegExp, Record<string, string>?][] = [
   ['bootc installer without bootc', ['test-install', withKernel, '--installer', 'bootc'], /--installer bootc: .* has no \/usr\/bin\/bootc/],
   ['missing host tool', ['test-install', withKernel], /missing host tools? .*\(install Debian package .*buildah/, { PATH: join(tmp, 'empty') }],
   ['unknown command', ['frobnicate'], /unknown command "frobnicate"/],
+  ['a matrix row that is not one', ['matrix', '--rows', 'trixie,no-such-row'], /--rows: no-such-row is not a matrix row \(rows: .*trixie/],
   ['negative tier', ['test-install', '--tier', '-1'], /unknown tier "-1"/],
   ['a rootfs named after a bootc profile, without bootc', ['test-install', snow], /profile snow \(the source's name "snow"\) installs with bootc, but .*output\/snow has no \/usr\/bin\/bootc/],
   ['missing containers-storage image', ['test-install', 'containers-storage:localhost/bootc-harness/no-such-image:1'], /containers-storage: no image localhost\/bootc-harness\/no-such-image:1/],

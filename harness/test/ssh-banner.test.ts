@@ -2,7 +2,6 @@
 import t from 'tap';
 import { createServer, type Server } from 'node:net';
 import { readSshBanner } from '../src/ssh/banner.js';
-import { matrixTable } from '../src/run/matrix.js';
 
 function serve(onConnection: (sock: import('node:net').Socket) => void): Promise<{ server: Server; port: number }> {
   return new Promise((resolve) => {
@@ -38,15 +37,4 @@ t.test('silence is reported with the budget', async (t) => {
     server.close();
   });
   t.match(await readSshBanner(port, 300), { closed: /no SSH identification within 300 ms/ });
-});
-
-t.test('matrixTable has a row per profile with kernel and tier', async (t) => {
-  const table = matrixTable([
-    { profile: 'bookworm', expectedTier: 'rhel9', kernel: { release: '6.1.0-50-amd64', tier: 'rhel9' }, verdict: 'passed', exitCode: 0, passed: 9, failed: 0, skipped: 3, report: 'r1' },
-    { profile: 'trixie', expectedTier: 'pre-6.15', kernel: { release: '', tier: '' }, verdict: 'error', exitCode: 3, passed: 0, failed: 0, skipped: 0, report: 'r2' },
-  ]);
-  const lines = table.trim().split('\n');
-  t.equal(lines.length, 4, 'header, rule, two rows');
-  t.match(lines[2], /^\| bookworm \| 6\.1\.0-50-amd64 \| rhel9 \| passed \| 9 \| 0 \| 3 \| r1 \|$/);
-  t.match(lines[3], /^\| trixie \| - \| pre-6\.15 \| error \|/, 'a run that never booted shows the expected tier');
 });

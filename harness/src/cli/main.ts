@@ -34,7 +34,7 @@ const USAGE = `usage:
   bootc-harness package ROOTFS IMAGE [--label K=V]...
   bootc-harness manifest ROOTFS|IMAGE
   bootc-harness fixtures build [NAME...] [--jobs N]   # no NAME: every fixture
-  bootc-harness matrix [--tier 0,1,..] [--jobs N] [--accel auto|kvm|tcg] [--report DIR]   # every ci.matrix profile (local fixtures)
+  bootc-harness matrix [--tier 0,1,..] [--jobs N] [--rows P,..] [--accel auto|kvm|tcg] [--report DIR]   # every ci.matrix profile (local fixtures), or those named
   bootc-harness matrix --list [--upstream]           # the CI rows as JSON: local ones, or the upstream bootc images (ci.upstream)`;
 
 async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<number> {
@@ -130,7 +130,7 @@ async function cmdManifest(args: string[]): Promise<number> {
 }
 
 async function cmdMatrix(args: string[], signal: AbortSignal): Promise<number> {
-  const { values, positionals } = parse(args, { tier: { type: 'string' }, accel: { type: 'string' }, report: { type: 'string' }, list: { type: 'boolean' }, upstream: { type: 'boolean' }, jobs: { type: 'string' } });
+  const { values, positionals } = parse(args, { tier: { type: 'string' }, accel: { type: 'string' }, report: { type: 'string' }, list: { type: 'boolean' }, upstream: { type: 'boolean' }, jobs: { type: 'string' }, rows: { type: 'string' } });
   if (positionals.length) throw new UsageError('matrix takes no SOURCE: it runs every profile marked ci.matrix');
   // Upstream rows pull registry images and need KVM: CI gates each on its own runner, a local run never includes them.
   if (values.upstream && !values.list) throw new UsageError('matrix --upstream only lists (with --list): each upstream row runs in CI as bootc-harness gate --profile P');
@@ -140,10 +140,11 @@ async function cmdMatrix(args: string[], signal: AbortSignal): Promise<number> {
     process.stdout.write(JSON.stringify(ciMatrix(profiles)) + '\n');
     return EXIT.passed;
   }
-  const jobs = values.jobs === undefined ? 1 : Number(values.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a whole number from 1, got "${values.jobs}"`);
+  const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new UsageError(`--jobs must be a whole number from 1, got "${values.jobs}"`);
   const r = await runMatrix({
-    jobs,
+    ...(jobs !== undefined ? { jobs } : {}),
+    ...(values.rows !== undefined ? { rows: (values.rows as string).split(',').map((x) => x.trim()).filter(Boolean) } : {}),
     tiers: parseTiers(values.tier as string | undefined),
     installer: 'auto',
     accel: oneOf('accel', values.accel as string | undefined, ['auto', 'kvm', 'tcg'] as const, 'auto'),

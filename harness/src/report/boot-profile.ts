@@ -45,3 +45,21 @@ export function bootProfile(t: BootTimeline, journal: string | undefined): BootP
   if (listening !== undefined && accepted !== undefined && accepted >= listening) out.sshdToAuthMs = accepted - listening;
   return out;
 }
+
+/**
+ * Pure: the units that took longest to start in the journal's first boot, from systemd's own
+ * "Starting X..." and "Started X"/"Finished X" (or "Mounting"/"Mounted") lines: what
+ * `systemd-analyze blame` shows, without asking systemd again (seconds under TCG).
+ */
+export function slowestUnits(journal: string, n: number): { unit: string; ms: number }[] {
+  const firstBoot = journal.split(/^-- Boot /m)[0]!;
+  const began = new Map<string, number>();
+  const took = new Map<string, number>();
+  const line = /^\[\s*(\d+\.\d+)\] \S+ systemd\[1\]: (Starting|Started|Finished|Mounting|Mounted|Failed to start) (\S+?)(?: - |\.\.\.|\.$| |$)/gm;
+  for (const m of firstBoot.matchAll(line)) {
+    const [at, verb, unit] = [Math.round(Number(m[1]) * 1000), m[2]!, m[3]!];
+    if (verb === 'Starting' || verb === 'Mounting') began.set(unit, at);
+    else if (began.has(unit) && !took.has(unit)) took.set(unit, at - began.get(unit)!);
+  }
+  return [...took].map(([unit, ms]) => ({ unit, ms })).sort((a, b) => b.ms - a.ms || a.unit.localeCompare(b.unit)).slice(0, n);
+}

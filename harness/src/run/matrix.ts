@@ -2,8 +2,9 @@
 // compat tier) through test-install, and one report with a row per kernel tier.
 // Upstream rows (ci.upstream: registry images) are only listed, for CI to gate.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { describeError } from '../errors.js';
+import { UsageError, describeError } from '../errors.js';
 import { KERNEL_TIERS, listProfiles, loadProfile, type Profile } from '../profile/profile.js';
 import { pointLatest, type Summary } from '../report/summary.js';
 import { reportsDir } from '../util/paths.js';
@@ -92,6 +93,24 @@ export function ciMatrix(profiles: readonly Profile[]): CiRow[] {
   }));
 }
 
+/**
+ * Pure: how many rows run at once unless --jobs says: one VM per two host cores, as the test
+ * lanes (scripts/test-all.ts). Measured on 2 cores under TCG (just bench-jobs): two 1-vCPU VMs
+ * at once took 0.93x the time of one 2-vCPU VM at a time, inside the spread of one row's own
+ * boot between identical runs (34-42 s), while each guest's boot took 1.6-1.7x as long.
+ */
+export function defaultMatrixJobs(hostCores: number): number {
+  return Math.max(1, Math.floor(hostCores / 2));
+}
+
+/** Pure: the rows asked for (--rows), in matrix order; a name that is no matrix row is bad input. */
+export function chooseRows(profiles: readonly Profile[], names: readonly string[] | undefined): Profile[] {
+  if (!names) return [...profiles];
+  const unknown = names.filter((n) => !profiles.some((p) => p.name === n));
+  if (unknown.length) throw new UsageError(`--rows: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not a matrix row (rows: ${profiles.map((p) => p.name).join(', ')})`);
+  return profiles.filter((p) => names.includes(p.name));
+}
+
 /** Pure: one markdown table, a row per kernel tier. */
 export function matrixTable(rows: readonly MatrixRow[]): string {
   const head = '| profile | kernel | compat tier | verdict | passed | failed | skipped | report |\n|---|---|---|---|---|---|---|---|';
@@ -99,12 +118,12 @@ export function matrixTable(rows: readonly MatrixRow[]): string {
   return [head, ...body].join('\n') + '\n';
 }
 
-export async function runMatrix(opts: Omit<TestInstallOptions, 'source' | 'profile'> & { jobs?: number }): Promise<{ exitCode: number; dir: string; rows: MatrixRow[] }> {
-  const profiles = await matrixProfiles();
+export async function runMatrix(opts: Omit<TestInstallOptions, 'source' | 'profile'> & { jobs?: number; rows?: readonly string[] }): Promise<{ exitCode: number; dir: string; rows: MatrixRow[] }> {
+  const profiles = chooseRows(await matrixProfiles(), opts.rows);
   const rows: MatrixRow[] = new Array(profiles.length);
   // Rows run `jobs` at a time, each its own run (own VM, port, work dir); the table keeps kernel-tier
   // order. The VMs running at once share the host's cores (under TCG, fewer vCPUs each: vm/vcpus.ts).
-  const jobs = Math.max(1, Math.min(opts.jobs ?? 1, profiles.length));
+  const jobs = Math.max(1, Math.min(opts.jobs ?? defaultMatrixJobs(availableParallelism()), profiles.length));
   let next = 0;
   const worker = async () => {
     while (next < profiles.length && !opts.signal.aborted) {

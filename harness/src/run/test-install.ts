@@ -120,7 +120,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, (ctx) => runSuites(contextPath, run.runDir, { tiers: opts.tiers }, profile.budgets.testMs, ctx.signal, opts.json ?? false));
 
     // The journal for the report; then a clean power-off, or (--keep) the VM handed over.
-    summary.boot = bootProfile(booted.timeline, await saveJournal(machine, run.runDir));
+    summary.boot = bootProfile(booted.timeline, await saveJournal(machine, run.runDir, booted.criticalChain));
     if (opts.keep) summary.kept = await keepVm(run, clock, booted, { privateKeyPath, contextPath });
     else {
       await clock.run('shutdown', profile.budgets.shutdownMs + 5_000, async () => {
