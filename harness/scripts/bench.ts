@@ -1,13 +1,16 @@
 // `just bench`: speed targets live here, not in timed tests. On the default fixture, in one run:
-//   cold     no caches for the image: its fixture image repackaged, its disk installed afresh
+//   cold     no caches for the image: its fixture rootfs rebuilt (packages from the download
+//            cache: the mirror is not the image), its image packaged, its disk installed
+//   cold, rootfs kept   the same with the rootfs kept: what a user's own rootfs directory
+//            (output/snow) costs cold; also fills the disk cache
 //   warm     the same input again: every cache hits
 //   baseline the warm run's disk booted by plain QEMU with the same firmware, and `ssh` tried
 //            every 2 s until it answers, as a bash harness does
 // It writes reports/bench.json with every figure and the ratios, prints them, and exits 1
-// when a target is missed. The fixture's rootfs itself is built once beforehand (not timed).
+// when a target is missed.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import getPort from 'get-port';
 import { qemuArgs, OVMF_CODE_CANDIDATES, OVMF_VARS_CANDIDATES } from '../src/vm/qemu-args.js';
 import { Swtpm } from '../src/vm/swtpm.js';
@@ -69,12 +72,19 @@ async function baseline(diskKey: string): Promise<number> {
 
 const built = cli(['fixtures', 'build', 'trixie']);
 if (built.status !== 0) throw new Error(built.stderr);
-// Cold: the fixture's image removed (repackaged), the disk installed afresh and not cached.
-for (const line of spawnSync('buildah', ['images', '--format', '{{.Name}}:{{.Tag}}'], { encoding: 'utf8' }).stdout.split('\n')) {
-  if (line.startsWith('localhost/bootc-harness/trixie:')) spawnSync('buildah', ['rmi', line]);
-}
+const fixtureDir = dirname(built.stdout.trim().split(' ')[0]!);
+const removeImages = () => {
+  for (const line of spawnSync('buildah', ['images', '--format', '{{.Name}}:{{.Tag}}'], { encoding: 'utf8' }).stdout.split('\n')) {
+    if (line.startsWith('localhost/bootc-harness/trixie:')) spawnSync('buildah', ['rmi', line]);
+  }
+};
+// Cold: nothing of the image cached: its rootfs rebuilt, its image repackaged, its disk installed.
+removeImages();
+rmSync(fixtureDir, { recursive: true, force: true });
 const cold = runOnce('cold', ['--no-disk-cache']);
-runOnce('fill', []); // fills the disk cache (not a figure: warm is the run after it)
+// Cold with the rootfs kept (a user's own directory): repackaged, installed, the disk cached.
+removeImages();
+const coldRootfsKept = runOnce('cold, rootfs kept', []);
 const warm = runOnce('warm', []);
 const baseMs = await baseline(warm.summary.diskKey!);
 console.log(`baseline: plain QEMU to a working ssh in ${(baseMs / 1000).toFixed(1)} s`);
@@ -84,6 +94,7 @@ const boot = w.boot!;
 const testsMs = stage(w, 'suites');
 const figures = {
   coldMs: cold.wallMs,
+  coldRootfsKeptMs: coldRootfsKept.wallMs,
   warmMs: warm.wallMs,
   warmImageDiskVmMs: stage(w, 'image') + stage(w, 'pre') + stage(w, 'disk') + stage(w, 'vm'),
   warmBootToReadyMs: boot.vmToReadyMs,
@@ -98,6 +109,7 @@ const ratios = {
   bootToReadyOverBaseline: figures.warmBootToReadyMs / baseMs,
   warmOverBaselinePlusTests: figures.warmMs / (baseMs + testsMs),
   warmOverCold: figures.warmMs / figures.coldMs,
+  warmOverColdRootfsKept: figures.warmMs / figures.coldRootfsKeptMs,
 };
 const targets: [string, boolean][] = [
   ['warm image + disk + vm stages <= 5 s', figures.warmImageDiskVmMs <= 5_000],

@@ -11,6 +11,23 @@ import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { Machine } from '../src/machine.js';
 
+/** ssh2's Server as the guest's sshd: key auth, one exec answering with the boot id. */
+function fakeSshd(dir: string, bootId: string): InstanceType<typeof ssh2.Server> {
+  const sshd = new ssh2.Server({ hostKeys: [readFileSync(join(dir, 'host'))] }, (client) => {
+    client.on('authentication', (ctx) => (ctx.method === 'publickey' ? ctx.accept() : ctx.reject(['publickey'])));
+    client.on('session', (accept) =>
+      accept().on('exec', (acc) => {
+        const ch = acc();
+        ch.write(`${bootId}\n`);
+        ch.exit(0);
+        ch.end();
+      }),
+    );
+    client.on('error', () => undefined);
+  });
+  return sshd;
+}
+
 t.test('a hung connection before sshd is up does not hold readiness past sshd', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bh-ready-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -31,21 +48,8 @@ t.test('a hung connection before sshd is up does not hold readiness past sshd', 
       // Stops listening at once; the connections it holds stay open and silent, as user-mode
       // networking's do (close's callback would wait for them: not waited for).
       silent.close();
-      {
-        sshd = new ssh2.Server({ hostKeys: [readFileSync(join(dir, 'host'))] }, (client) => {
-          client.on('authentication', (ctx) => (ctx.method === 'publickey' ? ctx.accept() : ctx.reject(['publickey'])));
-          client.on('session', (accept) =>
-            accept().on('exec', (acc) => {
-              const ch = acc();
-              ch.write('0b5e7a1c-boot\n');
-              ch.exit(0);
-              ch.end();
-            }),
-          );
-          client.on('error', () => undefined);
-        });
-        sshd.listen(port, '127.0.0.1', () => resolve());
-      }
+      sshd = fakeSshd(dir, '0b5e7a1c-boot');
+      sshd.listen(port, '127.0.0.1', () => resolve());
     }, 2_000),
   );
   // 12 s: well past sshd coming up (2 s), well short of the handshake timeout (20 s) a hung first try would wait out.
@@ -61,18 +65,7 @@ t.test('the connection that heard the identification carries the handshake: the 
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   for (const k of ['host', 'client']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, k)]);
   let connections = 0;
-  const sshd = new ssh2.Server({ hostKeys: [readFileSync(join(dir, 'host'))] }, (client) => {
-    client.on('authentication', (ctx) => (ctx.method === 'publickey' ? ctx.accept() : ctx.reject(['publickey'])));
-    client.on('session', (accept) =>
-      accept().on('exec', (acc) => {
-        const ch = acc();
-        ch.write('one-connection-boot\n');
-        ch.exit(0);
-        ch.end();
-      }),
-    );
-    client.on('error', () => undefined);
-  });
+  const sshd = fakeSshd(dir, 'one-connection-boot');
   sshd.on('connection', () => connections++);
   await new Promise<void>((r) => sshd.listen(0, '127.0.0.1', r));
   t.teardown(() => sshd.close());
