@@ -15,6 +15,10 @@ export interface MachineOptions {
   bootMs: number;
   /** Settles (rejects) when waiting is pointless: QEMU exited, fatal console line. */
   race?: () => Promise<never>;
+  /** The first attempt waits for this (the guest's NIC came up): before it an attempt can only
+   *  hang, and user-mode networking keeps retrying a hung one's SYN after it was given up, which
+   *  the guest answers once sshd listens, with an sshd-session started for nothing. */
+  notBefore?: () => Promise<unknown>;
 }
 
 export type { ExecResult };
@@ -73,7 +77,10 @@ export class Machine {
     };
     try {
       // A refused connection costs the guest nothing; a late look costs the run up to the backoff.
-      const ready = poll(attempt, { what, budgetMs: opts.bootMs, initialDelayMs: 250, maxDelayMs: 250, signal: stop.signal });
+      const started = Date.now();
+      const ready = (opts.notBefore?.() ?? Promise.resolve()).then(() =>
+        poll(attempt, { what, budgetMs: Math.max(1_000, opts.bootMs - (Date.now() - started)), initialDelayMs: 250, maxDelayMs: 250, signal: stop.signal }),
+      );
       const { session, bootId } = await (opts.race ? Promise.race([ready, opts.race()]) : ready);
       return new Machine(session, { ...opts, hostKey: session.hostKey }, bootId);
     } finally {

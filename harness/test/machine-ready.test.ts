@@ -75,3 +75,22 @@ t.test('the connection that heard the identification carries the handshake: the 
   t.equal(connections, 1, 'one TCP connection in all');
   machine.close();
 });
+
+t.test('no attempt before the guest can answer: the first waits for notBefore (the NIC up)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bh-ready-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const k of ['host', 'client']) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, k)]);
+  const sshd = fakeSshd(dir, 'gated-boot');
+  const connectedAt: number[] = [];
+  sshd.on('connection', () => connectedAt.push(Date.now()));
+  await new Promise<void>((r) => sshd.listen(0, '127.0.0.1', r));
+  t.teardown(() => sshd.close());
+  const port = (sshd.address() as { port: number }).port;
+  let nicUpAt = 0;
+  const nicUp = () => new Promise<void>((resolve) => setTimeout(() => ((nicUpAt = Date.now()), resolve()), 800));
+  const machine = await Machine.waitReady({ port, privateKeyPath: join(dir, 'client'), bootMs: 10_000, notBefore: nicUp });
+  t.equal(machine.bootId, 'gated-boot');
+  t.equal(connectedAt.length, 1, 'one connection');
+  t.ok(nicUpAt > 0 && connectedAt[0]! >= nicUpAt, 'made only once the NIC was up');
+  machine.close();
+});

@@ -115,7 +115,7 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
         guestFallsSilent(theVm, port, SILENCE_MS, bootWatch.signal),
       ]);
     const machine = await clock
-      .run('session', profile.budgets.bootMs + 5_000, (ctx) => Machine.waitReady({ port, privateKeyPath: i.privateKeyPath, bootMs: profile.budgets.bootMs, race: () => Promise.race([race(), rejectOnAbort(ctx.signal)]) }), {
+      .run('session', profile.budgets.bootMs + 5_000, (ctx) => Machine.waitReady({ port, privateKeyPath: i.privateKeyPath, bootMs: profile.budgets.bootMs, race: () => Promise.race([race(), rejectOnAbort(ctx.signal)]), notBefore: () => nicUpOrLogin(theVm, bootWatch.signal) }), {
         consoleTail: () => theVm.console.tail(),
       })
       .finally(() => bootWatch.abort());
@@ -137,6 +137,23 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
       appendFileSync(run.consoleLog, `\n=== bootc-harness: boot attempt 2 (the first failed: ${r.reason}) ===\n`);
     },
   });
+}
+
+/** How long a boot may go without its NIC coming up (or a login prompt) before SSH is tried anyway. */
+export const NIC_UP_FALLBACK_MS = 60_000;
+
+/**
+ * The guest's NIC came up (vm.nicUp), or the console shows a login prompt, or a minute passed:
+ * whichever first. The latter two cover a guest whose NIC never reports its receive filter;
+ * its boot is then waited for as before, by attempts.
+ */
+function nicUpOrLogin(vm: Vm, signal: AbortSignal): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const fallback = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, NIC_UP_FALLBACK_MS);
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  return Promise.race([vm.nicUp(), vm.console.waitFor(/\blogin: *$/), fallback]).finally(() => clearTimeout(timer));
 }
 
 /** A passphrase prompt on a disk whose key is sealed to the TPM means the TPM would not unseal it. */

@@ -90,6 +90,24 @@ export class Vm {
     });
   }
 
+  /**
+   * Settles when the guest first brings its NIC up: virtio-net reports the guest setting its
+   * receive filter (QMP NIC_RX_FILTER_CHANGED), which Linux does as the link goes up. Until
+   * then nothing in the guest can answer a connection.
+   */
+  nicUp(): Promise<void> {
+    return new Promise((resolve) => {
+      const qmp = this.qmp;
+      if (!qmp) return;
+      const on = (event: string) => {
+        if (event !== 'NIC_RX_FILTER_CHANGED') return;
+        qmp.off('event', on);
+        resolve();
+      };
+      qmp.on('event', on);
+    });
+  }
+
   /** QEMU's own view of the guest (QMP query-status: running, paused, guest-panicked, internal-error, ...). */
   async status(): Promise<string> {
     if (!this.qmp) return 'no monitor';
