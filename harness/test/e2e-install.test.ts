@@ -3,7 +3,7 @@
 // way through the release gate, so the two runs also prove they do not collide (ports,
 // dirs, names, disks).
 //
-// Boots: two, at the same time, on purpose: not colliding is the question. The default
+// Boots: two at the same time, on purpose (not colliding is the question), and a third. The default
 // run is the main job as users run it (`test-install`), with --keep: its VM then answers
 // every later question about the same image booted the same way, in seconds each:
 // `ssh RUN`, `suites RUN --tier 1`, the suites under a profile that expects what the
@@ -11,7 +11,8 @@
 // name it; under test-install its pre checks would stop it before any boot), and
 // `gate --run` of the run's report (tiers 0, 1 passed; tier 3 not tested). `stop RUN`
 // then leaves nothing. The directory run is `gate SOURCE`: the gate's own run, on a terminal
-// (a pty, as a person at a terminal runs it: the live view), the other piped. The matrix
+// (a pty, as a person at a terminal runs it: the live view), the other piped; the same
+// directory once more boots from the image and disk caches (a third boot). The matrix
 // row of the same fixture (e2e-tier4) asks another question (tier 4 not applicable, the
 // kernel tier row) through another command, so it keeps its own boot.
 import t from 'tap';
@@ -159,6 +160,19 @@ t.test('two runs at once: the default fixture and a rootfs directory', { skip: !
     t.match(r.stdout, /luks\.root-on-crypt: skipped \(the profile does not expect a LUKS2 root unlocked by TPM2\)/, 'and why');
     t.match(r.stdout, /^ {2}kernel {2}6\.12\./m);
     t.match(r.stdout, /^ {2}image {3}localhost\/bootc-harness\/trixie:\S+ sha256:[0-9a-f]{64}/m, 'the image and its digest');
+  });
+
+  t.test('the same directory again: its image and its disk come from the caches', async (t) => {
+    // Keyed by the tree's manifest and every entry's identity (image/dir-key.ts): unchanged, it
+    // is not packaged again, and its disk (keyed by the image) is not installed again.
+    const again = await cli(['test-install', rootfs, '--tier', '0']);
+    t.equal(again.code, 0, `exit 0\n${again.stderr.slice(-2000)}`);
+    const s = summaryOf(again);
+    const first = JSON.parse(readFileSync(join(/^ {2}report {2}(\S+)$/m.exec(dir.stdout)![1]!, 'summary.json'), 'utf8')) as Summary;
+    t.equal(s.stages.find((x) => x.name === 'image')?.cached, true, 'image: cached');
+    t.equal(s.stages.find((x) => x.name === 'disk')?.cached, true, 'disk: cached');
+    t.equal(s.image.id, first.image.id, "the gate run's image");
+    t.equal(s.diskKey, first.diskKey, "and the gate run's disk");
   });
 
   t.test('stop RUN powers it off and leaves nothing', async (t) => {

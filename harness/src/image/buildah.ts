@@ -52,6 +52,12 @@ export async function commit(container: string, image: string, labels: Record<st
   return r.stdout.trim();
 }
 
+/** Every tag of one repository (name without tag) in containers-storage, as name:tag. */
+export async function imagesOf(repository: string): Promise<string[]> {
+  const r = await run(['buildah', 'images', '--noheading', '--format', '{{.Name}}:{{.Tag}}'], S);
+  return r.exitCode === 0 ? r.stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith(`${repository}:`)) : [];
+}
+
 export async function removeImage(id: string): Promise<void> {
   await run(['buildah', 'rmi', id], S);
 }

@@ -15,10 +15,11 @@ export interface PackagedImage {
   sourceManifest: Manifest;
 }
 
-export async function packageRootfs(rootfs: string, image: string, labels: Record<string, string>, runId: string, signal?: AbortSignal): Promise<PackagedImage> {
+/** `manifest`: the rootfs's, when the caller has just taken it. */
+export async function packageRootfs(rootfs: string, image: string, labels: Record<string, string>, runId: string, signal?: AbortSignal, manifest?: Manifest): Promise<PackagedImage> {
   const td = new Teardown();
   try {
-    const sourceManifest = await takeManifest(rootfs);
+    const sourceManifest = manifest ?? (await takeManifest(rootfs));
     const ctr = await mountedContainer('scratch', `bh-${runId}-pkg`, td);
     await runChecked(['cp', '-a', `${rootfs}/.`, `${ctr.mountpoint}/`], { stage: 'image', signal });
     const id = await commit(ctr.name, image, labels, signal);

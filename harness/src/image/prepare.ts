@@ -1,11 +1,15 @@
 // The image stage: whatever the SOURCE, an image in containers-storage, its id, and the
 // manifest of the tree it was made from (the independent expectation tier 1 compares with).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
 import type { BuiltFixture } from '../fixtures/build.js';
 import { ROOT_LABEL } from '../fixtures/recipe.js';
-import { importImage, imageDigest, imageId } from './buildah.js';
+import { importImage, imageDigest, imageId, imagesOf, removeImage } from './buildah.js';
+import { dirImageKey, treeIdentity } from './dir-key.js';
+import { takeManifest } from './manifest.js';
+import { cacheDir } from '../util/paths.js';
 import type { Manifest } from './manifest.js';
 import { manifestOfImage, packageRootfs } from './package.js';
 import type { Source } from './source.js';
@@ -44,11 +48,28 @@ export async function prepareImage(source: Source, fx: BuiltFixture | undefined,
       return { ref, id: p.id, digest: p.digest, manifest: p.sourceManifest, kargs: fx.recipe.kargs, cached: false };
     }
     case 'dir': {
-      // A directory may change between runs: package it afresh, and drop the image afterwards.
-      const ref = `localhost/bootc-harness/${slug(source.path).toLowerCase()}:${runId.toLowerCase()}`;
-      const p = await packageRootfs(source.path, ref, {}, runId, signal);
-      own(p.id);
-      return { ref: p.ref, id: p.id, digest: p.digest, manifest: p.sourceManifest, kargs: [], cached: false };
+      // Keyed by what the directory holds and every entry's identity (image/dir-key.ts): the
+      // same tree twice packages once; one changed file makes another image (and disk).
+      const manifest = await takeManifest(source.path);
+      const key = dirImageKey(manifest, treeIdentity(source.path));
+      // Named by the directory's path, so that its older versions, and only they, are replaced.
+      const pathTag = createHash('sha256').update(resolve(source.path)).digest('hex').slice(0, 8);
+      const repo = `localhost/bootc-harness/dir-${slug(source.path).toLowerCase()}-${pathTag}`;
+      const ref = `${repo}:${key}`;
+      const record = join(cacheDir(), 'dir-images', `${key}.json`);
+      const id = await imageId(ref);
+      if (id && existsSync(record)) {
+        const saved = JSON.parse(readFileSync(record, 'utf8')) as { id: string };
+        if (saved.id === id) return { ref, id, digest: await imageDigest(id), manifest, kargs: [], cached: true };
+      }
+      const p = await packageRootfs(source.path, ref, {}, runId, signal, manifest);
+      mkdirSync(dirname(record), { recursive: true });
+      writeFileSync(record, JSON.stringify({ id: p.id, ref, path: resolve(source.path) }));
+      // One image per directory: the tree as it was before this change goes, and so do the
+      // images of directories that no longer exist (a build's temporary tree).
+      for (const old of await imagesOf(repo)) if (old !== ref) await removeImage(old);
+      await forgetVanishedDirs(dirname(record));
+      return { ref, id: p.id, digest: p.digest, manifest, kargs: [], cached: false };
     }
     case 'containers-storage': {
       const id = await imageId(source.ref);
@@ -63,5 +84,15 @@ export async function prepareImage(source: Source, fx: BuiltFixture | undefined,
       own(id);
       return { ref: local, id, digest: await imageDigest(id), manifest: await manifestOfImage(id, runId), kargs: [], cached: false };
     }
+  }
+}
+
+/** Removes the images (and records) of directory sources whose directory is gone. */
+async function forgetVanishedDirs(records: string): Promise<void> {
+  for (const f of readdirSync(records).filter((n) => n.endsWith('.json'))) {
+    const r = JSON.parse(readFileSync(join(records, f), 'utf8')) as { ref?: string; path?: string };
+    if (!r.path || existsSync(r.path)) continue;
+    if (r.ref) await removeImage(r.ref);
+    rmSync(join(records, f), { force: true });
   }
 }
