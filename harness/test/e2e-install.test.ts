@@ -83,7 +83,7 @@ t.test('two runs at once: the default fixture and a rootfs directory', { skip: !
     const suites = summary.tests.filter((x) => x.tier !== 'pre');
     t.ok(suites.length > 0 && suites.every((x) => x.tier === 'tier0' || x.tier === 'tier1'), 'only the selected tiers ran');
     t.same(summary.tests.filter((x) => x.tier === 'pre').map((x) => x.status), ['skipped', 'skipped', 'skipped', 'skipped', 'skipped'], 'the generic profile asks the pre checks nothing');
-    t.match(summary.image.ref, /^localhost\/bootc-harness\/rootfs:/);
+    t.match(summary.image.ref, /^localhost\/bootc-harness\/dir-rootfs-[0-9a-f]{8}:[0-9a-f]{16}$/, 'named for the directory, tagged with its content key');
     t.equal(summary.profile, 'generic', 'nothing names a profile for a directory called rootfs');
     t.match(summary.profileReason ?? '', /no profile is named "rootfs"/);
   });
