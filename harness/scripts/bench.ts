@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import getPort from 'get-port';
 import { qemuArgs, OVMF_CODE_CANDIDATES, OVMF_VARS_CANDIDATES } from '../src/vm/qemu-args.js';
 import { Swtpm } from '../src/vm/swtpm.js';
+import { imagesOf, removeImage } from '../src/image/buildah.js';
 import type { Summary } from '../src/report/summary.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
@@ -75,17 +76,15 @@ async function baseline(diskKey: string): Promise<number> {
 const built = cli(['fixtures', 'build', 'trixie']);
 if (built.status !== 0) throw new Error(built.stderr);
 const fixtureDir = dirname(built.stdout.trim().split(' ')[0]!);
-const removeImages = () => {
-  for (const line of spawnSync('buildah', ['images', '--format', '{{.Name}}:{{.Tag}}'], { encoding: 'utf8' }).stdout.split('\n')) {
-    if (line.startsWith('localhost/bootc-harness/trixie:')) spawnSync('buildah', ['rmi', line]);
-  }
+const removeImages = async () => {
+  for (const ref of await imagesOf('localhost/bootc-harness/trixie')) await removeImage(ref);
 };
 // Cold: nothing of the image cached: its rootfs rebuilt, its image repackaged, its disk installed.
-removeImages();
+await removeImages();
 rmSync(fixtureDir, { recursive: true, force: true });
 const cold = runOnce('cold', ['--no-disk-cache']);
 // Cold with the rootfs kept (a user's own directory): repackaged, installed, the disk cached.
-removeImages();
+await removeImages();
 const coldRootfsKept = runOnce('cold, rootfs kept', []);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const warms: ReturnType<typeof runOnce>[] = [];

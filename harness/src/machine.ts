@@ -145,7 +145,7 @@ export class Machine {
    * talking to a boot that is gone. Then connect again, to whatever boot now answers.
    */
   async reconnect(budgetMs: number): Promise<this> {
-    const alive = await withDeadline(this.session.exec('cat /proc/sys/kernel/random/boot_id', 5_000), 5_000, 'session check').catch(() => undefined);
+    const alive = await this.session.exec('cat /proc/sys/kernel/random/boot_id', 5_000).catch(() => undefined);
     if (alive?.exitCode === 0) return this;
     this.session.close();
     const next = await Machine.waitReady({ ...this.opts, hostKey: this.hostKey, bootMs: budgetMs }, 'SSH ready again (a test rebooted the guest)');

@@ -10,7 +10,7 @@ import type { CachedInstall } from '../install/disk-cache.js';
 import { Machine } from '../machine.js';
 import type { Profile } from '../profile/profile.js';
 import { clockRanAway, guestFallsSilent, sshSilentAfterLogin, SILENCE_MS, SSH_GRACE_AFTER_LOGIN_MS } from '../ssh/boot-watch.js';
-import { rejectOnAbort } from '../util/deadline.js';
+import { rejectOnAbort, withDeadline } from '../util/deadline.js';
 import { milestoneOf } from '../vm/boot-milestones.js';
 import { hostHasVsock, type Accel } from '../vm/qemu-args.js';
 import { describeHit, type ConsoleHit } from '../vm/console-patterns.js';
@@ -148,12 +148,7 @@ export const NIC_UP_FALLBACK_MS = 60_000;
  * its boot is then waited for as before, by attempts.
  */
 function nicUpOrLogin(vm: Vm, signal: AbortSignal): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const fallback = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, NIC_UP_FALLBACK_MS);
-    signal.addEventListener('abort', () => resolve(), { once: true });
-  });
-  return Promise.race([vm.nicUp(), vm.console.waitFor(/\blogin: *$/), fallback]).finally(() => clearTimeout(timer));
+  return withDeadline(Promise.race([vm.nicUp(), vm.console.waitFor(/\blogin: *$/)]), NIC_UP_FALLBACK_MS, 'guest NIC up', signal).catch(() => undefined);
 }
 
 /** A passphrase prompt on a disk whose key is sealed to the TPM means the TPM would not unseal it. */
