@@ -5,11 +5,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEB_CACHE_HOOK, DEBIAN_KEYRINGS, DEFAULT_BUILD_BUDGET_MIN, DKMS_CACHE_HOOK, loadRecipe, mmdebstrapArgs, recipeHash, usesDkms, type Recipe } from '../src/fixtures/recipe.js';
-import { defaultFixtureJobs, fixtureTable, withBases } from '../src/fixtures/build-many.js';
+import { DEB_CACHE_HOOK, DEBIAN_KEYRINGS, DEFAULT_BUILD_BUDGET_MIN, DKMS_CACHE_HOOK, loadRecipe, mmdebstrapArgs, recipeHash, usesDkms, type Recipe } from '../src/rootfs-builder/recipe.js';
+import { defaultFixtureJobs, fixtureTable, withBases } from '../src/rootfs-builder/build-many.js';
 import { withLock } from '../src/util/lock.js';
 import { mountsBelow, removeTree } from '../src/util/remove-tree.js';
-import { mmdebstrapStep } from '../src/fixtures/build.js';
+import { mmdebstrapStep } from '../src/rootfs-builder/build.js';
 
 const MIRROR = 'http://deb.example.org/debian';
 const tmp = mkdtempSync(join(tmpdir(), 'bh-fixtures-test-'));
@@ -183,7 +183,7 @@ t.test('removing a half-built tree with a mount left in it unmounts first and ne
 });
 
 t.test('build slots: a derived build, once its base is there, goes ahead of the full builds still waiting', async (t) => {
-  const { slots } = await import('../src/fixtures/build-many.js');
+  const { slots } = await import('../src/rootfs-builder/build-many.js');
   const inSlot = slots(1);
   const order: string[] = [];
   let release!: () => void;

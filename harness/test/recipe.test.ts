@@ -3,7 +3,7 @@ import t from 'tap';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../src/errors.js';
-import { listFixtures, loadRecipe, mmdebstrapArgs, recipeHash, type Recipe } from '../src/fixtures/recipe.js';
+import { listFixtures, loadRecipe, mmdebstrapArgs, recipeHash, type Recipe } from '../src/rootfs-builder/recipe.js';
 import { FIXTURES_DIR } from '../src/util/paths.js';
 import { freshDirs } from './helpers/fresh-dir.js';
 

@@ -2,9 +2,9 @@
 import { existsSync, statSync } from 'node:fs';
 import { imageId, importImage, removeImage } from '../image/buildah.js';
 import { UsageError } from '../errors.js';
-import { buildFixture } from '../fixtures/build.js';
-import { buildFixtures, defaultFixtureJobs, fixtureTable } from '../fixtures/build-many.js';
-import { listFixtures, loadRecipe } from '../fixtures/recipe.js';
+import { buildFixture } from '../rootfs-builder/build.js';
+import { buildFixtures, defaultFixtureJobs, fixtureTable } from '../rootfs-builder/build-many.js';
+import { listFixtures, loadRecipe } from '../rootfs-builder/recipe.js';
 import { takeManifest } from '../image/manifest.js';
 import { manifestOfImage, packageRootfs } from '../image/package.js';
 import { checkSource, isImageReference, parseSource } from '../image/source.js';

@@ -4,8 +4,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
-import type { BuiltFixture } from '../fixtures/build.js';
-import { ROOT_LABEL } from '../fixtures/recipe.js';
+import type { BuiltFixture } from '../rootfs-builder/build.js';
+import { ROOT_LABEL } from '../rootfs-builder/recipe.js';
 import { importImage, imageDigest, imageId, imagesOf, removeImage } from './buildah.js';
 import { dirImageKey, treeIdentity } from './dir-key.js';
 import { takeManifest } from './manifest.js';
