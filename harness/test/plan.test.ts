@@ -17,12 +17,18 @@ t.test('installer: asked for, else bootc when the image has it, else the profile
   t.throws(() => planInstall({ installer: 'auto' }, profile({}, 'bootc'), image), /has no \/usr\/bin\/bootc/);
 });
 
-t.test('LUKS: asked for, else what the profile expects; the TPM binding in the installer VM only for bootc with tpm2-luks', async (t) => {
+t.test('LUKS: asked for, else what the profile expects', async (t) => {
   t.equal(luksOf({}, profile({ luks: { tpm2: true } })), 'tpm2');
   t.equal(luksOf({ luks: 'none' }, profile({ luks: { tpm2: true } })), 'none');
-  t.equal(planInstall({ installer: 'auto' }, profile({ luks: { tpm2: true } }), { ...image, hasBootc: true }).placement, 'vm');
-  t.equal(planInstall({ installer: 'direct' }, profile({ luks: { tpm2: true } }), image).placement, 'host');
-  t.equal(planInstall({ installer: 'direct', placement: 'vm', luks: 'tpm2' }, profile(), image).placement, 'vm');
+});
+
+t.test('placement: the image\'s own bootc runs in the installer VM unless the host is asked for, which trusts the image', async (t) => {
+  const bootc = { ...image, hasBootc: true };
+  t.match(planInstall({ installer: 'auto' }, profile(), bootc), { installer: 'bootc', placement: 'vm', trustsImage: false }, 'no --placement, no LUKS: still the VM (issue 23)');
+  t.match(planInstall({ installer: 'auto' }, profile({ luks: { tpm2: true } }), bootc), { placement: 'vm', trustsImage: false });
+  t.match(planInstall({ installer: 'bootc', placement: 'host' }, profile(), bootc), { placement: 'host', trustsImage: true }, 'asked for: trusted, and said so');
+  t.match(planInstall({ installer: 'direct' }, profile({ luks: { tpm2: true } }), bootc), { placement: 'host', trustsImage: false }, 'direct runs no image binary on the host');
+  t.match(planInstall({ installer: 'direct', placement: 'vm', luks: 'tpm2' }, profile(), image), { placement: 'vm', trustsImage: false });
 });
 
 t.test('root layout from the image\'s label; composefs backend from the profile', async (t) => {

@@ -38,7 +38,7 @@ export function runPage(s: Summary, links: RunPageLinks): string {
     ['source', s.source + (s.sourceDetected ? ` (${s.sourceDetected})` : '')],
     ['image', `${s.image.ref || '-'}${s.image.digest ? ` ${s.image.digest}` : ''}`],
     ['profile', `${s.profile}${s.profileReason ? ` (${s.profileReason})` : ''}`],
-    ['installer', `${s.installer}${s.placement ? `, TPM binding on the ${s.placement}` : ''}${s.luks ? `, LUKS ${s.luks}` : ''}${s.rootLayout ? `, root ${s.rootLayout}` : ''}`],
+    ['installer', `${s.installer}${s.placement ? `, installer step ${s.placement === 'vm' ? 'in the installer VM' : 'on the host'}` : ''}${s.luks ? `, LUKS ${s.luks}` : ''}${s.rootLayout ? `, root ${s.rootLayout}` : ''}`],
     ['kernel', s.kernel.release ? `${s.kernel.release} (${s.kernel.tier} tier)` : '-'],
     ['accelerator', s.accel ? `${s.accel} (${s.accelReason})` : '-'],
     ...(s.vcpus ? [['vCPUs', `${s.vcpus.count} (${s.vcpus.why})`] as [string, string]] : []),

@@ -45,7 +45,10 @@ export async function installDisk(i: DiskStageInput): Promise<DiskForRun> {
     consoleLog: join(run.runDir, 'installer-console.log'),
     log: ctx.log,
   };
-  if (plan.placement === 'vm') ctx.log("disk: the TPM-binding step runs in an installer VM with the test VM's TPM");
+  if (plan.trustsImage) ctx.log('disk: --placement host trusts the image: its own bootc runs on this host as root in a privileged container');
+  else if (plan.placement === 'vm') {
+    ctx.log(plan.installer === 'bootc' ? "disk: the image's bootc runs in an installer VM booted from it, with the test VM's TPM" : "disk: the TPM-binding step runs in an installer VM with the test VM's TPM");
+  }
   const install = async (): Promise<InstallOutcome> => {
     // The disk authorizes this key; a cached disk comes with the key it was installed with.
     const key = generateRunKey(work);

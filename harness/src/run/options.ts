@@ -16,8 +16,9 @@ export interface TestInstallOptions {
   reportDir?: string;
   /** Encrypt the root with a TPM2-sealed key; default: what the profile expects (expect.luks.tpm2). */
   luks?: 'tpm2' | 'none';
-  /** Where the install's TPM-binding step runs: on the host, or in an installer VM with the
-   *  test VM's TPM and firmware. Default: vm for bootc with tpm2-luks, host otherwise. */
+  /** Where the installer's step that runs image code or binds the TPM runs: on the host, or in
+   *  an installer VM booted from the image with the test VM's TPM and firmware. Default: vm for
+   *  bootc (the image's own bootc; host trusts the image), host for direct (host tools only). */
   placement?: 'host' | 'vm';
   /** Boot with a new TPM instead of the one the installer enrolled (a negative test of TPM binding). */
   freshTpm?: boolean;

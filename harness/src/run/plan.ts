@@ -11,8 +11,12 @@ export interface InstallPlan {
   /** How the installer lays out the root: the image's tree, or a composefs repository (the image's label says). */
   rootLayout: 'plain' | 'composefs';
   luks: Luks;
-  /** Where the TPM-binding step runs: bootc's tpm2-luks binds the TPM the installer sees. */
+  /** Where the installer's image-run step runs. bootc: always the image's own binary, so the VM
+   *  unless the user asks for the host (which trusts the image, as bcvk's default does not);
+   *  direct: only its TPM-binding step, in the VM only when asked. */
   placement: 'host' | 'vm';
+  /** The user asked for --placement host with the bootc installer: the image's bootc runs privileged on the host. */
+  trustsImage: boolean;
   composefsBackend: boolean;
 }
 
@@ -31,7 +35,10 @@ export function planInstall(opts: PlanOptions, profile: Profile, image: { ref: s
     installer,
     rootLayout: image.rootLabel === 'composefs' ? 'composefs' : 'plain',
     luks,
-    placement: opts.placement ?? (installer === 'bootc' && luks === 'tpm2' ? 'vm' : 'host'),
+    // The image under test is untrusted: its own installer runs in a VM booted from it, as
+    // bcvk's to-disk does (bootc-dev/bcvk crates/kit/src/to_disk.rs), unless --placement host.
+    placement: opts.placement ?? (installer === 'bootc' ? 'vm' : 'host'),
+    trustsImage: installer === 'bootc' && opts.placement === 'host',
     composefsBackend: profile.expect.composefs !== null,
   };
 }
