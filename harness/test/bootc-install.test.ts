@@ -1,11 +1,11 @@
 // The bootc installer's host side: which install configs of the image it reads, the one-line
 // refusal when the image does not allow the block setup asked for or its bootc is too old for a
-// flag the run needs, and the one retry of a signed image from an unsigned copy.
+// flag the run needs, and the name bootc records for the installed image.
 import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INSTALL_CONFIG_DIRS, SIGNATURE_REFUSAL, readInstallConfigs, retryWithoutSignatures, unsignedCopyArgs } from '../src/install/bootc-install.js';
+import { INSTALL_CONFIG_DIRS, readInstallConfigs, targetImgrefOf } from '../src/install/bootc-install.js';
 import { UsageError } from '../src/errors.js';
 import {
   FLAG_SINCE,
@@ -54,34 +54,14 @@ t.test('the image\'s bootc version reaches the host command line', async (t) => 
   t.ok(bootcInstallCommand({ ...o, bootcVersion: '1.12.0' }, []).includes('--composefs-backend'));
 });
 
-// What bootc prints when containers/image will not rewrite a signed image (bcvk's key), as it
-// reaches the installer VM's console through StandardError=journal+console.
-const REFUSED =
-  '[  OK  ] Started bootc-harness-install.service\r\n' +
-  'bootc[712]: error: Installing to disk: Pulling: copying system image: ' +
-  'Image layer representation must be changed, but we cannot modify it: "Would invalidate signatures"\r\n' +
-  'bootc-harness-install: exit=1 code=exited result=exit-code\r\n';
-
-t.test('signed image: retried once from an unsigned copy, only on the refusal bcvk keys on', async (t) => {
-  t.equal(SIGNATURE_REFUSAL, 'Would invalidate signatures');
-  t.ok(retryWithoutSignatures(REFUSED, false), 'the refusal, a failed install: retry');
-  t.notOk(retryWithoutSignatures(REFUSED, true), 'never a second retry');
-  t.notOk(retryWithoutSignatures(REFUSED.replace(SIGNATURE_REFUSAL, 'no space left on device'), false), 'another failure: no retry');
-  t.notOk(retryWithoutSignatures(REFUSED.replace('exit=1 code=exited result=exit-code', 'exit=0 code=exited result=success'), false), 'it succeeded');
-  t.notOk(retryWithoutSignatures(REFUSED.split('bootc-harness-install: exit')[0]!, false), 'no result line (the VM died): not this failure');
-  t.notOk(retryWithoutSignatures(REFUSED.replace('Would', 'would'), false), "containers/image's own capitalisation only");
-});
-
-t.test('the unsigned copy: skopeo onto the same reference, signatures removed, no policy file written', async (t) => {
-  const ref = 'containers-storage:localhost/bootc-harness/snow:run-1';
-  const a = unsignedCopyArgs(ref);
-  t.equal(a[0], '/usr/bin/skopeo', 'absolute: it runs as a unit step');
-  t.ok(a.includes('--remove-signatures'));
-  t.ok(a.indexOf('--insecure-policy') < a.indexOf('copy'), 'a global option, before the command');
-  t.same(a.slice(-2), [ref, ref], 'from the host store into the VM\'s own, under the same name');
-  t.throws(() => unsignedCopyArgs('docker://quay.io/x/y:1'), { name: 'UsageError' });
-  t.throws(() => unsignedCopyArgs('containers-storage:--all'), { name: 'UsageError' });
-  t.throws(() => unsignedCopyArgs('containers-storage:a b'), { name: 'UsageError' });
+t.test('--target-imgref: the image\'s own name (what bootc status shows), never a transport reference', async (t) => {
+  t.equal(targetImgrefOf('quay.io/centos-bootc/centos-bootc:stream10'), 'quay.io/centos-bootc/centos-bootc:stream10');
+  t.equal(targetImgrefOf('localhost:5000/x/y@sha256:' + 'a'.repeat(64)), 'localhost:5000/x/y@sha256:' + 'a'.repeat(64), 'a registry port is not a transport');
+  t.equal(targetImgrefOf('containers-storage:localhost/x'), undefined);
+  t.equal(targetImgrefOf('oci:/tmp/x'), undefined);
+  t.equal(targetImgrefOf('docker://quay.io/x'), undefined);
+  t.equal(targetImgrefOf('-x'), undefined);
+  t.equal(targetImgrefOf('a b'), undefined);
 });
 
 // ---- the image's bootc version ------------------------------------------------------

@@ -27,7 +27,7 @@ t.test('bootc in the VM: tpm2-luks, ostree backend', async (t) => {
     '--generic-image', '--wipe',
     '--filesystem', 'ext4',
     '--block-setup', 'tpm2-luks',
-    '--source-imgref', `containers-storage:${IMAGE}`,
+    '--source-imgref', 'oci:/run/bootc-harness/image',
     '--karg', 'console=ttyS0',
     '/dev/disk/by-id/virtio-bh-target',
   ]);
@@ -43,7 +43,7 @@ t.test('bootc in the VM: tpm2-luks, composefs backend', async (t) => {
     '--filesystem', 'ext4',
     '--block-setup', 'tpm2-luks',
     '--composefs-backend',
-    '--source-imgref', `containers-storage:${IMAGE}`,
+    '--source-imgref', 'oci:/run/bootc-harness/image',
     '--target-imgref', 'quay.io/example/snow:latest',
     '--karg', 'console=ttyS0',
     '--karg', 'quiet',
@@ -55,11 +55,21 @@ t.test('bootc in the VM: tpm2-luks, composefs backend', async (t) => {
     '--wipe',
     '--filesystem', 'ext4',
     '--block-setup', 'direct',
-    '--source-imgref', `containers-storage:${IMAGE}`,
+    '--source-imgref', 'oci:/run/bootc-harness/image',
     '--karg', 'console=ttyS0',
     '--root-ssh-authorized-keys', '/run/credentials/@system/keys',
     '/dev/disk/by-id/virtio-bh-target',
   ]);
+});
+
+t.test('bootc in the VM installs the exported image alone, never from container storage (issue 23)', async (t) => {
+  const a = bootcInVmArgs(bootc());
+  const src = a[a.indexOf('--source-imgref') + 1]!;
+  t.equal(src, 'oci:/run/bootc-harness/image', "the read-only share of the image's OCI layout (image-export.ts)");
+  t.notOk(a.some((x) => x.includes('containers-storage')), 'no containers-storage reference: the VM has no host store to find one in');
+  const unit = installerUnit({ bootcArgs: a, targetSerial: SERIAL, waitForTpm: false });
+  t.notMatch(unit, /additionalimagestore|hoststorage|\/var\/lib\/containers\/storage/, 'no additional image store, no share of the host storage');
+  t.match(unit, /^ExecStartPre=\/usr\/bin\/mount -t virtiofs -o ro,nodev,nosuid,noexec bhimage \/run\/bootc-harness\/image$/m, 'the one share is read-only and inert');
 });
 
 t.test('bootc in the VM: bad input', async (t) => {
@@ -68,7 +78,6 @@ t.test('bootc in the VM: bad input', async (t) => {
   t.throws(() => installerTargetDevice('bh target'), UsageError);
   t.throws(() => bootcInVmArgs(bootc({ imageRef: '' })), UsageError);
   t.throws(() => bootcInVmArgs(bootc({ imageRef: '--privileged' })), UsageError);
-  t.throws(() => bootcInVmArgs(bootc({ imageRef: `containers-storage:${IMAGE}` })), UsageError, 'the transport is added once');
   t.throws(() => bootcInVmArgs(bootc({ composefsBackend: true, filesystem: 'xfs' })), UsageError, "bootc-command's own checks apply");
 });
 
@@ -83,11 +92,11 @@ t.test('install unit: waits, mounts, installs, reports, powers off', async (t) =
   t.same(value('SuccessAction'), ['poweroff']);
   t.same(value('FailureAction'), ['poweroff']);
   t.same(value('Type'), ['oneshot']);
-  t.same(value('Environment'), ['STORAGE_OPTS=additionalimagestore=/run/bootc-harness/hoststorage']);
+  t.same(value('Environment'), [], 'no STORAGE_OPTS: bootc sees no store but the VM\'s own');
   t.same(value('ExecStartPre').map(systemdSplit), [
     ['/usr/bin/udevadm', 'wait', '--timeout=120', '/dev/disk/by-id/virtio-bh-target', '/dev/tpmrm0'],
-    ['/usr/bin/mkdir', '-p', '/run/bootc-harness/hoststorage'],
-    ['/usr/bin/mount', '-t', 'virtiofs', '-o', 'ro', 'hoststorage', '/run/bootc-harness/hoststorage'],
+    ['/usr/bin/mkdir', '-p', '/run/bootc-harness/image'],
+    ['/usr/bin/mount', '-t', 'virtiofs', '-o', 'ro,nodev,nosuid,noexec', 'bhimage', '/run/bootc-harness/image'],
     ['/usr/bin/mount', '-t', 'tmpfs', '-o', 'mode=1777', 'tmpfs', '/var/tmp'],
     ['/usr/bin/mkdir', '-p', '-m', '0700', '/var/tmp/containers', '/var/lib/containers'],
     ['/usr/bin/mount', '--bind', '/var/tmp/containers', '/var/lib/containers'],
@@ -124,8 +133,4 @@ t.test('install unit: /var/tmp as large as the target disk, swap behind it, the 
   t.notOk(pre.some((p) => p.includes('/var/lib/containers') && p[0] === '/usr/bin/mount' && p.includes('tmpfs')), 'no tmpfs of its own on the graph root');
   t.throws(() => installerUnit({ bootcArgs: bootcInVmArgs(bootc()), targetSerial: SERIAL, waitForTpm: false, scratchGiB: 0 }), UsageError);
   t.throws(() => installerUnit({ bootcArgs: bootcInVmArgs(bootc()), targetSerial: SERIAL, waitForTpm: false, scratchGiB: 1.5 }), UsageError);
-  const copy = ['/usr/bin/skopeo', '--insecure-policy', 'copy', '--remove-signatures', `containers-storage:${IMAGE}`, `containers-storage:${IMAGE}`];
-  const withCopy = installerUnit({ bootcArgs: bootcInVmArgs(bootc()), targetSerial: SERIAL, waitForTpm: false, preInstall: [copy] });
-  const last = withCopy.split('\n').filter((l) => l.startsWith('ExecStartPre=')).at(-1)!;
-  t.same(systemdSplit(last.slice('ExecStartPre='.length)), copy, 'an extra step runs last, once the stores are mounted');
 });

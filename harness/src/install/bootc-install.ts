@@ -5,7 +5,7 @@
 // clear errors. A tpm2-luks install needs the VM's TPM: installBootcInVm places it in an
 // installer VM that has it. bootc's command line follows the image's bootc version, read from
 // its package database (image/bootc-version.ts).
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssertionFailure, InfraError, UsageError } from '../errors.js';
 import { mountedContainer } from '../image/buildah.js';
@@ -18,8 +18,8 @@ import { requireTools } from '../util/tools.js';
 import { bootcInstallCommand, checkBlockSetupAllowed, parseVersion, type BlockSetup, type RootFilesystem } from './bootc-command.js';
 import type { InstallOptions, InstalledDisk, InstallerVmSettings } from './types.js';
 import { installedComposefsDigest } from './boot-record.js';
-import { INSTALLER_STORAGE_TAG, INSTALLER_SWAP_SERIAL, INSTALLER_TARGET_SERIAL, INSTALLER_UNIT, bootcInVmArgs, installerUnit } from './bootc-vm-unit.js';
-import { parseInstallResult } from '../vm/oneshot-unit.js';
+import { INSTALLER_SWAP_SERIAL, INSTALLER_TARGET_SERIAL, INSTALLER_UNIT, bootcInVmArgs, installerUnit } from './bootc-vm-unit.js';
+import { INSTALLER_IMAGE_TAG, exportImageForInstaller, exportPaths } from './image-export.js';
 import { runOneshotVm } from '../vm/oneshot-vm.js';
 import { rootKeyCredentialQemuArgs } from '../vm/credentials.js';
 
@@ -141,28 +141,15 @@ export interface BootcVmInstallOptions extends BootcHostInstallOptions {
   vm: InstallerVmSettings;
 }
 
-/** Where bootc finds the image inside the installer VM: the host's storage, shared read-only. */
-export const HOST_CONTAINER_STORAGE = '/var/lib/containers/storage';
 /** The key file as the installer VM sees it (ostree backend: --root-ssh-authorized-keys); not
  *  in /var/tmp, which the installer unit covers with a tmpfs. */
 const VM_AUTHORIZED_KEYS = '/var/lib/bootc-harness/authorized_keys';
 
-/** containers/image's reason for not rewriting a signed image's manifest (copy/single.go); the
- *  text bcvk's to_disk.rs greps bootc's stderr for before its one retry. */
-export const SIGNATURE_REFUSAL = 'Would invalidate signatures';
-
-/** Whether a failed install (the installer VM's console) is retried once from an unsigned copy. */
-export function retryWithoutSignatures(consoleText: string, alreadyUnsigned: boolean): boolean {
-  const r = parseInstallResult(consoleText);
-  return !alreadyUnsigned && r !== undefined && r.exitCode !== 0 && consoleText.includes(SIGNATURE_REFUSAL);
-}
-
-/** The image copied onto itself without signatures, into the VM's own store, which a
- *  containers-storage: lookup reads before the additional (host) store. --insecure-policy stands
- *  for bcvk's accept-anything policy.json, without writing into the image root. */
-export function unsignedCopyArgs(sourceImgref: string): string[] {
-  if (!/^containers-storage:[^\s-]\S*$/.test(sourceImgref)) throw new UsageError(`not a containers-storage: reference: ${JSON.stringify(sourceImgref)}`);
-  return ['/usr/bin/skopeo', '--insecure-policy', 'copy', '--remove-signatures', sourceImgref, sourceImgref];
+/** bootc's --target-imgref for an image name (registry transport, its default), or undefined
+ *  for anything that is not a plain image name (then bootc records the source). */
+export function targetImgrefOf(imageRef: string): string | undefined {
+  const transport = /^(containers-storage|oci|oci-archive|docker|docker-archive|docker-daemon|dir|registry|ostree-[a-z-]+):/;
+  return /^[a-z0-9][a-z0-9._\-/:@]*$/i.test(imageRef) && !transport.test(imageRef) ? imageRef : undefined;
 }
 
 /** `bootc install to-disk` inside an installer VM booted from the image, with the test VM's TPM. */
@@ -184,45 +171,36 @@ export async function installBootcInVm(o: BootcVmInstallOptions): Promise<BootcI
       ...(o.blockSetup ? { blockSetup: o.blockSetup } : {}),
       ...(o.composefsBackend ? {} : { authorizedKeysPath: VM_AUTHORIZED_KEYS }),
       ...(bootcVersion ? { bootcVersion } : {}),
+      // What `bootc status` names and `bootc upgrade` would fetch: the image, not the VM's share.
+      ...(targetImgrefOf(o.imageRef) ? { targetImgref: targetImgrefOf(o.imageRef)! } : {}),
     });
     const disk = join(o.workDir, 'disk.raw');
     await runChecked(['truncate', '-s', `${o.minDiskGiB}G`, disk], S);
-    const attempt = (unsigned: boolean) =>
-      runOneshotVm({
-        ...o.vm,
-        rootfs: mnt,
-        kernel: kernel.vmlinuz,
-        initrd: kernel.initrd!,
-        disks: [{ path: disk, serial: INSTALLER_TARGET_SERIAL }],
-        tpmStateDir: o.tpmStateDir,
-        // bootc reads the image from the host's storage (--source-imgref containers-storage:).
-        shares: [{ tag: INSTALLER_STORAGE_TAG, dir: HOST_CONTAINER_STORAGE, readOnly: true }],
-        // bcvk's to-disk sizes the /var/tmp tmpfs and its swap as the target disk.
-        swap: { gib: o.minDiskGiB, serial: INSTALLER_SWAP_SERIAL },
-        unit: {
-          name: INSTALLER_UNIT,
-          text: installerUnit({
-            bootcArgs: args,
-            targetSerial: INSTALLER_TARGET_SERIAL,
-            waitForTpm: o.blockSetup === 'tpm2-luks',
-            scratchGiB: o.minDiskGiB,
-            ...(unsigned ? { preInstall: [unsignedCopyArgs(`containers-storage:${o.imageRef}`)] } : {}),
-          }),
-        },
-        workDir: o.workDir,
-        ...(o.signal ? { signal: o.signal } : {}),
-      });
-    let r = await attempt(false);
-    const console1 = existsSync(r.consoleLog) ? readFileSync(r.consoleLog, 'utf8') : '';
-    const unsigned = retryWithoutSignatures(console1, false);
-    if (unsigned) {
-      log?.(`disk: bootc refused the signed image ("${SIGNATURE_REFUSAL}"): once more from an unsigned copy (skopeo copy --remove-signatures), as bcvk does`);
-      r = await attempt(true);
-    }
-    if (r.exitCode !== 0) {
-      const how = `exit ${r.status}, ${r.serviceResult}${unsigned ? ', from an unsigned copy' : ''}`;
-      throw new AssertionFailure('disk', `bootc install to-disk failed in the installer VM (${how}); console: ${r.consoleLog}`);
-    }
+    // The image alone, never the host's container storage (issue 23).
+    const paths = exportPaths(o.workDir);
+    td.defer('installer image export', () => {
+      for (const p of [paths.dir, paths.digestFile]) rmSync(p, { recursive: true, force: true });
+    });
+    const exported = await exportImageForInstaller(o.imageId, o.workDir, { ...(o.signal ? { signal: o.signal } : {}) });
+    log?.(`disk: image exported alone for the installer VM (OCI layout, manifest ${exported.manifestDigest})`);
+    const r = await runOneshotVm({
+      ...o.vm,
+      rootfs: mnt,
+      kernel: kernel.vmlinuz,
+      initrd: kernel.initrd,
+      disks: [{ path: disk, serial: INSTALLER_TARGET_SERIAL }],
+      tpmStateDir: o.tpmStateDir,
+      shares: [{ tag: INSTALLER_IMAGE_TAG, dir: exported.dir, readOnly: true }],
+      // bcvk's to-disk sizes the /var/tmp tmpfs and its swap as the target disk.
+      swap: { gib: o.minDiskGiB, serial: INSTALLER_SWAP_SERIAL },
+      unit: {
+        name: INSTALLER_UNIT,
+        text: installerUnit({ bootcArgs: args, targetSerial: INSTALLER_TARGET_SERIAL, waitForTpm: o.blockSetup === 'tpm2-luks', scratchGiB: o.minDiskGiB }),
+      },
+      workDir: o.workDir,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    if (r.exitCode !== 0) throw new AssertionFailure('disk', `bootc install to-disk failed in the installer VM (exit ${r.status}, ${r.serviceResult}); console: ${r.consoleLog}`);
     await td.runOrThrow();
     return await installedDisk(o, disk, kernel.release, vmlinuz);
   } finally {

@@ -6,12 +6,10 @@
 // host, the host's TPM; in a VM owning the test boot's swtpm state, the test VM's TPM.
 //
 // The shape follows bcvk's `to-disk` (repository bootc-dev/bcvk):
-//   crates/kit/src/to_disk.rs          the image boots as its own installer; host container storage
-//                                      shared read-only as an additional image store; the target a
+//   crates/kit/src/to_disk.rs          the image boots as its own installer; the target a
 //                                      virtio-blk disk, /dev/disk/by-id/virtio-<serial>; /var/tmp a
 //                                      tmpfs as large as the target disk, holding /var/lib/containers
-//                                      too, with swap that size; one retry on "Would invalidate
-//                                      signatures" from a `skopeo copy --remove-signatures` copy
+//                                      too, with swap that size
 //   crates/kit/src/run_ephemeral.rs    direct kernel boot, the image's root shared by virtiofsd
 //                                      (older versions: rootfstype=virtiofs root=rootfs; selinux=0);
 //                                      units (its swap unit too) as SMBIOS credentials
@@ -20,21 +18,19 @@
 //                                      vhost-user-fs-pci,queue-size=1024,chardev=…,tag=…
 //   crates/bcvk-qemu/src/virtiofsd.rs  --socket-path --shared-dir --cache --sandbox, --readonly
 //                                      only when `virtiofsd --help` lists it
-// Where this differs: bcvk runs `podman run … bootc install to-disk` over SSH; here bootc runs in
-// the booted image with --source-imgref containers-storage:<ref> (allowed outside a container:
+// Where this differs: bcvk shares the host's whole container storage as an additional image
+// store and runs `podman run … bootc install to-disk` over SSH; here the VM gets the image under
+// test alone, exported as an OCI layout (install/image-export.ts) and shared read-only, and bootc
+// runs in the booted image with --source-imgref oci:<that share> (allowed outside a container:
 // crates/lib/src/install.rs prepare_install) as a unit that prints a result line and powers the
-// VM off; a retry is a second boot. Needs systemd >= 256 in the image (systemd.extra-unit.*,
+// VM off. Needs systemd >= 256 in the image (systemd.extra-unit.*,
 // systemd.unit-dropin.*: systemd.system-credentials(7)) and a systemd initrd that mounts a
 // virtiofs root from root=/rootfstype= (systemd-fstab-generator(8)).
 import { UsageError } from '../errors.js';
 import { installerServiceUnit } from '../vm/oneshot-unit.js';
 import { checkSerial, checkTag } from '../vm/qemu-args.js';
 import { bootcInstallArgs, type BlockSetup, type RootFilesystem } from './bootc-command.js';
-
-/** virtiofs tag of the host's container storage (bcvk's name). */
-export const INSTALLER_STORAGE_TAG = 'hoststorage';
-/** Where the installer unit mounts the host's container storage, read-only. */
-export const INSTALLER_STORAGE_DIR = '/run/bootc-harness/hoststorage';
+import { INSTALLER_IMAGE_DIR, INSTALLER_IMAGE_TAG, installerSourceImgref } from './image-export.js';
 export const INSTALLER_UNIT = 'bootc-harness-install.service';
 /** virtio-blk serial of the target disk in the installer VM: /dev/disk/by-id/virtio-<serial>. */
 export const INSTALLER_TARGET_SERIAL = 'bh-target';
@@ -50,7 +46,7 @@ export function installerTargetDevice(serial: string): string {
 }
 
 export interface BootcInVmOptions {
-  /** The image in the host's containers-storage (bare reference, e.g. localhost/x:tag). */
+  /** The image's name, for the record only (bootc installs from the exported layout). */
   imageRef: string;
   targetSerial: string;
   filesystem: RootFilesystem;
@@ -60,6 +56,7 @@ export interface BootcInVmOptions {
   blockSetup?: BlockSetup;
   /** Default true, as on the host and in bcvk. */
   genericImage?: boolean;
+  /** The image `bootc upgrade` would fetch (bootc-install-to-disk(8) --target-imgref); default: the source. */
   targetImgref?: string;
   /** An authorized_keys file inside the VM (ostree backend only; see rootKeyPlacement). */
   authorizedKeysPath?: string;
@@ -72,7 +69,6 @@ export function bootcInVmArgs(o: BootcInVmOptions): string[] {
   if (o.imageRef === '' || /\s/.test(o.imageRef) || o.imageRef.startsWith('-')) {
     throw new UsageError(`bad image reference ${JSON.stringify(o.imageRef)}`);
   }
-  if (o.imageRef.startsWith('containers-storage:')) throw new UsageError('pass the bare image reference; the transport is added here');
   return bootcInstallArgs({
     imageRef: o.imageRef,
     targetDevice: installerTargetDevice(o.targetSerial),
@@ -86,8 +82,8 @@ export function bootcInVmArgs(o: BootcInVmOptions): string[] {
     genericImage: o.genericImage ?? true,
     ...(o.targetImgref ? { targetImgref: o.targetImgref } : {}),
     ...(o.bootcVersion !== undefined ? { bootcVersion: o.bootcVersion } : {}),
-    // bcvk's to_disk.rs: `containers-storage:<image>`, found through the additional image store.
-    sourceImgref: `containers-storage:${o.imageRef}`,
+    // The image alone, as the installer VM mounts its export (image-export.ts).
+    sourceImgref: installerSourceImgref(),
   });
 }
 
@@ -99,7 +95,8 @@ export interface InstallerUnitOptions {
   targetSerial: string;
   /** Wait for /dev/tpmrm0 before bootc starts (tpm2-luks). */
   waitForTpm: boolean;
-  storageTag?: string;
+  /** virtiofs tag of the exported image (image-export.ts INSTALLER_IMAGE_TAG). */
+  imageTag?: string;
   /** RUST_LOG for bootc (bcvk's --install-log). */
   rustLog?: string;
   /** Seconds udevadm waits for the disk (and TPM). Default 120. */
@@ -107,16 +104,14 @@ export interface InstallerUnitOptions {
   /** GiB of the /var/tmp tmpfs and of the swap disk (INSTALLER_SWAP_SERIAL) behind it; bcvk
    *  sizes both as the target disk. Unset: no swap, the tmpfs default (half the RAM). */
   scratchGiB?: number;
-  /** More steps once the stores are mounted, before bootc (bootc-install.ts unsignedCopyArgs). */
-  preInstall?: readonly (readonly string[])[];
 }
 
 /** The unit that runs bootc install in the installer VM. */
 export function installerUnit(o: InstallerUnitOptions): string {
   if (o.bootcArgs[0] !== 'bootc' || !o.bootcArgs.includes('install')) throw new UsageError('the installer unit runs bootc install');
   const device = installerTargetDevice(o.targetSerial);
-  const storageTag = o.storageTag ?? INSTALLER_STORAGE_TAG;
-  checkTag(storageTag);
+  const imageTag = o.imageTag ?? INSTALLER_IMAGE_TAG;
+  checkTag(imageTag);
   const gib = o.scratchGiB;
   if (gib !== undefined && (!Number.isInteger(gib) || gib < 1)) throw new UsageError(`bad scratch size ${gib} GiB`);
   const swap = gib !== undefined ? installerTargetDevice(INSTALLER_SWAP_SERIAL) : undefined;
@@ -124,10 +119,11 @@ export function installerUnit(o: InstallerUnitOptions): string {
     description: 'bootc install to-disk in the bootc-harness installer VM',
     exec: ['/usr/bin/bootc', ...o.bootcArgs.slice(1)],
     waitFor: [device, ...(swap ? [swap] : []), ...(o.waitForTpm ? ['/dev/tpmrm0'] : [])],
-    environment: [`STORAGE_OPTS=additionalimagestore=${INSTALLER_STORAGE_DIR}`, ...(o.rustLog ? [`RUST_LOG=${o.rustLog}`] : [])],
+    // No additional image store: the VM's containers/storage holds only what bootc puts there.
+    environment: [...(o.rustLog ? [`RUST_LOG=${o.rustLog}`] : [])],
     pre: [
-      ['/usr/bin/mkdir', '-p', INSTALLER_STORAGE_DIR],
-      ['/usr/bin/mount', '-t', 'virtiofs', '-o', 'ro', storageTag, INSTALLER_STORAGE_DIR],
+      ['/usr/bin/mkdir', '-p', INSTALLER_IMAGE_DIR],
+      ['/usr/bin/mount', '-t', 'virtiofs', '-o', 'ro,nodev,nosuid,noexec', imageTag, INSTALLER_IMAGE_DIR],
       // containers/image buffers a whole layer in /var/tmp (containers/container-libs#144, as
       // bcvk's to_disk.rs notes): a tmpfs there, with swap so it may outgrow the VM's RAM.
       ...(swap ? [['/usr/sbin/mkswap', '-q', swap], ['/usr/sbin/swapon', swap]] : []),
@@ -136,7 +132,6 @@ export function installerUnit(o: InstallerUnitOptions): string {
       // cannot keep an overlay store on the virtiofs root.
       ['/usr/bin/mkdir', '-p', '-m', '0700', '/var/tmp/containers', '/var/lib/containers'],
       ['/usr/bin/mount', '--bind', '/var/tmp/containers', '/var/lib/containers'],
-      ...(o.preInstall ?? []),
     ],
     ...(o.deviceTimeoutSec !== undefined ? { deviceTimeoutSec: o.deviceTimeoutSec } : {}),
   });
