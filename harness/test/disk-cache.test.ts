@@ -17,7 +17,7 @@ t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 const { diskFor, diskKey, listDiskCache, pruneDiskCache, toEvict, diskCacheDir } = await import('../src/install/disk-cache.js');
 type Inputs = Parameters<typeof diskKey>[0];
 
-const base: Inputs = { imageId: 'a'.repeat(64), installer: 'direct', rootLayout: 'plain', luks: 'none', placement: 'host', kargs: [], minDiskGiB: 8, composefsBackend: false };
+const base: Inputs = { imageId: 'a'.repeat(64), installer: 'direct', rootLayout: 'plain', luks: 'none', placement: 'host', kargs: [], minDiskGiB: 8, bootcBackend: 'auto' };
 
 t.test('every input shapes the key; so does the installer version', async (t) => {
   const k = diskKey(base, 'v1');
@@ -32,7 +32,7 @@ t.test('every input shapes the key; so does the installer version', async (t) =>
     { ...base, placement: 'vm' },
     { ...base, kargs: ['quiet'] },
     { ...base, minDiskGiB: 9 },
-    { ...base, composefsBackend: true },
+    { ...base, bootcBackend: 'composefs' },
   ];
   const keys = new Set(changed.map((i) => diskKey(i, 'v1')));
   t.equal(keys.size, changed.length, 'each changed input is another entry');

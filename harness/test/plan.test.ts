@@ -31,10 +31,14 @@ t.test('placement: the image\'s own bootc runs in the installer VM unless the ho
   t.match(planInstall({ installer: 'direct', placement: 'vm', luks: 'tpm2' }, profile(), image), { placement: 'vm', trustsImage: false });
 });
 
-t.test('root layout from the image\'s label; composefs backend from the profile', async (t) => {
+t.test('root layout from the image\'s label; bootc backend asked by flag, else profile, else the image decides', async (t) => {
   t.equal(planInstall({ installer: 'auto' }, profile(), { ...image, rootLabel: 'composefs' }).rootLayout, 'composefs');
   t.equal(planInstall({ installer: 'auto' }, profile(), image).rootLayout, 'plain');
-  t.equal(planInstall({ installer: 'auto' }, profile({ composefs: { verity: 'none' } }), image).composefsBackend, true);
+  const bootc = { ...image, hasBootc: true };
+  t.equal(planInstall({ installer: 'auto' }, profile({ composefs: { verity: 'optional' } }), bootc).bootcBackend, 'auto', 'expecting a composefs root does not force the composefs backend: ostree roots are composefs too');
+  const forced = validateProfile({ description: 'x', source: { fixture: 'trixie' }, kernel: {}, installer: 'bootc', bootcBackend: 'composefs', expect: {} }, 'p');
+  t.equal(planInstall({ installer: 'auto' }, forced, bootc).bootcBackend, 'composefs', 'the profile forces one');
+  t.equal(planInstall({ installer: 'auto', bootcBackend: 'ostree' }, forced, bootc).bootcBackend, 'ostree', 'the flag beats the profile');
 });
 
 t.test('the verdict and exit code from the tests and how the run ended', async (t) => {

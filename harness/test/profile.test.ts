@@ -66,6 +66,7 @@ t.test('defaults are filled for omitted keys', async (t) => {
     description: 'a test image',
     source: { fixture: 'trixie' },
     installer: 'auto',
+    bootcBackend: 'auto',
     kernel: { tier: 'pre-6.15' },
     expect: {
       suid: [],
@@ -105,6 +106,7 @@ t.test('full profiles keep every value', async (t) => {
     description: 'everything',
     source: { image: 'ghcr.io/example/os:1' },
     installer: 'bootc',
+    bootcBackend: 'composefs',
     kernel: { tier: 'default', release: '6.18' },
     expect: {
       suid: ['/usr/bin/sudo', '/usr/bin/passwd'],

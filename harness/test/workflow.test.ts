@@ -35,7 +35,8 @@ t.test('the matrix comes from the harness, and every key the workflow uses is in
   const upRows = JSON.parse(upstream.stdout) as Record<string, string>[];
   t.ok(rows.length >= 3, 'a row per kernel tier at least');
   t.same([...new Set(rows.map((x) => x.tier))].sort(), ['default', 'pre-6.15', 'rhel9'], 'every kernel compat tier has a row');
-  t.same([...new Set(upRows.map((x) => x.tier))].sort(), ['default', 'pre-6.15', 'rhel9'], 'and an upstream row');
+  // rhel9 has no upstream row: centos-bootc stream9 is not gated (vm-images/centos-bootc-stream9.json says why).
+  t.same([...new Set(upRows.map((x) => x.tier))].sort(), ['default', 'pre-6.15'], 'and an upstream row where bootc supports one');
   const used = [...new Set([...text.matchAll(/(?<![.\w])matrix\.([a-z_]+)/g)].map((m) => m[1]!))];
   for (const row of [...rows, ...upRows]) {
     const missing = used.filter((k) => !(k in row) || row[k] === '' && k !== 'release');

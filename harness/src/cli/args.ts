@@ -49,6 +49,7 @@ export const INSTALL_FLAGS = {
   luks: { type: 'string' },
   'fresh-tpm': { type: 'boolean' },
   placement: { type: 'string' },
+  'bootc-backend': { type: 'string' },
   'no-disk-cache': { type: 'boolean' },
   'no-pre': { type: 'boolean' },
   json: { type: 'boolean' },
@@ -74,6 +75,7 @@ export function installOptions(cmd: string, values: Record<string, string | bool
     pre: !values['no-pre'],
     json,
     ...(values.placement !== undefined ? { placement: oneOf('placement', values.placement as string, ['host', 'vm'] as const, 'host') } : {}),
+    ...(values['bootc-backend'] !== undefined ? { bootcBackend: oneOf('bootc-backend', values['bootc-backend'] as string, ['auto', 'ostree', 'composefs'] as const, 'auto') } : {}),
     signal,
   };
   // Once the flags are known good: a usage error starts no live view.

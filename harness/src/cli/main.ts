@@ -21,7 +21,7 @@ import { cmdCache, cmdClean, cmdList, cmdSsh, cmdStop, cmdSuites } from './runs.
 
 const USAGE = `usage:
   bootc-harness test-install [SOURCE] [--profile NAME] [--tier 0,1,..] [--installer auto|bootc|direct]
-                             [--luks tpm2|none] [--fresh-tpm] [--placement host|vm]
+                             [--luks tpm2|none] [--fresh-tpm] [--placement vm|host] [--bootc-backend auto|ostree|composefs]
                              [--accel auto|kvm|tcg] [--keep] [--no-disk-cache] [--no-pre] [--report DIR] [--json]
   bootc-harness gate [SOURCE] --require 0,1,.. [test-install options]   # exit 0 only when every required tier ran and passed
   bootc-harness gate --run RUN --require 0,1,..      # the same question of a finished run's report

@@ -16,7 +16,8 @@ import { run, runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
 import { requireTools } from '../util/tools.js';
 import { bootcInstallCommand, checkBlockSetupAllowed, parseVersion, type BlockSetup, type RootFilesystem } from './bootc-command.js';
-import type { InstallOptions, InstalledDisk, InstallerVmSettings } from './types.js';
+import type { BootcInstallRecord, InstallOptions, InstalledDisk, InstallerVmSettings } from './types.js';
+import { bootcBackendOf, ostreeRootExpectation, readPrepareRoot, ukisOf, type BootcBackendChoice } from './bootc-backend.js';
 import { installedComposefsDigest } from './boot-record.js';
 import { INSTALLER_SWAP_SERIAL, INSTALLER_TARGET_SERIAL, INSTALLER_UNIT, bootcInVmArgs, installerUnit } from './bootc-vm-unit.js';
 import { INSTALLER_IMAGE_TAG, exportImageForInstaller, exportPaths } from './image-export.js';
@@ -29,7 +30,8 @@ export const INSTALL_CONFIG_DIRS = ['usr/lib/bootc/install', 'usr/local/lib/boot
 export interface BootcHostInstallOptions extends InstallOptions {
   imageRef: string;
   filesystem: RootFilesystem;
-  composefsBackend: boolean;
+  /** bootc's backend as asked; `auto`: the image decides (bootc-backend.ts). */
+  backend: BootcBackendChoice;
   blockSetup?: BlockSetup;
   /** The run log: the image's bootc version (or that it is unknown), an unsigned retry. */
   log?: (line: string) => void;
@@ -54,6 +56,33 @@ export function readInstallConfigs(mnt: string): { path: string; text: string }[
   return out;
 }
 
+/** Names in one of the image's directories ([] when it has none). */
+function namesIn(mnt: string, dir: string): string[] {
+  const abs = resolveInRoot(mnt, dir);
+  return existsSync(abs) ? readdirSync(abs) : [];
+}
+
+/** The image's prepare-root.conf files, lowest precedence first (ostree's otcore_load_config order). */
+export function readPrepareRootConfs(mnt: string): { path: string; text: string }[] {
+  return ['/usr/lib/ostree/prepare-root.conf', '/etc/ostree/prepare-root.conf'].flatMap((p) => {
+    const abs = resolveInRoot(mnt, p);
+    return existsSync(abs) ? [{ path: p, text: readFileSync(abs, 'utf8') }] : [];
+  });
+}
+
+/** The backend the image gets and, for ostree, the root its prepare-root.conf makes. */
+export function bootcRecordOf(choice: BootcBackendChoice, image: { efiLinux: readonly string[]; prepareRoot: readonly { path: string; text: string }[] }): BootcInstallRecord {
+  const d = bootcBackendOf(choice, { ukis: ukisOf(image.efiLinux) });
+  if (d.backend === 'composefs') return { backend: d.backend, backendWhy: d.why };
+  let conf;
+  try {
+    conf = readPrepareRoot(image.prepareRoot);
+  } catch (e) {
+    throw new UsageError(`image ${(e as Error).message}`);
+  }
+  return { backend: d.backend, backendWhy: d.why, ostreeRoot: { composefs: conf.composefs, ...(conf.from ? { from: conf.from } : {}), expect: ostreeRootExpectation(conf) } };
+}
+
 /** The image's root, checked for what a bootc install needs: bootc, a kernel, an allowed block setup. */
 async function openBootcImage(o: BootcHostInstallOptions, td: Teardown) {
   const ctr = await mountedContainer(o.imageId, `bh-${o.runId}-bootc`, td);
@@ -70,16 +99,18 @@ async function openBootcImage(o: BootcHostInstallOptions, td: Teardown) {
       ? `disk: image bootc ${bootcVersion} (${v.from})`
       : `disk: bootc version of ${o.imageRef} unknown (${v.version ? `unreadable "${v.version}" in ${v.from}` : v.from}): passing every flag the run needs, unchecked`,
   );
+  const record = bootcRecordOf(o.backend, { efiLinux: namesIn(ctr.mountpoint, '/boot/EFI/Linux'), prepareRoot: readPrepareRootConfs(ctr.mountpoint) });
+  o.log?.(`disk: bootc ${record.backend} backend (${record.backendWhy})${record.ostreeRoot ? `; root: composefs ${record.ostreeRoot.composefs} (${record.ostreeRoot.from ?? 'no prepare-root.conf'})` : ''}`);
   const vmlinuz = join(o.workDir, 'vmlinuz');
   await runChecked(['cp', kernel.vmlinuz, vmlinuz], { stage: 'disk', signal: o.signal });
-  return { mnt: ctr.mountpoint, kernel, vmlinuz, ...(bootcVersion ? { bootcVersion } : {}) };
+  return { mnt: ctr.mountpoint, kernel, vmlinuz, record, ...(bootcVersion ? { bootcVersion } : {}) };
 }
 
-async function installedDisk(o: BootcHostInstallOptions, disk: string, release: string, vmlinuz: string): Promise<BootcInstalledDisk> {
+async function installedDisk(o: BootcHostInstallOptions, disk: string, release: string, vmlinuz: string, record: BootcInstallRecord): Promise<BootcInstalledDisk> {
   // The composefs backend's record of what it laid out: the digest in the boot entries it
   // wrote, read off the disk on the host; tier 4 holds the booted guest to it.
   let composefsDigest: string | undefined;
-  if (o.composefsBackend) {
+  if (record.backend === 'composefs') {
     const r = await installedComposefsDigest(disk, o.signal);
     if (!r.digest) throw new AssertionFailure('disk', `bootc's composefs backend wrote ${r.found.length ? `several composefs= digests (${r.found.join(', ')})` : 'no composefs=<digest>'} into the boot entries of the disk (ESP loader/entries, EFI/Linux UKIs, /boot loader/entries)`);
     composefsDigest = r.digest;
@@ -90,6 +121,7 @@ async function installedDisk(o: BootcHostInstallOptions, disk: string, release: 
     kernel: { release, vmlinuz },
     cmdline: o.kargs.join(' '),
     ...(composefsDigest ? { composefsDigest } : {}),
+    bootc: record,
     // bootc's composefs backend ignores --root-ssh-authorized-keys: systemd provisions
     // root's key from this credential at boot (tmpfiles provision.conf), either backend.
     qemuExtraArgs: rootKeyCredentialQemuArgs(o.authorizedKey + '\n'),
@@ -100,7 +132,7 @@ export async function installBootcOnHost(o: BootcHostInstallOptions): Promise<Bo
   const S = { stage: 'disk' as const, signal: o.signal };
   const td = new Teardown();
   try {
-    const { kernel, vmlinuz, bootcVersion } = await openBootcImage(o, td);
+    const { kernel, vmlinuz, bootcVersion, record } = await openBootcImage(o, td);
     const disk = join(o.workDir, 'disk.raw');
     writeFileSync(join(o.workDir, 'authorized_keys'), o.authorizedKey + '\n', { mode: 0o600 });
     // Throws UsageError for what cannot work (tpm2-luks via loopback would bind the host's TPM).
@@ -111,7 +143,7 @@ export async function installBootcOnHost(o: BootcHostInstallOptions): Promise<Bo
         filesystem: o.filesystem,
         kargs: o.kargs,
         authorizedKeysPath: '/output/authorized_keys',
-        composefsBackend: o.composefsBackend,
+        composefsBackend: record.backend === 'composefs',
         ...(o.blockSetup ? { blockSetup: o.blockSetup } : {}),
         viaLoopback: true,
         genericImage: true,
@@ -129,7 +161,7 @@ export async function installBootcOnHost(o: BootcHostInstallOptions): Promise<Bo
       throw new AssertionFailure('disk', `bootc install to-disk failed (exit ${r.exitCode}):\n${tail}`);
     }
     await td.runOrThrow();
-    return await installedDisk(o, disk, kernel.release, vmlinuz);
+    return await installedDisk(o, disk, kernel.release, vmlinuz, record);
   } finally {
     await td.run();
   }
@@ -158,7 +190,7 @@ export async function installBootcInVm(o: BootcVmInstallOptions): Promise<BootcI
   const log = o.log ?? o.vm.log;
   const td = new Teardown();
   try {
-    const { mnt, kernel, vmlinuz, bootcVersion } = await openBootcImage({ ...o, ...(log ? { log } : {}) }, td);
+    const { mnt, kernel, vmlinuz, bootcVersion, record } = await openBootcImage({ ...o, ...(log ? { log } : {}) }, td);
     if (!kernel.initrd) throw new UsageError(`image ${o.imageRef} has kernel ${kernel.release} but no initramfs: the installer VM boots it`);
     mkdirInRoot(mnt, VM_AUTHORIZED_KEYS.slice(0, VM_AUTHORIZED_KEYS.lastIndexOf('/')), 0o700);
     writeFileInRoot(mnt, VM_AUTHORIZED_KEYS, o.authorizedKey + '\n', 0o600);
@@ -167,9 +199,9 @@ export async function installBootcInVm(o: BootcVmInstallOptions): Promise<BootcI
       targetSerial: INSTALLER_TARGET_SERIAL,
       filesystem: o.filesystem,
       kargs: o.kargs,
-      composefsBackend: o.composefsBackend,
+      composefsBackend: record.backend === 'composefs',
       ...(o.blockSetup ? { blockSetup: o.blockSetup } : {}),
-      ...(o.composefsBackend ? {} : { authorizedKeysPath: VM_AUTHORIZED_KEYS }),
+      ...(record.backend === 'composefs' ? {} : { authorizedKeysPath: VM_AUTHORIZED_KEYS }),
       ...(bootcVersion ? { bootcVersion } : {}),
       // What `bootc status` names and `bootc upgrade` would fetch: the image, not the VM's share.
       ...(targetImgrefOf(o.imageRef) ? { targetImgref: targetImgrefOf(o.imageRef)! } : {}),
@@ -202,7 +234,7 @@ export async function installBootcInVm(o: BootcVmInstallOptions): Promise<BootcI
     });
     if (r.exitCode !== 0) throw new AssertionFailure('disk', `bootc install to-disk failed in the installer VM (exit ${r.status}, ${r.serviceResult}); console: ${r.consoleLog}`);
     await td.runOrThrow();
-    return await installedDisk(o, disk, kernel.release, vmlinuz);
+    return await installedDisk(o, disk, kernel.release, vmlinuz, { ...record, manifestDigest: exported.manifestDigest });
   } finally {
     await td.run();
   }

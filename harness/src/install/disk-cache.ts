@@ -23,7 +23,8 @@ export interface DiskKeyInputs {
   placement: string;
   kargs: readonly string[];
   minDiskGiB: number;
-  composefsBackend: boolean;
+  /** bootc's backend as asked; with `auto` the image (in imageId) decides. */
+  bootcBackend: string;
 }
 
 /** The code that writes disks: a change to any of it is a new installer version (this cache's own module is not). */

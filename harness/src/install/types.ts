@@ -24,6 +24,26 @@ export interface InstalledDisk {
   luksUuid?: string;
   /** The installer's record of the PCRs the root's key is sealed to ('' for none), when it is encrypted. */
   luksPcrs?: string;
+  /** bootc installs: what bootc was asked to do and what the image makes of it. */
+  bootc?: BootcInstallRecord;
+}
+
+/** The bootc installer's record of an install, for the suites (run context) and the cache. */
+export interface BootcInstallRecord {
+  backend: 'ostree' | 'composefs';
+  /** One line: why that backend (install/bootc-backend.ts). */
+  backendWhy: string;
+  /** The manifest digest of the image bootc installed from (VM placement: the exported copy). */
+  manifestDigest?: string;
+  /** ostree backend: the root ostree-prepare-root makes of the image's prepare-root.conf. */
+  ostreeRoot?: {
+    /** [composefs] enabled as ostree reads it (no file: no). */
+    composefs: 'yes' | 'no' | 'maybe' | 'verity' | 'signed';
+    /** The file that decided, inside the image. */
+    from?: string;
+    /** What tier 4 expects of it: a composefs root with fs-verity required or optional, or none. */
+    expect: { verity: 'required' | 'optional' } | null;
+  };
 }
 
 /** How the run boots the installer VM (vm/oneshot-vm.ts) for an install step that needs one. */

@@ -21,6 +21,8 @@ export interface Profile {
   /** A local fixture (fixtures/<name>) or an image reference (upstream targets). */
   source: { fixture: string } | { image: string };
   installer: Installer;
+  /** bootc's install backend: auto (the image decides: install/bootc-backend.ts) or forced. */
+  bootcBackend: 'auto' | 'ostree' | 'composefs';
   /** release: the expected version prefix, e.g. "6.12". */
   /** The kernel compat tier (and release prefix) the image must boot; none: any (the generic profile). */
   kernel: { tier?: KernelTier; release?: string };

@@ -10,6 +10,8 @@ import { CONSOLE_PATTERNS } from '../vm/console-patterns.js';
 
 export const KERNEL_TIERS = ['rhel9', 'pre-6.15', 'default'] as const;
 export const INSTALLERS = ['auto', 'bootc', 'direct'] as const;
+/** bootc's install backend: the image decides (install/bootc-backend.ts), or one is forced. */
+export const BOOTC_BACKENDS = ['auto', 'ostree', 'composefs'] as const;
 export const VERITY = ['required', 'optional', 'none'] as const;
 
 /** A profile's name, and a fixture's: a file stem that is safe on a command line. */
@@ -136,6 +138,9 @@ export const profileSchema = strict(
     description: text(/\S/, 'a non-empty string'),
     source,
     installer: oneOf(INSTALLERS).default('auto'),
+    bootcBackend: oneOf(BOOTC_BACKENDS)
+      .default('auto')
+      .meta({ description: "bootc's install backend: auto follows the image (composefs for an image whose kernel is a UKI, else ostree, as bootc decides), or forced (bootc install --composefs-backend for composefs). --bootc-backend overrides it." }),
     kernel: strict({
       tier: oneOf(KERNEL_TIERS).optional(),
       release: text(RELEASE, 'a version prefix like "6.12"').optional().meta({ description: 'The expected version prefix, e.g. "6.12"; needs the tier it is in.' }),

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { InfraError } from '../errors.js';
 import type { Profile } from '../profile/profile.js';
 import type { ScratchDisk } from '../vm/scratch-disks.js';
+import type { BootcInstallRecord } from '../install/types.js';
 
 export interface RunContext {
   runId: string;
@@ -23,6 +24,9 @@ export interface RunContext {
   composefsDigest?: string;
   /** The PCRs the installer sealed the root's key to ('' for none), when it sealed one. */
   luksPcrs?: string;
+  /** bootc installs: the backend and, for ostree, the root the image's prepare-root.conf makes
+   *  (tier 4's expectation of an ostree deployment's composefs root), read on the host. */
+  bootc?: BootcInstallRecord;
   /** The VM had a vsock device (false: the host has no /dev/vhost-vsock, and what that causes is the harness's). */
   vsock: boolean;
 }

@@ -57,7 +57,7 @@ export async function installDisk(i: DiskStageInput): Promise<DiskForRun> {
       ...common,
       imageRef: image.ref,
       filesystem: 'ext4' as const,
-      composefsBackend: plan.composefsBackend,
+      backend: plan.bootcBackend,
       ...(plan.luks === 'tpm2' ? { blockSetup: 'tpm2-luks' as const } : {}),
     };
     const tpm2 = { stateDir: tpmStateDir, ...(plan.placement === 'vm' ? { inVm: installerVm } : {}) };
@@ -69,7 +69,7 @@ export async function installDisk(i: DiskStageInput): Promise<DiskForRun> {
         : await installDirect({ ...common, rootLayout: plan.rootLayout, ...(plan.luks === 'tpm2' ? { luks: { tpm2 } } : {}) });
     return { disk, privateKeyPath: key.privateKeyPath, ...(plan.luks === 'tpm2' ? { tpmStateDir } : {}) };
   };
-  const inputs: DiskKeyInputs = { imageId: image.id, installer: plan.installer, rootLayout: plan.rootLayout, luks: plan.luks, placement: plan.placement, kargs: image.kargs, minDiskGiB: profile.vm.diskGiB, composefsBackend: plan.composefsBackend };
+  const inputs: DiskKeyInputs = { imageId: image.id, installer: plan.installer, rootLayout: plan.rootLayout, luks: plan.luks, placement: plan.placement, kargs: image.kargs, minDiskGiB: profile.vm.diskGiB, bootcBackend: plan.bootcBackend };
   // An image made for this run alone (a directory's, an import) is gone after it: so is a disk of it.
   const bypass = opts.diskCache === false || run.ownsImage(image.id);
   return diskFor(inputs, { work, bypass, budgetMs: profile.budgets.diskMs, signal: ctx.signal, log: ctx.log }, install);

@@ -36,7 +36,7 @@ export async function matrixProfiles(): Promise<Profile[]> {
   return byKernelTier((await allProfiles()).filter((p) => p.ci.matrix));
 }
 
-/** Profiles marked ci.upstream (composefs-rs's rows: upstream bootc images), in the same order. */
+/** Profiles marked ci.upstream (the bootc images bootc and composefs-rs test), in the same order. */
 export async function upstreamProfiles(): Promise<Profile[]> {
   return byKernelTier((await allProfiles()).filter(isUpstream));
 }
@@ -57,12 +57,14 @@ export function requiredTiers(p: Profile): number[] {
 }
 
 /**
- * Pure: how the installer lays the root out: `composefs` (bootc --composefs-backend, or the
- * direct installer's layout of a composefs image), `ostree` (bootc's default backend), `plain`.
+ * Pure: how the installer lays the root out: bootc's backend (`composefs` when the profile
+ * forces it, else `ostree`: bootc's default for an image without a UKI, whose root may still be
+ * composefs through ostree's prepare-root.conf, which tier 4 judges), or for the direct
+ * installer `composefs` (its layout of a composefs image) or `plain`.
  */
 export function rootBackend(p: Profile): 'composefs' | 'ostree' | 'plain' {
-  if (p.expect.composefs !== null) return 'composefs';
-  return p.installer === 'bootc' ? 'ostree' : 'plain';
+  if (p.installer === 'bootc') return p.bootcBackend === 'composefs' ? 'composefs' : 'ostree';
+  return p.expect.composefs !== null ? 'composefs' : 'plain';
 }
 
 /** One CI row: GitHub's strategy.matrix.include entry; local and upstream rows have the same keys. */

@@ -20,6 +20,8 @@ export interface TestInstallOptions {
    *  an installer VM booted from the image with the test VM's TPM and firmware. Default: vm for
    *  bootc (the image's own bootc; host trusts the image), host for direct (host tools only). */
   placement?: 'host' | 'vm';
+  /** bootc's install backend; default: the profile's bootcBackend (auto: the image decides). */
+  bootcBackend?: 'auto' | 'ostree' | 'composefs';
   /** Boot with a new TPM instead of the one the installer enrolled (a negative test of TPM binding). */
   freshTpm?: boolean;
   /** false: install afresh and keep nothing (--no-disk-cache); default: the installed-disk cache. */

@@ -2,6 +2,7 @@
 // itself. validateInput and the disk stage ask the same function, so they cannot disagree.
 import { UsageError } from '../errors.js';
 import type { Profile } from '../profile/profile.js';
+import type { BootcBackendChoice } from '../install/bootc-backend.js';
 import type { TestInstallOptions } from './options.js';
 
 export type Luks = 'tpm2' | 'none';
@@ -17,10 +18,11 @@ export interface InstallPlan {
   placement: 'host' | 'vm';
   /** The user asked for --placement host with the bootc installer: the image's bootc runs privileged on the host. */
   trustsImage: boolean;
-  composefsBackend: boolean;
+  /** bootc's backend as asked (--bootc-backend, else the profile); `auto`: the image decides at install. */
+  bootcBackend: BootcBackendChoice;
 }
 
-type PlanOptions = Pick<TestInstallOptions, 'installer' | 'luks' | 'placement'>;
+type PlanOptions = Pick<TestInstallOptions, 'installer' | 'luks' | 'placement' | 'bootcBackend'>;
 
 /** The root's encryption: asked for, or what the profile expects. */
 export function luksOf(opts: Pick<TestInstallOptions, 'luks'>, profile: Profile): Luks {
@@ -39,6 +41,7 @@ export function planInstall(opts: PlanOptions, profile: Profile, image: { ref: s
     // bcvk's to-disk does (bootc-dev/bcvk crates/kit/src/to_disk.rs), unless --placement host.
     placement: opts.placement ?? (installer === 'bootc' ? 'vm' : 'host'),
     trustsImage: installer === 'bootc' && opts.placement === 'host',
-    composefsBackend: profile.expect.composefs !== null,
+    // Never from expect.composefs: an ostree deployment can have a composefs root too (issue 25).
+    bootcBackend: opts.bootcBackend ?? profile.bootcBackend,
   };
 }

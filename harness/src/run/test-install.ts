@@ -114,6 +114,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       vsock: booted.vsock,
       ...(disk.composefsDigest ? { composefsDigest: disk.composefsDigest } : {}),
       ...(disk.luksPcrs !== undefined ? { luksPcrs: disk.luksPcrs } : {}),
+      ...(disk.bootc ? { bootc: disk.bootc } : {}),
     };
     const contextPath = join(run.work, 'context.json');
     writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });
