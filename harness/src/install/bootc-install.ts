@@ -19,6 +19,7 @@ import { bootcInstallCommand, checkBlockSetupAllowed, parseVersion, type BlockSe
 import type { BootcInstallRecord, InstallOptions, InstalledDisk, InstallerVmSettings } from './types.js';
 import { bootcBackendOf, ostreeRootExpectation, readPrepareRoot, ukisOf, type BootcBackendChoice } from './bootc-backend.js';
 import { installedComposefsDigest } from './boot-record.js';
+import { sealedRootOf, type SealedRoot } from './luks-header.js';
 import { INSTALLER_SWAP_SERIAL, INSTALLER_TARGET_SERIAL, INSTALLER_UNIT, bootcInVmArgs, installerUnit } from './bootc-vm-unit.js';
 import { INSTALLER_IMAGE_TAG, exportImageForInstaller, exportPaths } from './image-export.js';
 import { runOneshotVm } from '../vm/oneshot-vm.js';
@@ -115,12 +116,22 @@ async function installedDisk(o: BootcHostInstallOptions, disk: string, release: 
     if (!r.digest) throw new AssertionFailure('disk', `bootc's composefs backend wrote ${r.found.length ? `several composefs= digests (${r.found.join(', ')})` : 'no composefs=<digest>'} into the boot entries of the disk (ESP loader/entries, EFI/Linux UKIs, /boot loader/entries)`);
     composefsDigest = r.digest;
   }
+  // tpm2-luks: bootc chose the PCRs; its LUKS2 header on the disk is the record of them.
+  let sealed: SealedRoot | undefined;
+  if (o.blockSetup === 'tpm2-luks') {
+    sealed = await sealedRootOf(disk, o.signal).catch((e: Error) => {
+      if (e instanceof InfraError) throw e;
+      throw new AssertionFailure('disk', `bootc's tpm2-luks install: ${e.message}`);
+    });
+    o.log?.(`disk: LUKS2 root ${sealed.luksUuid}, sealed to PCRs ${sealed.luksPcrs || 'none'} (read from its header)`);
+  }
   return {
     path: disk,
     format: 'raw',
     kernel: { release, vmlinuz },
     cmdline: o.kargs.join(' '),
     ...(composefsDigest ? { composefsDigest } : {}),
+    ...(sealed ? sealed : {}),
     bootc: record,
     // bootc's composefs backend ignores --root-ssh-authorized-keys: systemd provisions
     // root's key from this credential at boot (tmpfiles provision.conf), either backend.
