@@ -20,6 +20,7 @@ import type { BootcInstallRecord, InstallOptions, InstalledDisk, InstallerVmSett
 import { bootcBackendOf, ostreeRootExpectation, readPrepareRoot, ukisOf, type BootcBackendChoice } from './bootc-backend.js';
 import { installedComposefsDigest } from './boot-record.js';
 import { sealedRootOf, type SealedRoot } from './luks-header.js';
+import { ostreeDeploymentsOf } from './ostree-record.js';
 import { INSTALLER_SWAP_SERIAL, INSTALLER_TARGET_SERIAL, INSTALLER_UNIT, bootcInVmArgs, installerUnit } from './bootc-vm-unit.js';
 import { INSTALLER_IMAGE_TAG, exportImageForInstaller, exportPaths } from './image-export.js';
 import { runOneshotVm } from '../vm/oneshot-vm.js';
@@ -107,14 +108,26 @@ async function openBootcImage(o: BootcHostInstallOptions, td: Teardown) {
   return { mnt: ctr.mountpoint, kernel, vmlinuz, record, ...(bootcVersion ? { bootcVersion } : {}) };
 }
 
-async function installedDisk(o: BootcHostInstallOptions, disk: string, release: string, vmlinuz: string, record: BootcInstallRecord): Promise<BootcInstalledDisk> {
+async function installedDisk(o: BootcHostInstallOptions, disk: string, release: string, vmlinuz: string, asInstalled: BootcInstallRecord): Promise<BootcInstalledDisk> {
   // The composefs backend's record of what it laid out: the digest in the boot entries it
   // wrote, read off the disk on the host; tier 4 holds the booted guest to it.
+  let record = asInstalled;
   let composefsDigest: string | undefined;
   if (record.backend === 'composefs') {
     const r = await installedComposefsDigest(disk, o.signal);
     if (!r.digest) throw new AssertionFailure('disk', `bootc's composefs backend wrote ${r.found.length ? `several composefs= digests (${r.found.join(', ')})` : 'no composefs=<digest>'} into the boot entries of the disk (ESP loader/entries, EFI/Linux UKIs, /boot loader/entries)`);
     composefsDigest = r.digest;
+  }
+  // The ostree backend's record: its deployments and the composefs image ostree wrote for each,
+  // read off the disk; an encrypted root cannot be read on the host.
+  if (record.ostreeRoot && o.blockSetup !== 'tpm2-luks') {
+    const deployments = await ostreeDeploymentsOf(disk, o.signal).catch((e: Error) => {
+      if (e instanceof InfraError) throw e;
+      throw new AssertionFailure('disk', `bootc's ostree install: ${e.message}`);
+    });
+    if (!deployments?.length) throw new AssertionFailure('disk', "bootc's ostree backend left no deployment under /ostree/deploy on the disk");
+    record = { ...record, ostreeRoot: { ...record.ostreeRoot, deployments } };
+    for (const d of deployments) o.log?.(`disk: ostree deployment ${d.stateroot}/${d.deployment}${d.composefsImage ? `, .ostree.cfs fs-verity ${d.composefsImage.fsverity}` : ', no .ostree.cfs'}`);
   }
   // tpm2-luks: bootc chose the PCRs; its LUKS2 header on the disk is the record of them.
   let sealed: SealedRoot | undefined;

@@ -1,6 +1,7 @@
 // The installer contract: what every installer is given and what it hands back to the disk
 // stage (and the disk cache), and how the run boots an installer VM when a step needs one.
 import type { OneshotVmSettings } from '../vm/oneshot-vm.js';
+import type { OstreeDeployment } from './ostree-record.js';
 
 /** What every installer is given: the image, the run's work dir, the per-run SSH key. */
 export interface InstallOptions {
@@ -43,6 +44,9 @@ export interface BootcInstallRecord {
     from?: string;
     /** What tier 4 expects of it: a composefs root with fs-verity required or optional, or none. */
     expect: { verity: 'required' | 'optional' } | null;
+    /** The deployments on the disk and the digests of the composefs image ostree wrote for each,
+     *  read on the host (install/ostree-record.ts); absent when the root is encrypted. */
+    deployments?: OstreeDeployment[];
   };
 }
 
