@@ -71,6 +71,7 @@ test.describe('composefs', { tag: '@tier4' }, () => {
   });
 
   test('composefs.digest', async ({ machine, run, profile }) => {
+    test.skip(run.bootc?.backend === 'ostree', 'ostree backend: no composefs= digest; the root is judged by composefs.ostree-image');
     const d = await cmdlineDigest(machine);
     expect(d, 'the kernel command line has no composefs=<digest>').toBeTruthy();
     expect(d!.digest, 'composefs= on the kernel command line is a hex digest').toMatch(/^[0-9a-f]{64}([0-9a-f]{64})?$/);
@@ -84,7 +85,8 @@ test.describe('composefs', { tag: '@tier4' }, () => {
     }
   });
 
-  test('composefs.verity', async ({ machine, profile }) => {
+  test('composefs.verity', async ({ machine, profile, run }) => {
+    test.skip(run.bootc?.backend === 'ostree', 'ostree backend: fs-verity of its image is judged by composefs.ostree-image');
     const want = profile.expect.composefs?.verity;
     const d = await cmdlineDigest(machine);
     const m = await rootMount(machine);
@@ -109,6 +111,29 @@ test.describe('composefs', { tag: '@tier4' }, () => {
       const supports = fstype === 'ext4' ? /\bverity\b/.test((await machine.exec(`tune2fs -l ${sq(source)}`)).stdout) : fstype === 'btrfs' || withV > 0;
       test.info().annotations.push({ type: 'verity-objects', description: `${withV} with fs-verity, ${without} without, on ${fstype || 'an unknown filesystem'}${supports ? '' : ' (no fs-verity support)'}` });
       if (supports) expect(without, `${without} of ${withV + without} objects in ${objects} lack fs-verity on a ${fstype} that supports it`).toBe(0);
+    }
+  });
+
+  // bootc's ostree backend: / is composefs over the booted deployment's .ostree.cfs (ostree's
+  // prepare-root.conf). The installer's record (install/ostree-record.ts, read on the host from
+  // the disk) names each deployment and its image's digests: the guest's image must be that one.
+  test('composefs.ostree-image', async ({ machine, run }) => {
+    test.skip(run.bootc?.backend !== 'ostree', 'not an ostree-backend install');
+    const root = run.bootc!.ostreeRoot!;
+    expect(root.expect, `the profile expects a composefs root, but the image's ${root.from ?? 'missing prepare-root.conf'} makes ostree's composefs ${root.composefs}`).not.toBeNull();
+    expect(root.deployments, 'the installer recorded no ostree deployments (an encrypted root cannot be read on the host)').toBeTruthy();
+    const arg = (await machine.succeed('cat /proc/cmdline')).split(/\s+/).find((a) => a.startsWith('ostree='));
+    expect(arg, 'the kernel command line has no ostree= (not an ostree deployment)').toBeTruthy();
+    const dir = (await machine.succeed(`readlink -f ${sq(`/sysroot${arg!.slice('ostree='.length)}`)}`)).trim();
+    const booted = root.deployments!.find((d) => dir.endsWith(`/ostree/deploy/${d.stateroot}/deploy/${d.deployment}`));
+    expect(booted, `the booted deployment ${dir} is none the installer wrote (${root.deployments!.map((d) => d.deployment).join(', ')})`).toBeTruthy();
+    expect(booted!.composefsImage, `ostree wrote no .ostree.cfs for ${booted!.deployment} though ${root.from ?? 'prepare-root.conf'} enables composefs (${root.composefs})`).toBeTruthy();
+    const sha = (await machine.succeed(`sha256sum ${sq(`${dir}/.ostree.cfs`)}`)).split(' ')[0];
+    expect(sha, "the booted deployment's composefs image is the one on the installed disk").toBe(booted!.composefsImage!.sha256);
+    test.info().annotations.push({ type: 'ostree-image', description: `${booted!.deployment}: .ostree.cfs sha256 ${sha}, fs-verity ${booted!.composefsImage!.fsverity}` });
+    if (root.expect?.verity === 'required') {
+      const attr = await machine.exec(`lsattr ${sq(`${dir}/.ostree.cfs`)}`);
+      expect(attr.stdout.split(/\s+/)[0] ?? '', `prepare-root.conf requires fs-verity (${root.composefs}) but ${dir}/.ostree.cfs has none`).toContain('V');
     }
   });
 });
