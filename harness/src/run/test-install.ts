@@ -28,6 +28,7 @@ import { judgeRun } from './judge.js';
 import { keepVm } from './kept.js';
 import type { TestInstallOptions, TestInstallResult } from './options.js';
 import { planInstall } from './plan.js';
+import { findVirtiofsd } from '../vm/virtiofsd.js';
 import { openRun } from './run-dir.js';
 import { StageClock, normalise } from './stages.js';
 import { runSuites } from './suites.js';
@@ -63,6 +64,8 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     if (opts.pre !== false) await clock.run('pre', 60_000, async () => checkBeforeBoot(profile, image.manifest, probe, (t) => ownTests.push(...t)));
     const plan = planInstall(opts, profile, { ref: image.ref, hasBootc: probe.hasBootc, rootLabel: (await imageLabels(image.id))[ROOT_LABEL] });
     Object.assign(summary, { installer: plan.installer, rootLayout: plan.rootLayout, luks: plan.luks, placement: plan.placement });
+    // The installer VM (bootc's default placement) needs virtiofsd: said before the disk stage starts.
+    if (plan.placement === 'vm') findVirtiofsd();
     run.log(`disk: installer ${plan.installer}`);
     const got = await clock.run('disk', profile.budgets.diskMs, (ctx) => installDisk({ run, image, plan, profile, opts, ctx }), { cached: (v) => v.cached });
     const disk = got.disk;
