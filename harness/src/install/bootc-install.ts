@@ -202,7 +202,9 @@ export interface BootcVmInstallOptions extends BootcHostInstallOptions {
 const VM_AUTHORIZED_KEYS = '/var/lib/bootc-harness/authorized_keys';
 
 /** bootc's --target-imgref for an image name (registry transport, its default), or undefined
- *  for anything that is not a plain image name (then bootc records the source). */
+ *  for anything that is not a plain image name (then bootc records the source). bootc fetches
+ *  nothing of it at install: the fetch check is opt-in (--run-fetch-check; --skip-fetch-check
+ *  is kept as a no-op: crates/lib/src/install.rs InstallTargetOpts), so the VM needs no network. */
 export function targetImgrefOf(imageRef: string): string | undefined {
   const transport = /^(containers-storage|oci|oci-archive|docker|docker-archive|docker-daemon|dir|registry|ostree-[a-z-]+):/;
   return /^[a-z0-9][a-z0-9._\-/:@]*$/i.test(imageRef) && !transport.test(imageRef) ? imageRef : undefined;
