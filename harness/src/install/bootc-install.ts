@@ -235,6 +235,7 @@ export async function installBootcInVm(o: BootcVmInstallOptions): Promise<BootcI
     const disk = join(o.workDir, 'disk.raw');
     await runChecked(['truncate', '-s', `${o.minDiskGiB}G`, disk], S);
     // The image alone, never the host's container storage (issue 23).
+    requireTools(['skopeo']);
     const paths = exportPaths(o.workDir);
     td.defer('installer image export', () => {
       for (const p of [paths.dir, paths.digestFile]) rmSync(p, { recursive: true, force: true });
