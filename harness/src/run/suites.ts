@@ -24,6 +24,8 @@ export interface SuitesSelection {
 
 /** Pure: the --grep that selects the chosen tiers' tests (and, with a pattern, only those matching it). */
 export function suitesGrep(sel: SuitesSelection): string {
+  // No shipped tier (--tier user): a pattern nothing matches, not an empty one that matches all.
+  if (!sel.tiers.length) return '(?!)';
   const tiers = `(${sel.tiers.map((t) => `@tier${t}\\b`).join('|')})`;
   return sel.grep ? `^(?=.*${tiers})(?=.*(${sel.grep}))` : tiers;
 }
@@ -33,7 +35,7 @@ export function suitesGrep(sel: SuitesSelection): string {
  * runs; one that carries a tier's tag (@tier2) runs with that tier, as a shipped test would.
  */
 export function userSuitesGrep(sel: SuitesSelection): string {
-  const tiers = `(${sel.tiers.map((t) => `@tier${t}\\b`).join('|')})`;
+  const tiers = sel.tiers.length ? `(${sel.tiers.map((t) => `@tier${t}\\b`).join('|')})` : '(?!)';
   return `^(?:(?!.*@tier\\d)|(?=.*${tiers}))${sel.grep ? `(?=.*(${sel.grep}))` : ''}`;
 }
 
@@ -115,9 +117,10 @@ export async function rerunSuites(name: string, o: RerunOptions): Promise<RerunR
   context.runDir = dir;
   const contextPath = join(entry.dir, `context-suites-${n}.json`);
   writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });
-  const code = await runSuites(contextPath, dir, o, context.profile.budgets.testMs, o.signal);
+  const userSuites = context.userSuites ?? [];
+  const code = await runSuites(contextPath, dir, { ...o, userSuites }, context.profile.budgets.testMs, o.signal);
   const tests = readTests(join(dir, 'tests.json'));
-  const tiers = tierStatuses(tests, o.tiers, o.tiersExplicit);
+  const tiers = tierStatuses(tests, o.tiers, o.tiersExplicit, userSuites.length > 0);
   const untested = Object.entries(tiers).filter(([, st]) => st === 'not-tested').map(([tier]) => tier);
   const failed = verdictOf(tests, false) === 'failed';
   let exitCode = failed || untested.length ? 1 : 0;
