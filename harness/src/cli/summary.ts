@@ -1,6 +1,6 @@
 // summary: a finished run's summary.json for a CI page: the job summary's Markdown and the
 // step outputs (the GitHub Action's), so the workflow needs no jq of its own.
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { githubOutputs, summaryMarkdown } from '../report/markdown.js';
@@ -9,9 +9,10 @@ import { reportsDir } from '../util/paths.js';
 import { parse } from './args.js';
 import { EXIT } from './exit-codes.js';
 
-/** A run's report directory: a path, or a run id (or "latest") under the reports directory. */
+/** A run's report directory: a path, or a run id (or "latest") under the reports directory; a link (latest) resolved. */
 export function runDirOf(run: string): string {
-  return /[/.]/.test(run) ? resolve(run) : resolve(reportsDir(), run);
+  const dir = /[/.]/.test(run) ? resolve(run) : resolve(reportsDir(), run);
+  return existsSync(dir) ? realpathSync(dir) : dir;
 }
 
 export function readSummary(runDir: string, cmd: string): Summary {
