@@ -5,13 +5,13 @@
 // vm-images/ or suites/ of the checkout fails the run. The caller's failing check fails the
 // run by name; `gate --require 0,user` of that run fails, `--require 0` passes.
 //
-// Boots: one (tier 0 and the caller's suite on the default fixture's rootfs, resolved by the
-// fixture API). Cost beyond the boot: npm pack (~2 s) and npm install of the tarball
+// Boots: one VM (tier 0 and the caller's suite on the default fixture's rootfs, resolved by
+// the fixture API); the example's check reboots it once (~40-60 s under TCG). Cost beyond: npm pack (~2 s) and npm install of the tarball
 // (--prefer-offline: ~5-10 s with the npm cache warm, ~40 s when npm must ask the registry
 // for its dependencies' metadata).
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildFixture } from '../src/rootfs-builder/build.js';
 import { findLeftovers } from '../src/run/leftovers.js';
@@ -44,29 +44,19 @@ function run(argv: string[], cwd: string, env: Record<string, string> = {}): Pro
 /** argv run with the checkout out of reach: an empty tmpfs over it (bwrap keeps root's capabilities with --cap-add ALL). */
 const hidden = (argv: string[]) => ['bwrap', '--dev-bind', '/', '/', '--tmpfs', REPO, '--cap-add', 'ALL', '--die-with-parent', '--', ...argv];
 
-const PROFILE = {
-  $schema: './node_modules/bootc-harness/vm-images/profile.schema.json',
-  extends: 'trixie',
-  description: "The caller's image: the trixie fixture, with a little more memory",
-  vm: { memoryMiB: 2304 },
-};
-
-// The caller's checks, as a user writes them: `bootc-harness/test` gives test, expect and the fixtures.
-const SPEC = `import { test, expect } from 'bootc-harness/test';
-
-test('caller: the guest is the release the profile names', async ({ machine, profile }) => {
-  const osRelease = await machine.exec('cat /etc/os-release');
-  // The profile's source (inherited from trixie) names the fixture; the guest's os-release must agree.
-  expect('fixture' in profile.source && profile.source.fixture).toBe('trixie');
-  expect(osRelease.stdout).toMatch(/^VERSION_CODENAME=trixie$/m);
-  expect(profile.vm.memoryMiB).toBe(2304);
-});
+// The example consumer (examples/custom-image: its profile extending trixie, its
+// bootc-harness.toml, its check that writes a scratch disk and reboots), plus one check that
+// cannot hold: the trixie fixture has no such marker.
+const EXAMPLE = join(REPO, 'examples', 'custom-image');
+const FAILING = `import { test, expect } from 'bootc-harness/test';
 
 test('caller: the image ships /etc/bootc-harness-caller-marker', async ({ machine }) => {
   const r = await machine.exec('test -e /etc/bootc-harness-caller-marker && echo present || echo absent');
   expect(r.stdout.trim(), 'the marker this check wants is not in the trixie fixture').toBe('present');
 });
 `;
+const PASSING = 'custom: data written to a scratch disk is there after a reboot';
+const FAILING_ID = 'caller: the image ships /etc/bootc-harness-caller-marker';
 
 t.test('packed, installed elsewhere, the checkout hidden: the caller profile and suite count in the verdict and the gate', { skip }, async (t) => {
   const base = mkdtempSync('/var/tmp/bh-consumer-');
@@ -79,35 +69,36 @@ t.test('packed, installed elsewhere, the checkout hidden: the caller profile and
   t.ok(tgz, `a tarball (${pack.ms} ms)`);
 
   const consumer = join(base, 'custom-image');
-  mkdirSync(join(consumer, 'checks'), { recursive: true });
-  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'custom-image', private: true, type: 'module' }, null, 2));
+  // As a user has it: the example's files, not whatever a run of it there left (node_modules, reports).
+  cpSync(EXAMPLE, consumer, { recursive: true, filter: (src) => !/^\/(node_modules|reports)(\/|$)/.test(src.slice(EXAMPLE.length)) });
+  writeFileSync(join(consumer, 'checks', 'marker.spec.ts'), FAILING);
   const install = await run(['npm', 'install', '--prefer-offline', '--no-audit', '--no-fund', join(base, tgz!)], consumer);
   t.equal(install.code, 0, `npm install of the tarball\n${install.stderr.slice(-2000)}`);
   t.comment(`npm pack ${pack.ms} ms, npm install ${install.ms} ms`);
-  writeFileSync(join(consumer, 'custom-image.json'), JSON.stringify(PROFILE, null, 2));
-  writeFileSync(join(consumer, 'checks', 'custom.spec.ts'), SPEC);
 
   const seen = await run(hidden(['ls', '-A', REPO]), consumer);
   t.equal(seen.code, 0, seen.stderr);
   t.equal(seen.stdout, '', 'inside the sandbox the checkout is empty');
 
   const fixture = await buildFixture('trixie');
-  const r = await run(hidden(['npx', '--no', 'bootc-harness', 'test-install', fixture.rootfs, '--profile', './custom-image.json', '--suites', 'checks', '--tier', '0']), consumer);
+  const r = await run(hidden(['npx', '--no', 'bootc-harness', 'test-install', fixture.rootfs, '--tier', '0']), consumer);
   t.equal(r.code, 1, `exit 1: the caller's failing check fails the run\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`);
   t.match(r.stdout, /^failed: \[user\] caller: the image ships \/etc\/bootc-harness-caller-marker: /m, 'the failing caller check is named');
+  t.match(r.stderr, /profile: custom-image \(named by .*\/bootc-harness\.toml\)/, "the profile and suites come from the caller's bootc-harness.toml");
   const runDir = /^report: (.+)$/m.exec(r.stdout)?.[1] ?? '';
   t.ok(runDir.startsWith(join(consumer, 'reports')), `the report is under the caller's directory (${runDir})`);
 
   const s = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as Summary;
   const byId = new Map(s.tests.map((x) => [x.id, x]));
   t.equal(s.profile, 'custom-image', 'judged by the caller profile');
-  t.same(byId.get('caller: the guest is the release the profile names'), { id: 'caller: the guest is the release the profile names', tier: 'user', status: 'passed' }, 'the passing caller check: passed, tier user');
-  t.equal(byId.get('caller: the image ships /etc/bootc-harness-caller-marker')?.status, 'failed', 'the failing one: failed');
+  t.same(byId.get(PASSING), { id: PASSING, tier: 'user', status: 'passed' }, 'the passing caller check (a scratch disk, a reboot): passed, tier user');
+  t.equal(byId.get(FAILING_ID)?.status, 'failed', 'the failing one: failed');
+  t.equal(byId.get(FAILING_ID)?.tier, 'user');
   t.equal(s.tiers?.tier0, 'passed', 'tier 0 passed');
   t.equal(s.tiers?.user, 'failed', 'the user tier failed');
   t.equal(s.verdict, 'failed');
   const junit = readFileSync(join(runDir, 'junit.xml'), 'utf8');
-  t.match(junit, /caller: the image ships \/etc\/bootc-harness-caller-marker/, 'the caller checks are in the JUnit report');
+  t.ok(junit.includes(FAILING_ID) && junit.includes(PASSING), 'the caller checks are in the JUnit report');
   t.ok(existsSync(join(runDir, 'tests', 'index.html')), 'and in the HTML report');
 
   const gateUser = await run(hidden(['npx', '--no', 'bootc-harness', 'gate', '--run', runDir, '--require', '0,user']), consumer);

@@ -30,7 +30,7 @@ export function parseTierSpec(value: string | undefined): { tiers: number[]; use
 function parseNumbered(all: string[]): number[] {
   const parts = all.map((s) => s.replace(/^tier/, ''));
   const tiers = parts.map((p) => {
-    if (!/^\d+$/.test(p) || !ALL_TIERS.includes(Number(p) as (typeof ALL_TIERS)[number])) throw new UsageError(`unknown tier "${p}" (tiers are ${ALL_TIERS.join(', ')}, and user: the caller's --suites)`);
+    if (!/^\d+$/.test(p) || !ALL_TIERS.includes(Number(p) as (typeof ALL_TIERS)[number])) throw new UsageError(`unknown tier "${p}" (tiers are ${ALL_TIERS.join(', ')})`);
     return Number(p);
   });
   return [...new Set(tiers)].sort((a, b) => a - b);
