@@ -52,3 +52,15 @@ t.test('npm pack carries what the CLI reaches at run time, and nothing else of t
   t.same(need.filter((f) => !files.has(f)), [], 'nothing the CLI reads is left out');
   t.same([...files].filter((f) => /^(harness\/test|\.ci|\.github|examples|reports|node_modules)\//.test(f)), [], 'no tests, CI, examples or reports');
 });
+
+t.test("the README's \"Use it from your repository\" shows exactly the example repository's files", async (t) => {
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  const section = /^## Use it from your repository\n([\s\S]*?)^## /m.exec(readme)?.[1] ?? '';
+  t.ok(section, 'the section exists');
+  const example = join(REPO, 'examples', 'custom-image');
+  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+  const shown = [...section.matchAll(/^`([^`\n]+)`:\n\n```\w*\n([\s\S]*?)\n```$/gm)].map((m) => [m[1]!, m[2]!] as const);
+  const files = walk(example).map((f) => relative(example, f)).sort();
+  t.same(shown.map(([p]) => p).sort(), files, 'every file of the example, and no other');
+  for (const [path, body] of shown) t.equal(body, readFileSync(join(example, path), 'utf8').trimEnd(), `${path} as it is`);
+});
