@@ -24,6 +24,14 @@ writeFileSync(join(snow, 'usr/lib/modules/6.12.0-test/vmlinuz'), '');
 const aFile = join(tmp, 'file');
 writeFileSync(aFile, 'x');
 const work = join(tmp, 'work');
+// The caller's files: a profile with a typo, two that extend each other, a repository whose bootc-harness.toml is wrong.
+const typo = join(tmp, 'typo.json');
+writeFileSync(typo, JSON.stringify({ extends: 'trixie', expect: { zfs: 'yes' } }));
+writeFileSync(join(tmp, 'ping.json'), JSON.stringify({ extends: './pong.json', description: 'ping' }));
+writeFileSync(join(tmp, 'pong.json'), JSON.stringify({ extends: './ping.json', description: 'pong' }));
+const badRepo = join(tmp, 'bad-repo');
+mkdirSync(badRepo);
+writeFileSync(join(badRepo, 'bootc-harness.toml'), 'suites = "checks"\n');
 
 const cases: [string, string[], RegExp, Record<string, string>?][] = [
   ['missing path', ['test-install', join(tmp, 'nope')], /does not exist/],
@@ -61,6 +69,11 @@ const cases: [string, string[], RegExp, Record<string, string>?][] = [
   ['gate of a run with no report', ['gate', '--run', 'no-such-run', '--require', '0,1'], /gate --run: no report at .*no-such-run \(summary\.json\)/],
   ['gate with --json', ['gate', '--require', '0', '--json'], /gate answers with one screen: --json is for test-install/],
   ['gate --run with a SOURCE', ['gate', '--run', 'x', '--require', '0', withKernel], /gate --run RUN takes no SOURCE/],
+  ["a caller's profile with a typo", ['test-install', '--profile', typo], /^bootc-harness: profile "typo": expect\.zfs must be a boolean, found "yes"$/],
+  ["caller's profiles that extend each other", ['test-install', '--profile', join(tmp, 'ping.json')], /profile "ping": extends goes round in a circle: ping\.json -> pong\.json -> ping\.json$/],
+  ['--suites that is not there', ['test-install', '--suites', join(tmp, 'nope')], /--suites .*nope: no such directory$/],
+  ['tier user without suites', ['test-install', '--tier', '0,user'], /tier "user" needs the caller's suites: --suites DIR/],
+  ['gate requiring user without suites', ['gate', '--require', 'user'], /tier "user" needs the caller's suites/],
 ];
 
 // Each case is a CLI process that exits at once: four at a time (a node start is most of it).
@@ -77,6 +90,13 @@ for (const [name, args, re, env] of cases) {
     t.same(existsSync(work) ? readdirSync(work) : [], [], 'no run was started');
   });
 }
+
+t.test("a bad bootc-harness.toml in the caller's directory: one line naming it, exit 2", async (t) => {
+  const r = await cli(['test-install'], { BOOTC_HARNESS_WORK: work }, badRepo);
+  t.equal(r.code, 2);
+  t.match(r.stderr.trim(), /^bootc-harness: .*bad-repo\/bootc-harness\.toml: suites must be a list of directories, found "checks"$/);
+  t.same(existsSync(work) ? readdirSync(work) : [], [], 'no run was started');
+});
 
 t.test('a work directory others can write is refused before anything starts', async (t) => {
   const open = join(tmp, 'open-work');

@@ -234,7 +234,8 @@ t.test('loadProfile and listProfiles', async (t) => {
   await t.rejects(loadProfile('broken', dir), { name: 'UsageError', message: /^profile "broken": .*broken\.json is not valid JSON: / });
   await t.rejects(loadProfile('wrong', dir), { name: 'UsageError', message: 'profile "wrong": expect.zfs must be a boolean, found "yes"' });
   await t.rejects(loadProfile('nope', dir), { name: 'UsageError', message: 'unknown profile "nope" (known: broken, good, wrong)' });
-  await t.rejects(loadProfile('../good', dir), { name: 'UsageError', message: /^unknown profile "\.\.\/good"/ });
+  // A name with a slash is the caller's file (relative to the cwd), never a walk out of the profiles' directory.
+  await t.rejects(loadProfile('../good', dir), { name: 'UsageError', message: /^profile "good": cannot read .*\/good: no such file$/ });
   await t.rejects(loadProfile('x', join(dir, 'missing')), { message: 'unknown profile "x" (known: none)' });
 });
 

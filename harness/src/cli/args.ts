@@ -4,6 +4,7 @@ import { UsageError } from '../errors.js';
 import { ALL_TIERS, type TestInstallOptions } from '../run/options.js';
 import { emitter } from '../report/events.js';
 import { terminalFor, type Terminal } from './terminal.js';
+import { CONFIG_FILE, checkSuiteDirs, readCallerConfig } from '../run/caller-config.js';
 
 export function oneOf<T extends string>(flag: string, value: string | undefined, allowed: readonly T[], dflt: T): T {
   if (value === undefined) return dflt;
@@ -12,8 +13,22 @@ export function oneOf<T extends string>(flag: string, value: string | undefined,
 }
 
 export function parseTiers(value: string | undefined): number[] {
-  if (value === undefined) return [...ALL_TIERS];
-  const parts = value.split(',').map((s) => s.trim().replace(/^tier/, ''));
+  const { tiers, user } = parseTierSpec(value);
+  if (user) throw new UsageError(`tier "user" is the caller's suites: give --suites DIR (test-install, gate) instead`);
+  return tiers;
+}
+
+/** Tiers as written on the command line or in bootc-harness.toml: numbers, and "user" for the caller's suites. */
+export function parseTierSpec(value: string | undefined): { tiers: number[]; user: boolean } {
+  if (value === undefined) return { tiers: [...ALL_TIERS], user: false };
+  const all = value.split(',').map((s) => s.trim());
+  const user = all.includes('user');
+  const tiers = parseNumbered(all.filter((p) => p !== 'user'));
+  return { tiers, user };
+}
+
+function parseNumbered(all: string[]): number[] {
+  const parts = all.map((s) => s.replace(/^tier/, ''));
   const tiers = parts.map((p) => {
     if (!/^\d+$/.test(p) || !ALL_TIERS.includes(Number(p) as (typeof ALL_TIERS)[number])) throw new UsageError(`unknown tier "${p}" (tiers are ${ALL_TIERS.join(', ')})`);
     return Number(p);
@@ -53,6 +68,7 @@ export const INSTALL_FLAGS = {
   'no-disk-cache': { type: 'boolean' },
   'no-pre': { type: 'boolean' },
   json: { type: 'boolean' },
+  suites: { type: 'string', multiple: true },
 } as const;
 
 /** test-install's options from its flags (gate takes the same, with --require for --tier), and
@@ -60,11 +76,22 @@ export const INSTALL_FLAGS = {
 export function installOptions(cmd: string, values: Record<string, string | boolean | (string | boolean)[] | undefined>, positionals: string[], tiers: string | undefined, signal: AbortSignal): TestInstallOptions & { terminal: Terminal } {
   if (positionals.length > 1) throw new UsageError(`${cmd} takes one SOURCE, got ${positionals.length}`);
   const json = Boolean(values.json);
+  // The caller's repository (its bootc-harness.toml) fills what the flags leave out.
+  const config = readCallerConfig();
+  const tierText = tiers ?? (cmd === 'gate' ? config?.require : config?.tiers);
+  const spec = parseTierSpec(tierText);
+  const suitesFlag = (values.suites as string[] | undefined) ?? [];
+  const userSuites = suitesFlag.length ? checkSuiteDirs(suitesFlag, '--suites') : checkSuiteDirs(config?.suites ?? [], `${config?.file} suites:`);
+  if (spec.user && !userSuites.length) throw new UsageError(`tier "user" needs the caller's suites: --suites DIR, or suites = [...] in ${CONFIG_FILE}`);
+  if (!spec.tiers.length && !userSuites.length) throw new UsageError('no tier to run');
+  const profile = (values.profile as string | undefined) ?? config?.profile;
   const flags = {
     source: positionals[0],
-    profile: values.profile as string | undefined,
-    tiers: parseTiers(tiers),
-    tiersExplicit: tiers !== undefined,
+    profile,
+    ...(values.profile === undefined && config?.profile !== undefined ? { profileReason: `named by ${config.file}` } : {}),
+    tiers: spec.tiers,
+    tiersExplicit: tierText !== undefined,
+    userSuites,
     installer: oneOf('installer', values.installer as string | undefined, ['auto', 'bootc', 'direct'] as const, 'auto'),
     accel: oneOf('accel', values.accel as string | undefined, ['auto', 'kvm', 'tcg'] as const, 'auto'),
     keep: Boolean(values.keep),

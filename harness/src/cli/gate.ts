@@ -4,10 +4,11 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { gateScreen } from '../report/gate.js';
 import type { Summary } from '../report/summary.js';
-import { tierStatuses } from '../report/tiers.js';
+import { tierStatuses, USER_TIER } from '../report/tiers.js';
+import { readCallerConfig } from '../run/caller-config.js';
 import { testInstall } from '../run/test-install.js';
 import { reportsDir } from '../util/paths.js';
-import { INSTALL_FLAGS, installOptions, parse, parseTiers } from './args.js';
+import { INSTALL_FLAGS, installOptions, parse, parseTierSpec } from './args.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 
 /**
@@ -16,20 +17,27 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
  */
 export async function cmdGate(args: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals } = parse(args, { ...INSTALL_FLAGS, require: { type: 'string' }, run: { type: 'string' } });
-  if (values.require === undefined) throw new UsageError('gate needs --require TIERS, e.g. --require 0,1,3');
+  // The caller's bootc-harness.toml may say what a release requires.
+  const requireText = (values.require as string | undefined) ?? readCallerConfig()?.require;
+  if (requireText === undefined) throw new UsageError('gate needs --require TIERS, e.g. --require 0,1,3 (user: the caller\'s --suites)');
   if (values.json) throw new UsageError('gate answers with one screen: --json is for test-install');
-  if (values.run !== undefined) return gateOfRun(values.run as string, parseTiers(values.require as string), positionals);
-  const opts = installOptions('gate', values, positionals, values.require as string, signal);
+  const req = parseTierSpec(requireText);
+  if (values.run !== undefined) return gateOfRun(values.run as string, req, positionals);
+  const opts = installOptions('gate', values, positionals, requireText, signal);
   const { summary, runDir, failure } = await testInstall(opts).finally(() => opts.terminal.close());
-  process.stdout.write(gateScreen(summary, opts.tiers, runDir));
+  const required = requiredKeys(req);
+  process.stdout.write(gateScreen(summary, required, runDir));
   if (signal.aborted) return EXIT.interrupted;
-  const passed = opts.tiers.every((t) => summary.tiers?.[`tier${t}`] === 'passed');
+  const passed = required.every((t) => summary.tiers?.[typeof t === 'number' ? `tier${t}` : t] === 'passed');
   if (passed) return EXIT.passed;
   return failure ? exitCodeFor(failure) : EXIT.failed;
 }
 
+/** The required tiers as the gate screen lists them: the numbered ones, then "user". */
+const requiredKeys = (req: { tiers: number[]; user: boolean }): (number | string)[] => [...req.tiers, ...(req.user ? [USER_TIER] : [])];
+
 /** gate --run: a finished run's report judged against the required tiers, every one of them named. */
-function gateOfRun(run: string, required: number[], positionals: string[]): number {
+function gateOfRun(run: string, req: { tiers: number[]; user: boolean }, positionals: string[]): number {
   if (positionals.length) throw new UsageError('gate --run RUN takes no SOURCE: the run says what it tested');
   const runDir = /[/.]/.test(run) ? resolve(run) : join(reportsDir(), run);
   let summary: Summary;
@@ -38,8 +46,9 @@ function gateOfRun(run: string, required: number[], positionals: string[]): numb
   } catch {
     throw new UsageError(`gate --run: no report at ${runDir} (summary.json)`);
   }
-  summary.tiers = tierStatuses(summary.tests, required, true);
+  summary.tiers = tierStatuses(summary.tests, req.tiers, true, req.user);
+  const required = requiredKeys(req);
   process.stdout.write(gateScreen(summary, required, runDir));
-  return required.every((t) => summary.tiers?.[`tier${t}`] === 'passed') && summary.verdict !== 'error' ? EXIT.passed : EXIT.failed;
+  return required.every((t) => summary.tiers?.[typeof t === 'number' ? `tier${t}` : t] === 'passed') && summary.verdict !== 'error' ? EXIT.passed : EXIT.failed;
 }
 

@@ -17,13 +17,16 @@ import { emitter } from '../report/events.js';
 import { EXIT, exitCodeFor, formatError } from './exit-codes.js';
 import { cmdGate } from './gate.js';
 import { cmdCache, cmdClean, cmdList, cmdSsh, cmdStop, cmdSuites } from './runs.js';
+import { cmdSetup } from './setup.js';
+import { cmdSummary } from './summary.js';
 
 
 const USAGE = `usage:
   bootc-harness test-install [SOURCE] [--profile NAME] [--tier 0,1,..] [--installer auto|bootc|direct]
                              [--luks tpm2|none] [--fresh-tpm] [--placement vm|host] [--bootc-backend auto|ostree|composefs]
                              [--accel auto|kvm|tcg] [--keep] [--no-disk-cache] [--no-pre] [--report DIR] [--json]
-  bootc-harness gate [SOURCE] --require 0,1,.. [test-install options]   # exit 0 only when every required tier ran and passed
+                             [--suites DIR]...   # the caller's Playwright specs too (tier user); --profile also takes a file
+  bootc-harness gate [SOURCE] --require 0,1,..,user [test-install options]   # exit 0 only when every required tier ran and passed
   bootc-harness gate --run RUN --require 0,1,..      # the same question of a finished run's report
   bootc-harness list                                 # runs with a work directory: running, kept, abandoned
   bootc-harness ssh RUN [-- CMD...]                  # into a VM kept with --keep (RUN: id, prefix or latest)
@@ -35,7 +38,10 @@ const USAGE = `usage:
   bootc-harness manifest ROOTFS|IMAGE
   bootc-harness fixtures build [NAME...] [--jobs N]   # no NAME: every fixture
   bootc-harness matrix [--tier 0,1,..] [--jobs N] [--rows P,..] [--accel auto|kvm|tcg] [--report DIR]   # every ci.matrix profile (local fixtures), or those named
-  bootc-harness matrix --list [--upstream]           # the CI rows as JSON: local ones, or the upstream bootc images (ci.upstream)`;
+  bootc-harness matrix --list [--upstream]           # the CI rows as JSON: local ones, or the upstream bootc images (ci.upstream)
+  bootc-harness summary RUN [--markdown FILE] [--github-output FILE]   # a run for a CI page: Markdown, step outputs
+  bootc-harness setup                                # install the host tools (root; Debian/Ubuntu)
+A bootc-harness.toml in the current directory gives defaults: profile, suites, tiers, require.`;
 
 async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<number> {
   const { values, positionals } = parse(args, { ...INSTALL_FLAGS, tier: { type: 'string' } });
@@ -61,6 +67,8 @@ async function cmdTestInstall(args: string[], signal: AbortSignal): Promise<numb
     return EXIT.interrupted;
   }
   const counts = (st: string) => s.tests.filter((t) => t.status === st).length;
+  // Each failed check by name, a line each: the caller's as well as ours, with its first error line.
+  for (const t of s.tests.filter((x) => x.status === 'failed' || x.status === 'timedOut')) process.stdout.write(`failed: [${t.tier}] ${t.id}: ${(t.error ?? t.status).split('\n')[0]}\n`);
   process.stdout.write(
     `${s.verdict.toUpperCase()}: ${s.source} on ${s.kernel.release} (${s.kernel.tier}), ${s.accel}; ` +
       `${counts('passed')} passed, ${counts('failed') + counts('timedOut')} failed, ${counts('skipped')} skipped\nreport: ${result.runDir}\n`,
@@ -191,6 +199,8 @@ const COMMANDS: Record<string, (args: string[], signal: AbortSignal) => Promise<
   stop: cmdStop,
   clean: cmdClean,
   cache: cmdCache,
+  summary: cmdSummary,
+  setup: cmdSetup,
 };
 
 export async function main(argv: string[]): Promise<number> {

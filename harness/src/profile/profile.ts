@@ -3,12 +3,13 @@
 // every key its check and, when optional, its default; unknown keys are refused at every
 // level. A bad profile is bad input: one UsageError line that names the profile, the key
 // path and what was found.
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { PROFILES_DIR } from '../util/paths.js';
 import { INSTALLERS, KERNEL_TIERS, NAME, VERITY, profileSchema } from './schema.js';
 import { describeIssues, found } from './schema-issue.js';
+import { isProfilePath, profileNameOf, resolveExtends } from './extends.js';
 
 export { KERNEL_TIERS };
 export type KernelTier = (typeof KERNEL_TIERS)[number];
@@ -81,7 +82,7 @@ export function validateProfile(raw: unknown, name: string): Profile {
   const bad = (what: string) => new UsageError(`profile "${name}": ${what}`);
   const parsed = profileSchema.safeParse(raw);
   if (!parsed.success) throw bad(describeIssues(parsed.error, raw, 'the profile'));
-  const { $schema: _, name: declared, ...rest } = parsed.data;
+  const { $schema: _, name: declared, extends: _base, ...rest } = parsed.data;
   if (declared !== undefined && declared !== name) throw bad(`name must match the file name "${name}", found ${found(declared)}`);
   // No tier: any kernel (the generic profile). A release pins one, so it needs its tier.
   const { tier, release } = rest.kernel;
@@ -111,19 +112,21 @@ export async function listProfiles(dir: string = PROFILES_DIR): Promise<string[]
     .sort();
 }
 
-/** Reads and validates vm-images/<name>.json; an unknown name lists the known ones. */
+/**
+ * Reads and validates a profile: a shipped one by name (vm-images/<name>.json; an unknown
+ * name lists the known ones), or the caller's file by path (JSON or TOML; a relative path is
+ * the cwd's), either with its `extends` chain merged in (extends.ts).
+ */
 export async function loadProfile(name: string, dir: string = PROFILES_DIR): Promise<Profile> {
+  if (isProfilePath(name)) {
+    const file = resolve(name);
+    const stem = profileNameOf(file);
+    if (!NAME.test(stem)) throw new UsageError(`profile file ${file}: its name "${stem}" must be lower-case letters, digits, ".", "_" or "-"`);
+    return validateProfile(await resolveExtends(file, stem, [], dir), stem);
+  }
   const known = await listProfiles(dir);
   if (!known.includes(name)) {
     throw new UsageError(`unknown profile ${JSON.stringify(name)} (known: ${known.join(', ') || 'none'})`);
   }
-  const file = resolve(dir, `${name}.json`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
-  } catch (e) {
-    const why = (e as Error).message.replace(/\s+/g, ' ');
-    throw new UsageError(`profile "${name}": ${file} is not valid JSON: ${why}`);
-  }
-  return validateProfile(raw, name);
+  return validateProfile(await resolveExtends(resolve(dir, `${name}.json`), name, [], dir), name);
 }

@@ -135,6 +135,10 @@ export const profileSchema = strict(
     $schema: z.string(says('must be a string')).optional(),
     // Optional in the file; when present it must match the file stem (checked by validateProfile).
     name: text(NAME, 'a profile name').optional(),
+    // Resolved before validation (profile/extends.ts): the merged profile is what is checked.
+    extends: text(/\S/, 'a profile name or a relative path')
+      .optional()
+      .meta({ description: 'A profile this one starts from: a shipped profile name ("trixie") or a path relative to this file. Objects merge key by key; lists and values are replaced.' }),
     description: text(/\S/, 'a non-empty string'),
     source,
     installer: oneOf(INSTALLERS).default('auto'),

@@ -2,15 +2,18 @@
 // the image digest, where the report is.
 import type { Summary } from './summary.js';
 
+/** A required tier's key in summary.tiers: 2 -> tier2; "user" (the caller's suites) as it is. */
+const tierKey = (t: number | string) => (typeof t === 'number' ? `tier${t}` : t);
+
 /** Pure: the gate's summary screen. */
-export function gateScreen(s: Summary, required: readonly number[], runDir: string): string {
+export function gateScreen(s: Summary, required: readonly (number | string)[], runDir: string): string {
   const lines: string[] = [];
-  const ok = required.every((t) => s.tiers?.[`tier${t}`] === 'passed');
+  const ok = required.every((t) => s.tiers?.[tierKey(t)] === 'passed');
   lines.push(`gate: ${ok ? 'PASSED' : 'FAILED'}: required tiers ${required.join(', ')} of ${s.source} (profile ${s.profile})`);
   lines.push('');
   lines.push('  tier    status          passed  failed  skipped');
   for (const t of required) {
-    const tier = `tier${t}`;
+    const tier = tierKey(t);
     const mine = s.tests.filter((x) => x.tier === tier);
     const n = (st: string) => mine.filter((x) => x.status === st).length;
     const status = s.tiers?.[tier] ?? (s.verdict === 'error' ? 'not run (error)' : 'not-tested');

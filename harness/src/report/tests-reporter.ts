@@ -8,7 +8,8 @@ export default class TestsReporter implements Reporter {
   constructor(private opts: { outputFile: string }) {}
 
   onTestEnd(test: TestCase, result: TestResult): void {
-    const tier = test.tags.find((t) => /^@tier\d$/.test(t))?.slice(1) ?? 'untiered';
+    // A caller's test (a project "user:DIR", --suites) without a tier tag is the user tier.
+    const tier = test.tags.find((t) => /^@tier\d$/.test(t))?.slice(1) ?? (test.parent.project()?.name.startsWith('user:') ? 'user' : 'untiered');
     const error = result.errors.map((e) => (e.message ?? '').replace(/\x1b\[[0-9;]*m/g, '')).join('\n') || undefined;
     // A retried test keeps its last result.
     this.records.set(test.id, {

@@ -4,15 +4,22 @@
 import type { Profile } from '../profile/profile.js';
 import type { TestRecord, TierStatus } from './summary.js';
 
-/** Pure: each selected tier's status from its tests. `explicit`: the tiers were asked for by name. */
-export function tierStatuses(tests: readonly TestRecord[], tiers: readonly number[], explicit: boolean): Record<string, TierStatus> {
+/** The caller's checks (--suites) without a tier tag of their own. */
+export const USER_TIER = 'user';
+
+/**
+ * Pure: each selected tier's status from its tests. `explicit`: the tiers were asked for by
+ * name. `user`: the caller's suites ran (--suites): their tier is always asked for by name,
+ * since a suite directory with no test in it is a mistake, not "not applicable".
+ */
+export function tierStatuses(tests: readonly TestRecord[], tiers: readonly number[], explicit: boolean, user = false): Record<string, TierStatus> {
   const out: Record<string, TierStatus> = {};
-  for (const n of tiers) {
-    const tier = `tier${n}`;
+  for (const tier of [...tiers.map((n) => `tier${n}`), ...(user ? [USER_TIER] : [])]) {
+    const isUser = tier === USER_TIER;
     const mine = tests.filter((t) => t.tier === tier);
     if (mine.some((t) => t.status === 'failed' || t.status === 'timedOut' || t.status === 'interrupted')) out[tier] = 'failed';
     else if (mine.some((t) => t.status === 'passed')) out[tier] = 'passed';
-    else out[tier] = explicit ? 'not-tested' : 'not-applicable';
+    else out[tier] = explicit || isUser ? 'not-tested' : 'not-applicable';
   }
   return out;
 }
@@ -21,7 +28,7 @@ export function tierStatuses(tests: readonly TestRecord[], tiers: readonly numbe
 export function notTestedMessage(tier: string, tests: readonly TestRecord[]): string {
   const mine = tests.filter((t) => t.tier === tier);
   const why = mine.map((t) => `${t.id}: skipped (${t.annotations?.find((a) => a.type === 'skip')?.description ?? 'no reason given'})`);
-  return `${tier} was asked for with --tier but no test of it ran${why.length ? `:\n  ${why.join('\n  ')}` : ' (no test of it was selected)'}`;
+  return `${tier} was asked for with ${tier === USER_TIER ? '--suites' : '--tier'} but no test of it ran${why.length ? `:\n  ${why.join('\n  ')}` : ' (no test of it was selected)'}`;
 }
 
 /**

@@ -29,6 +29,8 @@ export interface RunContext {
   bootc?: BootcInstallRecord;
   /** The VM had a vsock device (false: the host has no /dev/vhost-vsock, and what that causes is the harness's). */
   vsock: boolean;
+  /** The caller's spec directories (--suites): `bootc-harness suites RUN` runs them again too. */
+  userSuites?: string[];
 }
 
 export const CONTEXT_ENV = 'BOOTC_HARNESS_CONTEXT';

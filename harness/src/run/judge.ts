@@ -12,8 +12,8 @@ export interface Judgement {
   error?: Summary['error'];
 }
 
-export function judgeRun(tests: readonly TestRecord[], tiers: readonly number[], explicit: boolean, ended?: Error): Judgement {
-  const statuses = tierStatuses(tests, tiers, explicit);
+export function judgeRun(tests: readonly TestRecord[], tiers: readonly number[], explicit: boolean, ended?: Error, user = false): Judgement {
+  const statuses = tierStatuses(tests, tiers, explicit, user);
   const untested = Object.entries(statuses).filter(([, st]) => st === 'not-tested').map(([tier]) => tier);
   let failure = ended;
   // Asked for by name and not tested: a claim nothing backs. Fails the run, unless it already failed.

@@ -7,7 +7,11 @@ export const ALL_TIERS = [0, 1, 2, 3, 4] as const;
 export interface TestInstallOptions {
   source?: string;
   profile?: string;
+  /** Why that profile, when not --profile (the caller's bootc-harness.toml names it). */
+  profileReason?: string;
   tiers: number[];
+  /** The caller's spec directories (--suites DIR, or bootc-harness.toml): the user tier. */
+  userSuites?: string[];
   /** The tiers were asked for by name (--tier): one in which no test runs fails the run. */
   tiersExplicit?: boolean;
   installer: 'auto' | 'bootc' | 'direct';

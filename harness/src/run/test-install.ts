@@ -115,13 +115,14 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       installedKernel: disk.kernel.release,
       scratchDisks: scratch.guest,
       vsock: booted.vsock,
+      ...(opts.userSuites?.length ? { userSuites: opts.userSuites } : {}),
       ...(disk.composefsDigest ? { composefsDigest: disk.composefsDigest } : {}),
       ...(disk.luksPcrs !== undefined ? { luksPcrs: disk.luksPcrs } : {}),
       ...(disk.bootc ? { bootc: disk.bootc } : {}),
     };
     const contextPath = join(run.work, 'context.json');
     writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });
-    const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, (ctx) => runSuites(contextPath, run.runDir, { tiers: opts.tiers }, profile.budgets.testMs, ctx.signal, opts.json ?? false));
+    const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, (ctx) => runSuites(contextPath, run.runDir, { tiers: opts.tiers, userSuites: opts.userSuites ?? [] }, profile.budgets.testMs, ctx.signal, opts.json ?? false));
 
     // The journal for the report; then a clean power-off, or (--keep) the VM handed over.
     summary.boot = bootProfile(booted.timeline, await saveJournal(machine, run.runDir, booted.criticalChain));
@@ -145,7 +146,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
 
   summary.tests = [...ownTests, ...readTests(join(run.runDir, 'tests.json'))];
   for (const t of summary.tests) emitter(run.events)({ event: 'test', id: t.id, tier: t.tier, status: t.status, ...(t.error ? { error: t.error } : {}) });
-  const j = judgeRun(summary.tests, opts.tiers, opts.tiersExplicit ?? false, failure);
+  const j = judgeRun(summary.tests, opts.tiers, opts.tiersExplicit ?? false, failure, (opts.userSuites ?? []).length > 0);
   Object.assign(summary, { tiers: j.tiers, verdict: j.verdict, exitCode: j.exitCode, finishedAt: new Date().toISOString() }, j.error ? { error: j.error } : {});
   writeReport(run.reports, run.runId, summary);
   const why = j.failure && j.exitCode !== 0 ? { failure: Object.assign(j.failure, { runDir: run.runDir }) } : {};

@@ -24,9 +24,9 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
   if (opts.source) {
     source = parseSource(opts.source);
     checkSource(source);
-    choice = opts.profile ? { name: opts.profile, reason: 'asked for with --profile' } : chooseProfile(source, await sourceFacts(source), await listProfiles());
+    choice = opts.profile ? { name: opts.profile, reason: opts.profileReason ?? 'asked for with --profile' } : chooseProfile(source, await sourceFacts(source), await listProfiles());
   } else {
-    choice = opts.profile ? { name: opts.profile, reason: 'asked for with --profile' } : { name: DEFAULT_PROFILE, reason: 'no SOURCE: the default fixture and its profile' };
+    choice = opts.profile ? { name: opts.profile, reason: opts.profileReason ?? 'asked for with --profile' } : { name: DEFAULT_PROFILE, reason: 'no SOURCE: the default fixture and its profile' };
   }
   const profile = await loadProfile(choice.name);
   if (!opts.source) {

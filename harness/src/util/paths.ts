@@ -1,5 +1,7 @@
-// Where things live. The repo root is found from this file, not the cwd, so the
-// CLI works from anywhere; caches live outside the clone so CI reuses them.
+// Where things live. The package's own files (profiles, fixture recipes, suites, scripts) are
+// found from this file, not the cwd, so the CLI works from anywhere, a checkout or an npm
+// install; what the caller makes (reports) lands under the caller's directory (the cwd);
+// caches live outside both so CI reuses them.
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, join, resolve } from 'node:path';
 import { existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
@@ -9,8 +11,9 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 export const FIXTURES_DIR = resolve(REPO_ROOT, 'fixtures');
 export const PROFILES_DIR = resolve(REPO_ROOT, 'vm-images');
 
+/** Reports: the caller's, so under the cwd (in this checkout, run from its root, the same reports/). */
 export function reportsDir(): string {
-  return resolve(process.env.BOOTC_HARNESS_REPORTS ?? resolve(REPO_ROOT, 'reports'));
+  return resolve(process.env.BOOTC_HARNESS_REPORTS ?? resolve(process.cwd(), 'reports'));
 }
 
 /** Built fixtures and probe results; survives clones. */
