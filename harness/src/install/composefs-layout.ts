@@ -49,7 +49,7 @@ export async function rootHomeInVar(mnt: string): Promise<string> {
   return target.slice('/var/'.length);
 }
 
-export async function stageComposefsRoot(opts: { mnt: string; stageDir: string; authorizedKey: string; signal?: AbortSignal }): Promise<ComposefsStage> {
+export async function stageComposefsRoot(opts: { mnt: string; stageDir: string; authorizedKey: string; signal?: AbortSignal; log?: (line: string) => void }): Promise<ComposefsStage> {
   const S = { stage: 'disk' as const, signal: opts.signal };
   const { mnt, stageDir: dir } = opts;
   const mkcomposefs = findMkcomposefs();
@@ -74,7 +74,7 @@ export async function stageComposefsRoot(opts: { mnt: string; stageDir: string; 
   const varDir = join(dir, 'state/os/default/var');
   mkdirSync(deploy, { recursive: true });
   mkdirSync(join(dir, 'state/os/default'), { recursive: true });
-  await copyTreesOut(mnt, [{ from: 'etc', to: join(deploy, 'etc') }, { from: 'var', to: varDir }], dir, S);
+  await copyTreesOut(mnt, [{ from: 'etc', to: join(deploy, 'etc') }, { from: 'var', to: varDir }], dir, { ...S, ...(opts.log ? { log: opts.log } : {}) });
 
   // The per-run key lives in writable state, so the image (and its digest) stays the image's.
   // The copy of /var is the image's: resolved inside it, so none of its links leads out.

@@ -22,6 +22,8 @@ export interface DirectInstallOptions extends InstallOptions {
   /** Encrypt the root (LUKS2) with its key sealed to the TPM whose state is in tpmStateDir:
    *  from the host (no PCRs), or inside an installer VM (PCR 7, as bootc's tpm2-luks). */
   luks?: { tpm2: { stateDir: string; inVm?: InstallerVmSettings } };
+  /** The run log (device nodes the composefs copy left out). */
+  log?: (line: string) => void;
 }
 
 const STAGE = { stage: 'disk' as const };
@@ -55,7 +57,7 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
     if (opts.rootLayout === 'composefs') {
       const stageDir = join(opts.workDir, 'root-tree');
       td.defer('remove root staging', () => rmSync(stageDir, { recursive: true, force: true }));
-      composefs = await stageComposefsRoot({ mnt, stageDir, authorizedKey: opts.authorizedKey, signal: opts.signal });
+      composefs = await stageComposefsRoot({ mnt, stageDir, authorizedKey: opts.authorizedKey, signal: opts.signal, ...(opts.log ? { log: opts.log } : {}) });
       tree = stageDir;
     } else {
       // The per-run key goes into the throwaway container's layer, never into the image.
