@@ -7,7 +7,7 @@ import { isFileInRoot } from '../image/in-root.js';
 import { findVirtiofsd } from '../vm/virtiofsd.js';
 import { listProfiles, loadProfile, DEFAULT_PROFILE, type Profile } from '../profile/profile.js';
 import { chooseProfile, rootfsImageId, type ProfileChoice, type SourceFacts } from '../profile/choose.js';
-import { ensureWorkRoot, workDir as workRoot } from '../util/paths.js';
+import { cacheDir, ensureWorkRoot, workDir as workRoot } from '../util/paths.js';
 import { requireTools } from '../util/tools.js';
 import { kvmRefusal } from '../vm/accel.js';
 import { OVMF_CODE_CANDIDATES } from '../vm/qemu-args.js';
@@ -58,6 +58,7 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
   if (!OVMF_CODE_CANDIDATES.some((p) => existsSync(p))) throw new UsageError('missing UEFI firmware (install Debian package ovmf)');
   const free = (() => {
     const root = ensureWorkRoot();
+    cacheDir(); // created 0700, or refused here when someone else could rewrite its records
     const s = statfsSync(root);
     return s.bavail * s.bsize;
   })();
