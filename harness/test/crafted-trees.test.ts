@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { exitCodeFor, formatError } from '../src/cli/exit-codes.js';
 import { ImageError, copyFileOutOfRoot, readTextInRoot, removeFileInRoot, writeFileInRoot } from '../src/image/in-root.js';
 import { findKernel } from '../src/image/kernel.js';
+import { readBootcVersion } from '../src/image/bootc-version.js';
 import { enabledUnits } from '../src/image/probe.js';
 import { checkSource } from '../src/image/source.js';
 import { readInstallConfigs } from '../src/install/bootc-install.js';

@@ -9,7 +9,7 @@ import { constants as zlib, gunzipSync } from 'node:zlib';
 import type { Stage } from '../errors.js';
 import { run } from '../util/exec.js';
 import { which } from '../util/tools.js';
-import { copyFileOutOfRoot, isFileInRoot, listDirInRoot, readFileInRoot, readTextInRoot } from './in-root.js';
+import { ImageError, copyFileOutOfRoot, isFileInRoot, listDirInRoot, readFileInRoot, readTextInRoot } from './in-root.js';
 
 export interface BootcVersion {
   /** Upstream version (no epoch or distro release), e.g. "1.12.1"; undefined when unknown. */
@@ -159,7 +159,8 @@ async function fromFiles(root: string): Promise<BootcVersion | undefined> {
 
 /** The image's bootc version, or why it is unknown. Never throws for what the image holds. */
 export async function readBootcVersion(root: string, stage: Stage = 'image'): Promise<BootcVersion> {
-  const v = await find(root, stage);
+  // A database that is a FIFO, a device or too large is no evidence: said, never waited on.
+  const v: BootcVersion = await find(root, stage).catch((e: unknown) => (e instanceof ImageError ? { from: e.message } : Promise.reject(e)));
   // The text comes from the image and ends up in logs: a version's characters only.
   return v.version === undefined || /^[\w.+~:-]{1,64}$/.test(v.version) ? v : { from: `${v.from} holds no readable version` };
 }

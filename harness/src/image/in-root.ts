@@ -304,7 +304,10 @@ export async function writeFileInRoot(root: string, path: string, data: string |
     } finally {
       await out.close();
     }
-    await rename(at(dir, tmp), at(dir, f.name));
+    await rename(at(dir, tmp), at(dir, f.name)).catch(async (e: unknown) => {
+      await unlink(at(dir, tmp)).catch(() => undefined);
+      throw e;
+    });
   } finally {
     await closeAll(f);
   }
