@@ -20,13 +20,13 @@ import {
 t.test('install configs are read from the image in precedence order, .toml only', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'bh-bootc-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
-  t.same(readInstallConfigs(root), [], 'an image without configs');
+  t.same(await readInstallConfigs(root), [], 'an image without configs');
   mkdirSync(join(root, 'usr/lib/bootc/install'), { recursive: true });
   mkdirSync(join(root, 'etc/bootc/install'), { recursive: true });
   writeFileSync(join(root, 'usr/lib/bootc/install/00-os.toml'), '[install]\nblock = ["direct", "tpm2-luks"]\n');
   writeFileSync(join(root, 'usr/lib/bootc/install/README'), 'not a config');
   writeFileSync(join(root, 'etc/bootc/install/00-os.toml'), '[install]\nblock = ["direct"]\n');
-  const configs = readInstallConfigs(root);
+  const configs = await readInstallConfigs(root);
   t.same(configs.map((c) => c.path), ['/usr/lib/bootc/install/00-os.toml', '/etc/bootc/install/00-os.toml']);
   t.same(INSTALL_CONFIG_DIRS[0], 'usr/lib/bootc/install');
   t.equal(

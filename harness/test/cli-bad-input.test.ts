@@ -21,6 +21,18 @@ writeFileSync(join(withKernel, 'usr/lib/modules/6.1.0-test/vmlinuz'), '');
 const snow = join(tmp, 'output/snow');
 mkdirSync(join(snow, 'usr/lib/modules/6.12.0-test'), { recursive: true });
 writeFileSync(join(snow, 'usr/lib/modules/6.12.0-test/vmlinuz'), '');
+// Crafted trees whose defect is decided before anything starts: a FIFO as os-release, as the kernel.
+const fifoOsRelease = join(tmp, 'fifo-os-release');
+mkdirSync(join(fifoOsRelease, 'usr/lib/modules/6.1.0-test'), { recursive: true });
+writeFileSync(join(fifoOsRelease, 'usr/lib/modules/6.1.0-test/vmlinuz'), '');
+mkdirSync(join(fifoOsRelease, 'etc'));
+execFileSync('mkfifo', [join(fifoOsRelease, 'etc/os-release')]);
+const fifoKernel = join(tmp, 'fifo-kernel');
+mkdirSync(join(fifoKernel, 'usr/lib/modules/6.1.0-test'), { recursive: true });
+execFileSync('mkfifo', [join(fifoKernel, 'usr/lib/modules/6.1.0-test/vmlinuz')]);
+const openCache = join(tmp, 'open-cache');
+mkdirSync(openCache);
+execFileSync('chmod', ['0777', openCache]);
 const aFile = join(tmp, 'file');
 writeFileSync(aFile, 'x');
 const work = join(tmp, 'work');
@@ -51,6 +63,9 @@ const cases: [string, string[], RegExp, Record<string, string>?][] = [
   ['bootc installer without bootc', ['test-install', withKernel, '--installer', 'bootc'], /--installer bootc: .* has no \/usr\/bin\/bootc/],
   ['missing host tool', ['test-install', withKernel], /missing host tools? .*\(install Debian package .*buildah/, { PATH: join(tmp, 'empty') }],
   ['unknown command', ['frobnicate'], /unknown command "frobnicate"/],
+  ['a FIFO as the image\'s os-release', ['test-install', fifoOsRelease, '--installer', 'direct'], /^bootc-harness: \/etc\/os-release in the image is a FIFO, expected a regular file: refusing to read it$/],
+  ['a FIFO as the image\'s kernel', ['test-install', fifoKernel, '--installer', 'direct'], /^bootc-harness: \/usr\/lib\/modules\/6\.1\.0-test\/vmlinuz in the image is a FIFO, expected a regular file$/],
+  ['a cache directory others can write', ['test-install', withKernel, '--installer', 'direct'], /^bootc-harness: cache directory .*open-cache is writable by anyone \(mode 777\): refusing to use it$/, { BOOTC_HARNESS_CACHE: openCache }],
   ['a matrix row that is not one', ['matrix', '--rows', 'trixie,no-such-row'], /--rows: no-such-row is not a matrix row \(rows: .*trixie/],
   ['negative tier', ['test-install', '--tier', '-1'], /unknown tier "-1"/],
   ['a rootfs named after a bootc profile, without bootc', ['test-install', snow], /profile snow \(the source's name "snow"\) installs with bootc, but .*output\/snow has no \/usr\/bin\/bootc/],

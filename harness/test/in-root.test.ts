@@ -5,8 +5,8 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chmodDirInRoot, mkdirInRoot, OutsideRoot, resolveInRoot, writeFileInRoot } from '../src/image/in-root.js';
-import { findKernel } from '../src/image/kernel.js';
+import { chmodDirInRoot, mkdirInRoot, OutsideRoot, readTextInRoot, whereInRoot, writeFileInRoot } from '../src/image/in-root.js';
+import { copyKernelOut, findKernel } from '../src/image/kernel.js';
 import { rootHomeInVar } from '../src/install/composefs-layout.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bh-in-root-'));
@@ -43,16 +43,23 @@ function snapshot(dir: string): Record<string, string> {
 t.test('absolute links resolve against the image root, never the host', async (t) => {
   const { root, host } = crafted();
   symlinkSync(host, join(root, 'root')); // /root -> /…/host (an absolute host path)
-  t.equal(resolveInRoot(root, '/root/.ssh/authorized_keys'), join(root, host, '.ssh/authorized_keys'), 'the host path is read as a path inside the image');
+  mkdirSync(join(root, host, '.ssh'), { recursive: true });
+  writeFileSync(join(root, host, '.ssh/authorized_keys'), 'image key\n');
+  t.equal(await whereInRoot(root, '/root/.ssh/authorized_keys'), `${host}/.ssh/authorized_keys`, 'the host path is read as a path inside the image');
+  t.equal(await readTextInRoot(root, '/root/.ssh/authorized_keys'), 'image key\n', 'and what is read is the image\'s file');
 });
 
 t.test('relative links and ".." chains stop at the image root', async (t) => {
   const { root } = crafted();
   mkdirSync(join(root, 'var'), { recursive: true });
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  mkdirSync(join(root, 'usr'), { recursive: true });
+  writeFileSync(join(root, 'etc/passwd'), 'image\n');
+  writeFileSync(join(root, 'etc/shadow'), 'image\n');
   symlinkSync('../../../../../../etc', join(root, 'var/etc-up'));
-  t.equal(resolveInRoot(root, '/var/etc-up/passwd'), join(root, 'etc/passwd'));
-  t.equal(resolveInRoot(root, '/../../../etc/shadow'), join(root, 'etc/shadow'));
-  t.equal(resolveInRoot(root, 'usr/../../..'), root);
+  t.equal(await whereInRoot(root, '/var/etc-up/passwd'), '/etc/passwd');
+  t.equal(await whereInRoot(root, '/../../../etc/shadow'), '/etc/shadow');
+  t.equal(await whereInRoot(root, 'usr/../../..'), '/');
 });
 
 t.test('a link in every component is followed inside the image', async (t) => {
@@ -62,16 +69,17 @@ t.test('a link in every component is followed inside the image', async (t) => {
   symlinkSync('b', join(root, 'real/bb'));
   symlinkSync('/real/b/c', join(root, 'real/b/cc'));
   symlinkSync('../../../../x', join(root, 'real/b/c/d'));
-  t.equal(resolveInRoot(root, '/a/bb/cc/d'), join(root, 'x'));
-  t.equal(resolveInRoot(root, '/a/bb/cc/d', { followFinal: false }), join(root, 'real/b/c/d'), 'a final link can be left alone');
+  writeFileSync(join(root, 'x'), '');
+  t.equal(await whereInRoot(root, '/a/bb/cc/d'), '/x');
+  t.equal(await whereInRoot(root, '/a/bb/cc/d', { followFinal: false }), '/real/b/c/d', 'a final link can be left alone');
 });
 
 t.test('a link loop is refused, not followed forever', async (t) => {
   const { root } = crafted();
   symlinkSync('/loop2', join(root, 'loop1'));
   symlinkSync('loop1', join(root, 'loop2'));
-  t.throws(() => resolveInRoot(root, '/loop1/x'), OutsideRoot);
-  t.throws(() => resolveInRoot(root, '/loop1/x'), /too many levels of symbolic links/);
+  await t.rejects(whereInRoot(root, '/loop1/x'), OutsideRoot);
+  await t.rejects(whereInRoot(root, '/loop1/x'), /too many levels of symbolic links/);
 });
 
 t.test('writing root\'s key through links that point at the host writes inside the image; the host is untouched', async (t) => {
@@ -83,11 +91,13 @@ t.test('writing root\'s key through links that point at the host writes inside t
     const { root, host } = crafted();
     link(root, host);
     const before = snapshot(host);
-    mkdirInRoot(root, '/root/.ssh', 0o700);
-    chmodDirInRoot(root, '/root/.ssh', 0o700);
-    const written = writeFileInRoot(root, '/root/.ssh/authorized_keys', 'run key\n', 0o600);
-    t.ok(written.startsWith(root + '/'), `${what}: written inside the image (${written})`);
-    t.equal(readFileSync(written, 'utf8'), 'run key\n');
+    await mkdirInRoot(root, '/root/.ssh', 0o700);
+    await chmodDirInRoot(root, '/root/.ssh', 0o700);
+    await writeFileInRoot(root, '/root/.ssh/authorized_keys', 'run key\n', 0o600);
+    const written = (await whereInRoot(root, '/root/.ssh/authorized_keys'))!;
+    t.ok(statSync(join(root, written)).isFile(), `${what}: written inside the image (${written})`);
+    t.equal(readFileSync(join(root, written), 'utf8'), 'run key\n');
+    t.equal(statSync(join(root, written)).mode & 0o777, 0o600, 'with the mode asked for');
     t.same(snapshot(host), before, `${what}: the host directory is byte-for-byte as it was`);
   }
 });
@@ -98,7 +108,7 @@ t.test('a key file that is itself a link is refused, never written through', asy
   // A relative link that stays in the image: still not written through (O_NOFOLLOW).
   symlinkSync('../../etc/shadow', join(root, 'root/.ssh/authorized_keys'));
   const before = snapshot(host);
-  t.throws(() => writeFileInRoot(root, '/root/.ssh/authorized_keys', 'run key\n', 0o600), /is a symlink: refusing to write through it/);
+  await t.rejects(writeFileInRoot(root, '/root/.ssh/authorized_keys', 'run key\n', 0o600), /authorized_keys in the image is a symlink, expected a regular file: refusing to write it/);
   t.same(snapshot(host), before);
 });
 
@@ -109,21 +119,24 @@ t.test('the kernel, the initrd and the loader are read from the image even when 
   // Debian's layout, with links an attacker aimed at the host's files.
   symlinkSync(join(host, 'vmlinuz'), join(root, 'boot/vmlinuz-6.12.0-test'));
   symlinkSync(join(host, 'vmlinuz'), join(root, 'boot/initrd.img-6.12.0-test'));
-  t.equal(findKernel(root), undefined, 'no kernel inside the image: none found (the host\'s is not taken)');
+  t.equal(await findKernel(root), undefined, 'no kernel inside the image: none found (the host\'s is not taken)');
   mkdirSync(join(root, host), { recursive: true });
   writeFileSync(join(root, host, 'vmlinuz'), 'IMAGE KERNEL');
-  const k = findKernel(root)!;
-  t.equal(readFileSync(k.vmlinuz, 'utf8'), 'IMAGE KERNEL', 'the link is followed inside the image');
-  t.ok(k.vmlinuz.startsWith(root + '/') && k.initrd!.startsWith(root + '/'));
+  const k = (await findKernel(root))!;
+  const out = join(tmp, `kernel-out-${n++}`);
+  mkdirSync(out);
+  const copies = await copyKernelOut(root, k, out);
+  t.equal(readFileSync(copies.vmlinuz, 'utf8'), 'IMAGE KERNEL', 'the link is followed inside the image; the copy is what tools read');
+  t.equal(readFileSync(copies.initrd!, 'utf8'), 'IMAGE KERNEL');
 });
 
 t.test("composefs: root's home is found by following /root inside the image, and must be under /var", async (t) => {
   const { root, host } = crafted();
   mkdirSync(join(root, 'var/roothome'), { recursive: true });
   symlinkSync('var/roothome', join(root, 'root'));
-  t.equal(rootHomeInVar(root), 'roothome');
+  t.equal(await rootHomeInVar(root), 'roothome');
   const evil = crafted();
   symlinkSync(join(evil.host, '..', '..', 'var', 'x'), join(evil.root, 'root'));
-  t.throws(() => rootHomeInVar(evil.root), /is not under \/var/, 'a host path that happens to contain /var is a path inside the image, and not under its /var');
+  await t.rejects(rootHomeInVar(evil.root), /is not under \/var/, 'a host path that happens to contain /var is a path inside the image, and not under its /var');
   void host;
 });

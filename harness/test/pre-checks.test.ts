@@ -86,7 +86,7 @@ t.test('enabled units as systemd reads them: .wants links, aliases, presets, not
   symlinkSync('/dev/null', join(etc, 'masked.service'));
   symlinkSync('../dbus.socket', join(lib, 'sockets.target.wants/dbus.socket'));
   writeFileSync(join(root, 'usr/lib/systemd/system-preset/90-default.preset'), 'enable tailscaled.service\ndisable *\n');
-  const got = enabledUnits(root);
+  const got = await enabledUnits(root);
   for (const u of ['ssh.service', 'sshd.service', 'tailscaled.service', 'dbus.socket']) t.ok(got.has(u), `${u} enabled`);
   t.notOk(got.has('masked.service'), 'a mask is not an alias');
   t.notOk(got.has('other.service'), 'a unit nothing enables');

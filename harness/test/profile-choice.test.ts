@@ -45,6 +45,6 @@ t.test('IMAGE_ID is read from os-release inside the rootfs, through its links', 
   mkdirSync(join(root, 'usr/lib'), { recursive: true });
   writeFileSync(join(root, 'usr/lib/os-release'), 'ID=debian\nIMAGE_ID=snow\n');
   symlinkSync('../usr/lib/os-release', join(root, 'etc/os-release'));
-  t.equal(rootfsImageId(root), 'snow');
+  t.equal(await rootfsImageId(root), 'snow');
   t.equal(parseSource(root).kind, 'dir');
 });

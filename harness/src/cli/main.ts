@@ -86,7 +86,7 @@ async function cmdPackage(args: string[]): Promise<number> {
   const [rootfs, image] = positionals as [string, string];
   const src = parseSource(rootfs);
   if (src.kind !== 'dir') throw new UsageError(`package: ${rootfs} is not a directory`);
-  checkSource(src);
+  await checkSource(src);
   if (!isImageReference(image)) throw new UsageError(`package: malformed image name "${image}"`);
   const labels: Record<string, string> = {};
   for (const l of (values.label as string[] | undefined) ?? []) {
@@ -116,7 +116,7 @@ async function cmdManifest(args: string[]): Promise<number> {
     // Another transport (or a path that is an OCI layout or archive by its content): copy
     // into containers-storage under a throwaway name, read, remove.
     const src = byPath ?? parseSource(arg);
-    checkSource(src);
+    await checkSource(src);
     requireTools(['buildah', 'skopeo']);
     const local = `localhost/bootc-harness/manifest:${process.pid}`;
     const transport = src.kind === 'oci' ? `oci:${src.path}${src.tag ? `:${src.tag}` : ''}` : src.kind === 'oci-archive' ? `oci-archive:${src.path}` : arg;

@@ -2,14 +2,14 @@
 // image runs on the host (the image is untrusted). Every path is resolved inside the image
 // root (in-root.ts); a database is copied out before a host tool reads it, so nothing the tool
 // does (sqlite -wal/-shm files, locks) touches the image.
-import { closeSync, copyFileSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as zlib, gunzipSync } from 'node:zlib';
 import type { Stage } from '../errors.js';
 import { run } from '../util/exec.js';
 import { which } from '../util/tools.js';
-import { resolveInRoot } from './in-root.js';
+import { ImageError, copyFileOutOfRoot, isFileInRoot, listDirInRoot, readFileInRoot, readTextInRoot } from './in-root.js';
 
 export interface BootcVersion {
   /** Upstream version (no epoch or distro release), e.g. "1.12.1"; undefined when unknown. */
@@ -69,15 +69,18 @@ export function rpmHeaderNameVersion(blob: Buffer): { name?: string; version?: s
   return out;
 }
 
-/** The host path of a regular file inside the root, or undefined (missing, a link, a dir, or a link out of the root). */
-function regularFile(root: string, path: string): string | undefined {
+/** `path` when it is a regular file inside the root (walked in it by in-root.ts), else undefined. */
+async function regularFile(root: string, path: string): Promise<string | undefined> {
   try {
-    const host = resolveInRoot(root, path);
-    return lstatSync(host, { throwIfNoEntry: false })?.isFile() ? host : undefined;
+    return (await isFileInRoot(root, path)) ? path : undefined;
   } catch {
     return undefined; // too many links: the image's own loop
   }
 }
+
+/** Bounds what an image's package database makes the harness copy. */
+const RPMDB_CAP = 1024 * 2 ** 20;
+const DPKG_STATUS_CAP = 64 * 2 ** 20;
 
 const RPMDB_DIRS = ['/usr/lib/sysimage/rpm', '/var/lib/rpm'];
 // -safe: no readfile()/writefile()/edit()/.shell for a crafted schema to reach; trusted_schema
@@ -89,16 +92,17 @@ const SQLITE_QUERY =
 
 async function fromRpmdb(root: string, stage: Stage): Promise<BootcVersion | undefined> {
   for (const dir of RPMDB_DIRS) {
-    const db = regularFile(root, `${dir}/rpmdb.sqlite`);
+    const db = await regularFile(root, `${dir}/rpmdb.sqlite`);
     if (!db) continue;
     const rpm = which('rpm');
     const sqlite3 = which('sqlite3');
     if (!rpm && !sqlite3) return { from: `${dir}/rpmdb.sqlite is there, but this host has neither rpm nor sqlite3 to read it` };
     const tmp = mkdtempSync(join(tmpdir(), 'bh-rpmdb-'));
     try {
-      copyFileSync(db, join(tmp, 'rpmdb.sqlite'));
-      const wal = regularFile(root, `${dir}/rpmdb.sqlite-wal`);
-      if (wal) copyFileSync(wal, join(tmp, 'rpmdb.sqlite-wal'));
+      // Copied through the safe opener: a regular file, O_NONBLOCK, bounded.
+      await copyFileOutOfRoot(root, db, join(tmp, 'rpmdb.sqlite'), RPMDB_CAP);
+      const wal = await regularFile(root, `${dir}/rpmdb.sqlite-wal`);
+      if (wal) await copyFileOutOfRoot(root, wal, join(tmp, 'rpmdb.sqlite-wal'), RPMDB_CAP);
       if (rpm) {
         const r = await run([rpm, '--dbpath', tmp, '--define', '_db_backend sqlite', '-q', '--qf', '%{VERSION}\\n', 'bootc'], { stage });
         const v = r.exitCode === 0 ? r.stdout.split('\n')[0]!.trim() : '';
@@ -119,9 +123,9 @@ async function fromRpmdb(root: string, stage: Stage): Promise<BootcVersion | und
   return undefined;
 }
 
-function list(root: string, dir: string): string[] {
+async function list(root: string, dir: string): Promise<string[]> {
   try {
-    return readdirSync(resolveInRoot(root, dir));
+    return ((await listDirInRoot(root, dir)) ?? []).map((e) => e.name);
   } catch {
     return [];
   }
@@ -129,28 +133,21 @@ function list(root: string, dir: string): string[] {
 
 /** Weaker evidence when no package database names bootc: pacman's local db directory name,
  *  a versioned doc directory, or the first line of Debian's changelog. */
-function fromFiles(root: string): BootcVersion | undefined {
-  for (const d of list(root, '/var/lib/pacman/local')) {
+async function fromFiles(root: string): Promise<BootcVersion | undefined> {
+  for (const d of await list(root, '/var/lib/pacman/local')) {
     const m = /^bootc-((?:\d+:)?\d[\w.+~]*)-[\w.+~]+$/.exec(d);
     if (m) return { version: m[1]!.replace(/^\d+:/, ''), from: `/var/lib/pacman/local/${d}` };
   }
-  for (const d of list(root, '/usr/share/doc')) {
+  for (const d of await list(root, '/usr/share/doc')) {
     const m = /^bootc-(\d+\.\d+(?:\.\d+)?)$/.exec(d);
     if (m) return { version: m[1]!, from: `/usr/share/doc/${d}` };
   }
-  const changelog = regularFile(root, '/usr/share/doc/bootc/changelog.Debian.gz');
+  const changelog = await regularFile(root, '/usr/share/doc/bootc/changelog.Debian.gz');
   if (changelog) {
     try {
       // Only the head: the first line is all it takes, and a bounded input bounds a gzip bomb.
-      const head = Buffer.alloc(4096);
-      const fd = openSync(changelog, 'r');
-      let n: number;
-      try {
-        n = readSync(fd, head);
-      } finally {
-        closeSync(fd);
-      }
-      const first = gunzipSync(head.subarray(0, n), { finishFlush: zlib.Z_SYNC_FLUSH }).toString('utf8').split('\n')[0]!;
+      const head = (await readFileInRoot(root, changelog, { maxBytes: 4096, head: true })) ?? Buffer.alloc(0);
+      const first = gunzipSync(head, { finishFlush: zlib.Z_SYNC_FLUSH }).toString('utf8').split('\n')[0]!;
       const m = /^bootc \(([^)\s]+)\)/.exec(first);
       if (m) return { version: debianUpstream(m[1]!), from: '/usr/share/doc/bootc/changelog.Debian.gz' };
     } catch {
@@ -162,18 +159,19 @@ function fromFiles(root: string): BootcVersion | undefined {
 
 /** The image's bootc version, or why it is unknown. Never throws for what the image holds. */
 export async function readBootcVersion(root: string, stage: Stage = 'image'): Promise<BootcVersion> {
-  const v = await find(root, stage);
+  // A database that is a FIFO, a device or too large is no evidence: said, never waited on.
+  const v: BootcVersion = await find(root, stage).catch((e: unknown) => (e instanceof ImageError ? { from: e.message } : Promise.reject(e)));
   // The text comes from the image and ends up in logs: a version's characters only.
   return v.version === undefined || /^[\w.+~:-]{1,64}$/.test(v.version) ? v : { from: `${v.from} holds no readable version` };
 }
 
 async function find(root: string, stage: Stage): Promise<BootcVersion> {
-  const status = regularFile(root, '/var/lib/dpkg/status');
+  const status = await regularFile(root, '/var/lib/dpkg/status');
   if (status) {
-    const v = bootcFromDpkgStatus(readFileSync(status, 'utf8'));
+    const v = bootcFromDpkgStatus((await readTextInRoot(root, status, DPKG_STATUS_CAP)) ?? '');
     if (v) return { version: v, from: '/var/lib/dpkg/status' };
   }
   const rpm = await fromRpmdb(root, stage);
   if (rpm?.version) return rpm;
-  return fromFiles(root) ?? rpm ?? { from: 'no package database in the image names bootc' };
+  return (await fromFiles(root)) ?? rpm ?? { from: 'no package database in the image names bootc' };
 }

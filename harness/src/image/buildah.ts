@@ -1,5 +1,7 @@
 // buildah and skopeo, one verb a function. Working containers are registered with
 // the caller's Teardown the moment they exist, so nothing outlives the run.
+import { readFile } from 'node:fs/promises';
+import { InfraError } from '../errors.js';
 import { run, runChecked } from '../util/exec.js';
 import type { Teardown } from '../util/teardown.js';
 
@@ -20,7 +22,26 @@ export async function mountedContainer(from: string, name: string, td: Teardown)
   td.defer(`buildah umount ${name}`, async () => {
     await runChecked(['buildah', 'umount', name], S);
   });
-  return { name, mountpoint: m.stdout.trim() };
+  const mountpoint = m.stdout.trim();
+  // The image is untrusted: its device nodes must not open host devices and its SUID files
+  // must not gain privileges through this mount. buildah has no mount options, so the mount
+  // point's own flags are changed (MS_REMOUNT|MS_BIND: this mount only, the overlay untouched).
+  await runChecked(['mount', '-o', 'remount,bind,nodev,nosuid', mountpoint], S);
+  const flags = mountFlagsOf(await readFile('/proc/self/mountinfo', 'utf8'), mountpoint);
+  if (!flags?.includes('nodev') || !flags.includes('nosuid')) throw new InfraError('image', `the image mount ${mountpoint} is not nodev,nosuid after remounting (${flags?.join(',') ?? 'not in mountinfo'})`);
+  return { name, mountpoint };
+}
+
+/** Pure: the per-mount flags (field 6 of mountinfo, proc(5)) of the mount at `mountpoint`, the last one mounted there. */
+export function mountFlagsOf(mountinfo: string, mountpoint: string): string[] | undefined {
+  // mountinfo escapes space, tab, newline and backslash as octal.
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  let found: string[] | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    if (f.length > 5 && unescape(f[4]!) === mountpoint) found = f[5]!.split(',');
+  }
+  return found;
 }
 
 export async function imageId(ref: string): Promise<string | undefined> {

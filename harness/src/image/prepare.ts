@@ -7,7 +7,7 @@ import { InfraError, UsageError } from '../errors.js';
 import type { BuiltFixture } from '../rootfs-builder/build.js';
 import { ROOT_LABEL } from '../rootfs-builder/recipe.js';
 import { importImage, imageDigest, imageId, imagesOf, removeImage } from './buildah.js';
-import { dirImageKey, treeIdentity } from './dir-key.js';
+import { dirImageKey, treeIdentityOf } from './dir-key.js';
 import { takeManifest } from './manifest.js';
 import { cacheDir } from '../util/paths.js';
 import type { Manifest } from './manifest.js';
@@ -28,8 +28,8 @@ export interface PreparedImage {
   cached: boolean;
 }
 
-/** `own`: an image made for this run alone, removed with it. */
-export async function prepareImage(source: Source, fx: BuiltFixture | undefined, runId: string, signal: AbortSignal, own: (id: string) => void): Promise<PreparedImage> {
+/** `own`: an image made for this run alone, removed with it. `log`: the run log (why a directory's image is not cached). */
+export async function prepareImage(source: Source, fx: BuiltFixture | undefined, runId: string, signal: AbortSignal, own: (id: string) => void, log: (line: string) => void = () => {}): Promise<PreparedImage> {
   switch (source.kind) {
     case 'fixture': {
       // Fixture images are cached under the recipe's hash, with the manifest they were verified against.
@@ -51,10 +51,18 @@ export async function prepareImage(source: Source, fx: BuiltFixture | undefined,
       // Keyed by what the directory holds and every entry's identity (image/dir-key.ts): the
       // same tree twice packages once; one changed file makes another image (and disk).
       const manifest = await takeManifest(source.path);
-      const key = dirImageKey(manifest, treeIdentity(source.path));
+      const before = treeIdentityOf(source.path);
+      const key = dirImageKey(manifest, before.identity);
       // Named by the directory's path, so that its older versions, and only they, are replaced.
       const pathTag = createHash('sha256').update(resolve(source.path)).digest('hex').slice(0, 8);
       const repo = `localhost/bootc-harness/dir-${slug(source.path).toLowerCase()}-${pathTag}`;
+      if (before.staleFs) {
+        // Hashing every file's contents would cost what packaging costs: skip the cache instead.
+        log(`image: ${source.path} is (partly) on ${before.staleFs}, whose stat fields can be stale: its image is packaged for this run and not cached`);
+        const p = await packageRootfs(source.path, `${repo}:run-${runId.toLowerCase()}`, {}, runId, signal, manifest);
+        own(p.id);
+        return { ref: p.ref, id: p.id, digest: p.digest, manifest, kargs: [], cached: false };
+      }
       const ref = `${repo}:${key}`;
       const record = join(cacheDir(), 'dir-images', `${key}.json`);
       const id = await imageId(ref);
@@ -63,6 +71,13 @@ export async function prepareImage(source: Source, fx: BuiltFixture | undefined,
         if (saved.id === id) return { ref, id, digest: await imageDigest(id), manifest, kargs: [], cached: true };
       }
       const p = await packageRootfs(source.path, ref, {}, runId, signal, manifest);
+      // Computed again after the copy: a tree changed while it was packaged is not what the
+      // key names, so its image is this run's alone (removed with it), never a cache entry.
+      if (treeIdentityOf(source.path).identity !== before.identity) {
+        log(`image: ${source.path} changed while it was packaged: its image is used for this run only and not cached`);
+        own(p.id);
+        return { ref, id: p.id, digest: p.digest, manifest, kargs: [], cached: false };
+      }
       mkdirSync(dirname(record), { recursive: true });
       writeFileSync(record, JSON.stringify({ id: p.id, ref, path: resolve(source.path) }));
       // One image per directory: the tree as it was before this change goes, and so do the

@@ -1,13 +1,14 @@
 // What the image's files say of it, read from a mounted working container (every path
 // resolved inside the image; nothing of it runs): bootc present and its version (from the
 // package database), its kernel, the units it enables, the vermagic of a zfs module for its kernel.
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { run } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
 import { readBootcVersion } from './bootc-version.js';
 import { mountedContainer } from './buildah.js';
-import { resolveInRoot } from './in-root.js';
+import { copyFileOutOfRoot, isFileInRoot, listDirInRoot, readTextInRoot } from './in-root.js';
 import { findKernel } from './kernel.js';
 
 export interface ImageProbe {
@@ -22,75 +23,79 @@ export interface ImageProbe {
 const UNIT_DIRS = ['/etc/systemd/system', '/usr/lib/systemd/system'];
 const PRESET_DIRS = ['/etc/systemd/system-preset', '/usr/lib/systemd/system-preset'];
 
-function list(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-/** Units linked into .wants/.requires directories, aliases of those (a link named after another unit), and units presets enable. */
-export function enabledUnits(root: string): Set<string> {
-  const inRoot = (p: string) => resolveInRoot(root, p);
+/** Units linked into .wants/.requires directories, aliases of those (a link named after another unit), and units presets enable.
+ *  Every directory and preset is walked inside the image (a .wants or preset linked to a host
+ *  path is read at that path in the image); a preset that is a FIFO or device is refused. */
+export async function enabledUnits(root: string): Promise<Set<string>> {
   const linked = new Set<string>();
   const aliases: [string, string][] = [];
   const unitFiles = new Set<string>();
   for (const d of UNIT_DIRS) {
-    const dir = inRoot(d);
-    for (const name of list(dir)) {
-      if (/\.(wants|requires)$/.test(name)) for (const u of list(join(dir, name))) linked.add(u);
-      else {
-        unitFiles.add(name);
-        const st = lstatSync(join(dir, name), { throwIfNoEntry: false });
+    for (const e of (await listDirInRoot(root, d)) ?? []) {
+      if (/\.(wants|requires)$/.test(e.name)) {
+        if (e.type === 'dir' || e.type === 'symlink') for (const u of (await listDirInRoot(root, `${d}/${e.name}`)) ?? []) linked.add(u.name);
+      } else {
+        unitFiles.add(e.name);
         // A link (not to /dev/null: that masks) from one unit name to another is an alias.
-        if (st?.isSymbolicLink() && d.startsWith('/etc')) {
-          const target = readlinkSync(join(dir, name));
-          if (target !== '/dev/null') aliases.push([name, basename(target)]);
-        }
+        if (e.type === 'symlink' && e.link !== undefined && d.startsWith('/etc') && e.link !== '/dev/null') aliases.push([e.name, basename(e.link)]);
       }
     }
   }
   // Presets: files of the same name in /etc override /usr/lib; read in name order (systemd.preset(5)).
   const presetFiles = new Map<string, string>();
-  for (const d of [...PRESET_DIRS].reverse()) for (const f of list(inRoot(d)).filter((x) => x.endsWith('.preset'))) presetFiles.set(f, readFileSync(join(inRoot(d), f), 'utf8'));
+  for (const d of [...PRESET_DIRS].reverse()) {
+    for (const { name } of ((await listDirInRoot(root, d)) ?? []).filter((x) => x.name.endsWith('.preset'))) {
+      const text = await readTextInRoot(root, `${d}/${name}`);
+      if (text !== undefined) presetFiles.set(name, text);
+    }
+  }
   const presets = [...presetFiles.keys()].sort().map((k) => presetFiles.get(k)!);
   for (const u of unitFiles) if (presetEnables(presets, u)) linked.add(u);
   for (const [alias, target] of aliases) if (linked.has(target)) linked.add(alias);
   return linked;
 }
 
-/** The zfs module for `release` (any compression), found under lib/modules/<release>. */
-function findZfsModule(root: string, release: string): string | undefined {
-  const base = resolveInRoot(root, `/usr/lib/modules/${release}`);
-  const stack = [base];
+/** The zfs module for `release` (any compression), found under lib/modules/<release>: its path in the image. */
+async function findZfsModule(root: string, release: string): Promise<string | undefined> {
+  const stack = [`/usr/lib/modules/${release}`];
   while (stack.length) {
     const dir = stack.pop()!;
-    for (const name of list(dir)) {
-      const p = join(dir, name);
-      const st = lstatSync(p, { throwIfNoEntry: false });
-      if (st?.isDirectory()) stack.push(p);
-      else if (st?.isFile() && /^zfs\.ko(\.(xz|zst|gz))?$/.test(name)) return p;
+    for (const e of (await listDirInRoot(root, dir)) ?? []) {
+      const p = `${dir}/${e.name}`;
+      if (e.type === 'dir') stack.push(p);
+      else if (e.type === 'file' && /^zfs\.ko(\.(xz|zst|gz))?$/.test(e.name)) return p;
     }
   }
   return undefined;
+}
+
+/** A kernel module's vermagic, read by the host's modinfo from a copy taken out of the image. */
+async function moduleVermagic(root: string, path: string): Promise<string | undefined> {
+  const tmp = mkdtempSync(join(tmpdir(), 'bh-module-'));
+  try {
+    const copy = join(tmp, basename(path));
+    if (!(await copyFileOutOfRoot(root, path, copy, 256 * 2 ** 20))) return undefined;
+    return (await run(['modinfo', '-F', 'vermagic', copy], { stage: 'image' })).stdout.trim() || undefined;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 export async function probeImage(imageId: string, runId: string): Promise<ImageProbe> {
   const td = new Teardown();
   try {
     const root = (await mountedContainer(imageId, `bh-${runId}-probe`, td)).mountpoint;
-    const kernel = findKernel(root);
-    const zfs = kernel ? findZfsModule(root, kernel.release) : undefined;
+    const kernel = await findKernel(root);
+    const zfs = kernel ? await findZfsModule(root, kernel.release) : undefined;
     // The host's modinfo reads the module file as data; nothing of the image runs.
-    const vermagic = zfs ? (await run(['modinfo', '-F', 'vermagic', zfs], { stage: 'image' })).stdout.trim() || undefined : undefined;
-    const hasBootc = existsSync(resolveInRoot(root, '/usr/bin/bootc'));
+    const vermagic = zfs ? await moduleVermagic(root, zfs) : undefined;
+    const hasBootc = await isFileInRoot(root, '/usr/bin/bootc');
     const bootc = hasBootc ? await readBootcVersion(root) : undefined;
     return {
       hasBootc,
       ...(bootc?.version ? { bootcVersion: bootc.version } : {}),
       ...(kernel ? { kernelRelease: kernel.release } : {}),
-      enabledUnits: enabledUnits(root),
+      enabledUnits: await enabledUnits(root),
       ...(vermagic ? { zfsVermagic: vermagic } : {}),
     };
   } finally {

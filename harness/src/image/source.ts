@@ -84,13 +84,13 @@ export function tarHolds(file: string, name: string, maxEntries = 10_000): boole
 }
 
 /** Checks a source against the filesystem: everything a user can get wrong, before work starts. */
-export function checkSource(src: Source): void {
+export async function checkSource(src: Source): Promise<void> {
   switch (src.kind) {
     case 'dir': {
       if (!existsSync(src.path)) throw new UsageError(`source directory ${src.path} does not exist`);
       if (!statSync(src.path).isDirectory()) throw new UsageError(`source ${src.path} is a file, expected a rootfs directory`);
       if (readdirSync(src.path).length === 0) throw new UsageError(`source directory ${src.path} is empty`);
-      const k = findKernel(src.path);
+      const k = await findKernel(src.path);
       if (!k) throw new UsageError(`source ${src.path} has no kernel (looked for usr/lib/modules/*/vmlinuz and boot/vmlinuz-*)`);
       return;
     }

@@ -3,7 +3,8 @@
 // boot. For bootc's composefs backend that is the composefs=<digest> it put on the kernel
 // command line, which tier 4 then compares with what the guest booted: an expectation
 // that does not come from the guest.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, runChecked } from '../util/exec.js';
@@ -76,7 +77,22 @@ async function ukiCmdline(fat: string, path: string, local: string, signal?: Abo
   await runChecked(['mcopy', '-n', '-i', fat, path, local], S);
   const out = `${local}.cmdline`;
   const r = await run(['objcopy', '-O', 'binary', '--only-section=.cmdline', local, out], S);
-  return r.exitCode === 0 ? readFileSync(out, 'utf8').replace(/\0/g, '') : '';
+  return r.exitCode === 0 ? (await readHead(out, CMDLINE_CAP)).replace(/\0/g, '') : '';
+}
+
+/** A command line is a few KiB; a crafted UKI's .cmdline section is read no further than this. */
+const CMDLINE_CAP = 64 * 1024;
+
+/** The first `max` bytes of a file the tool wrote from the disk, read asynchronously. */
+async function readHead(path: string, max: number): Promise<string> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(max);
+    const { bytesRead } = await fh.read(buf, 0, max, 0);
+    return buf.toString('utf8', 0, bytesRead);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** The one composefs digest the installer put in the disk's boot entries; undefined when it put none or several. */

@@ -5,13 +5,13 @@
 // clear errors. A tpm2-luks install needs the VM's TPM: installBootcInVm places it in an
 // installer VM that has it. bootc's command line follows the image's bootc version, read from
 // its package database (image/bootc-version.ts).
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AssertionFailure, InfraError, UsageError } from '../errors.js';
 import { mountedContainer } from '../image/buildah.js';
-import { findKernel } from '../image/kernel.js';
+import { copyKernelOut, findKernel } from '../image/kernel.js';
 import { readBootcVersion } from '../image/bootc-version.js';
-import { mkdirInRoot, resolveInRoot, writeFileInRoot } from '../image/in-root.js';
+import { isFileInRoot, listDirInRoot, mkdirInRoot, readTextInRoot, writeFileInRoot } from '../image/in-root.js';
 import { run, runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
 import { requireTools } from '../util/tools.js';
@@ -44,32 +44,32 @@ export interface BootcInstalledDisk extends InstalledDisk {
   qemuExtraArgs: string[];
 }
 
-/** The image's install configs (path inside the image, text). */
-export function readInstallConfigs(mnt: string): { path: string; text: string }[] {
+/** The image's install configs (path inside the image, text), read through the safe opener:
+ *  a config that is a FIFO, a device or a link out of the image is refused or read inside it. */
+export async function readInstallConfigs(mnt: string): Promise<{ path: string; text: string }[]> {
   const out: { path: string; text: string }[] = [];
   for (const dir of INSTALL_CONFIG_DIRS) {
-    const abs = resolveInRoot(mnt, `/${dir}`);
-    if (!existsSync(abs)) continue;
-    for (const f of readdirSync(abs).filter((n) => n.endsWith('.toml')).sort()) {
-      const file = resolveInRoot(mnt, `/${dir}/${f}`);
-      if (existsSync(file)) out.push({ path: `/${dir}/${f}`, text: readFileSync(file, 'utf8') });
+    for (const { name } of ((await listDirInRoot(mnt, `/${dir}`)) ?? []).filter((e) => e.name.endsWith('.toml'))) {
+      const text = await readTextInRoot(mnt, `/${dir}/${name}`);
+      if (text !== undefined) out.push({ path: `/${dir}/${name}`, text });
     }
   }
   return out;
 }
 
 /** Names in one of the image's directories ([] when it has none). */
-function namesIn(mnt: string, dir: string): string[] {
-  const abs = resolveInRoot(mnt, dir);
-  return existsSync(abs) ? readdirSync(abs) : [];
+async function namesIn(mnt: string, dir: string): Promise<string[]> {
+  return ((await listDirInRoot(mnt, dir)) ?? []).map((e) => e.name);
 }
 
 /** The image's prepare-root.conf files, lowest precedence first (ostree's otcore_load_config order). */
-export function readPrepareRootConfs(mnt: string): { path: string; text: string }[] {
-  return ['/usr/lib/ostree/prepare-root.conf', '/etc/ostree/prepare-root.conf'].flatMap((p) => {
-    const abs = resolveInRoot(mnt, p);
-    return existsSync(abs) ? [{ path: p, text: readFileSync(abs, 'utf8') }] : [];
-  });
+export async function readPrepareRootConfs(mnt: string): Promise<{ path: string; text: string }[]> {
+  const out: { path: string; text: string }[] = [];
+  for (const path of ['/usr/lib/ostree/prepare-root.conf', '/etc/ostree/prepare-root.conf']) {
+    const text = await readTextInRoot(mnt, path);
+    if (text !== undefined) out.push({ path, text });
+  }
+  return out;
 }
 
 /** The backend the image gets and, for ostree, the root its prepare-root.conf makes. */
@@ -88,11 +88,11 @@ export function bootcRecordOf(choice: BootcBackendChoice, image: { efiLinux: rea
 /** The image's root, checked for what a bootc install needs: bootc, a kernel, an allowed block setup. */
 async function openBootcImage(o: BootcHostInstallOptions, td: Teardown) {
   const ctr = await mountedContainer(o.imageId, `bh-${o.runId}-bootc`, td);
-  if (!existsSync(resolveInRoot(ctr.mountpoint, '/usr/bin/bootc'))) throw new UsageError(`--installer bootc: image ${o.imageRef} has no /usr/bin/bootc`);
+  if (!(await isFileInRoot(ctr.mountpoint, '/usr/bin/bootc'))) throw new UsageError(`--installer bootc: image ${o.imageRef} has no /usr/bin/bootc`);
   // Checked whatever is asked for: --block-setup is always passed (direct by default).
-  const why = checkBlockSetupAllowed(readInstallConfigs(ctr.mountpoint), o.blockSetup ?? 'direct');
+  const why = checkBlockSetupAllowed(await readInstallConfigs(ctr.mountpoint), o.blockSetup ?? 'direct');
   if (why) throw new UsageError(why);
-  const kernel = findKernel(ctr.mountpoint);
+  const kernel = await findKernel(ctr.mountpoint);
   if (!kernel) throw new UsageError(`image ${o.imageRef} has no kernel`);
   const v = await readBootcVersion(ctr.mountpoint, 'disk');
   const bootcVersion = v.version !== undefined && parseVersion(v.version) ? v.version : undefined;
@@ -101,11 +101,12 @@ async function openBootcImage(o: BootcHostInstallOptions, td: Teardown) {
       ? `disk: image bootc ${bootcVersion} (${v.from})`
       : `disk: bootc version of ${o.imageRef} unknown (${v.version ? `unreadable "${v.version}" in ${v.from}` : v.from}): passing every flag the run needs, unchecked`,
   );
-  const record = bootcRecordOf(o.backend, { efiLinux: namesIn(ctr.mountpoint, '/boot/EFI/Linux'), prepareRoot: readPrepareRootConfs(ctr.mountpoint) });
+  const record = bootcRecordOf(o.backend, { efiLinux: await namesIn(ctr.mountpoint, '/boot/EFI/Linux'), prepareRoot: await readPrepareRootConfs(ctr.mountpoint) });
   o.log?.(`disk: bootc ${record.backend} backend (${record.backendWhy})${record.ostreeRoot ? `; root: composefs ${record.ostreeRoot.composefs} (${record.ostreeRoot.from ?? 'no prepare-root.conf'})` : ''}`);
-  const vmlinuz = join(o.workDir, 'vmlinuz');
-  await runChecked(['cp', kernel.vmlinuz, vmlinuz], { stage: 'disk', signal: o.signal });
-  return { mnt: ctr.mountpoint, kernel, vmlinuz, record, ...(bootcVersion ? { bootcVersion } : {}) };
+  // Copied out: QEMU's -kernel/-initrd and the kernel probe read the copies, never a name in the image.
+  td.defer('remove the initrd copy', () => rmSync(join(o.workDir, 'initrd.img'), { force: true }));
+  const copies = await copyKernelOut(ctr.mountpoint, kernel, o.workDir);
+  return { mnt: ctr.mountpoint, kernel: { release: kernel.release, ...copies }, vmlinuz: copies.vmlinuz, record, ...(bootcVersion ? { bootcVersion } : {}) };
 }
 
 async function installedDisk(o: BootcHostInstallOptions, disk: string, release: string, vmlinuz: string, asInstalled: BootcInstallRecord): Promise<BootcInstalledDisk> {
@@ -218,8 +219,8 @@ export async function installBootcInVm(o: BootcVmInstallOptions): Promise<BootcI
   try {
     const { mnt, kernel, vmlinuz, bootcVersion, record } = await openBootcImage({ ...o, ...(log ? { log } : {}) }, td);
     if (!kernel.initrd) throw new UsageError(`image ${o.imageRef} has kernel ${kernel.release} but no initramfs: the installer VM boots it`);
-    mkdirInRoot(mnt, VM_AUTHORIZED_KEYS.slice(0, VM_AUTHORIZED_KEYS.lastIndexOf('/')), 0o700);
-    writeFileInRoot(mnt, VM_AUTHORIZED_KEYS, o.authorizedKey + '\n', 0o600);
+    await mkdirInRoot(mnt, VM_AUTHORIZED_KEYS.slice(0, VM_AUTHORIZED_KEYS.lastIndexOf('/')), 0o700);
+    await writeFileInRoot(mnt, VM_AUTHORIZED_KEYS, o.authorizedKey + '\n', 0o600);
     const args = bootcInVmArgs({
       imageRef: o.imageRef,
       targetSerial: INSTALLER_TARGET_SERIAL,

@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
 import { mountedContainer } from '../image/buildah.js';
-import { findKernel } from '../image/kernel.js';
-import { chmodDirInRoot, mkdirInRoot, resolveInRoot, writeFileInRoot } from '../image/in-root.js';
+import { copyKernelOut, findKernel } from '../image/kernel.js';
+import { chmodDirInRoot, copyFileOutOfRoot, mkdirInRoot, writeFileInRoot } from '../image/in-root.js';
 import { runChecked } from '../util/exec.js';
 import { Teardown } from '../util/teardown.js';
 import { HOST_ENROLL_PCRS, LUKS_HEADER_MIB, VM_ENROLL_PCRS, encryptForTpm2, encryptWithSetupKey, enrollTpm2InVm, luksKargs } from './luks.js';
@@ -22,10 +22,14 @@ export interface DirectInstallOptions extends InstallOptions {
   /** Encrypt the root (LUKS2) with its key sealed to the TPM whose state is in tpmStateDir:
    *  from the host (no PCRs), or inside an installer VM (PCR 7, as bootc's tpm2-luks). */
   luks?: { tpm2: { stateDir: string; inVm?: InstallerVmSettings } };
+  /** The run log (device nodes the composefs copy left out). */
+  log?: (line: string) => void;
 }
 
 const STAGE = { stage: 'disk' as const };
 const HOST_SYSTEMD_BOOT = '/usr/lib/systemd/boot/efi/systemd-bootx64.efi';
+/** Far larger than any systemd-boot binary. */
+const LOADER_CAP = 16 * 2 ** 20;
 
 export async function installDirect(opts: DirectInstallOptions): Promise<InstalledDisk> {
   // Long steps stop on Ctrl-C; teardown steps never take the signal, so they always run.
@@ -41,23 +45,26 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
   try {
     const ctr = await mountedContainer(opts.imageId, `bh-${opts.runId}-disk`, td);
     const mnt = ctr.mountpoint;
-    const kernel = findKernel(mnt);
-    if (!kernel) throw new UsageError(`image ${opts.imageId.slice(0, 12)} has no kernel`);
-    if (!kernel.initrd) throw new UsageError(`image has kernel ${kernel.release} but no initramfs for it`);
+    const found = await findKernel(mnt);
+    if (!found) throw new UsageError(`image ${opts.imageId.slice(0, 12)} has no kernel`);
+    if (!found.initrd) throw new UsageError(`image has kernel ${found.release} but no initramfs for it`);
+    // Copied out first: mcopy, cp and QEMU's -kernel read these, never a name in the image.
+    td.defer('remove the kernel copies', () => rmSync(join(opts.workDir, 'initrd.img'), { force: true }));
+    const kernel = { release: found.release, ...(await copyKernelOut(mnt, found, opts.workDir)) } as { release: string; vmlinuz: string; initrd: string };
 
     let tree = mnt;
     let composefs: ComposefsStage | undefined;
     if (opts.rootLayout === 'composefs') {
       const stageDir = join(opts.workDir, 'root-tree');
       td.defer('remove root staging', () => rmSync(stageDir, { recursive: true, force: true }));
-      composefs = await stageComposefsRoot({ mnt, stageDir, authorizedKey: opts.authorizedKey, signal: opts.signal });
+      composefs = await stageComposefsRoot({ mnt, stageDir, authorizedKey: opts.authorizedKey, signal: opts.signal, ...(opts.log ? { log: opts.log } : {}) });
       tree = stageDir;
     } else {
       // The per-run key goes into the throwaway container's layer, never into the image.
       // /root may be a link (bootc images: /var/roothome): followed inside the image only.
-      mkdirInRoot(mnt, '/root/.ssh', 0o700);
-      chmodDirInRoot(mnt, '/root/.ssh', 0o700);
-      writeFileInRoot(mnt, '/root/.ssh/authorized_keys', opts.authorizedKey + '\n', 0o600);
+      await mkdirInRoot(mnt, '/root/.ssh', 0o700);
+      await chmodDirInRoot(mnt, '/root/.ssh', 0o700);
+      await writeFileInRoot(mnt, '/root/.ssh/authorized_keys', opts.authorizedKey + '\n', 0o600);
     }
 
     const used = await runChecked(['du', '-sxb', tree], S);
@@ -81,8 +88,9 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
 
     await runChecked(['truncate', '-s', `${plan.espMiB}M`, esp], S);
     await runChecked(['mkfs.vfat', '-F', '32', '-n', 'ESP', esp], S);
-    const imageBoot = resolveInRoot(mnt, '/usr/lib/systemd/boot/efi/systemd-bootx64.efi');
-    const loader = existsSync(imageBoot) ? imageBoot : HOST_SYSTEMD_BOOT;
+    const imageBoot = join(opts.workDir, 'systemd-bootx64.efi');
+    td.defer('remove the loader copy', () => rmSync(imageBoot, { force: true }));
+    const loader = (await copyFileOutOfRoot(mnt, '/usr/lib/systemd/boot/efi/systemd-bootx64.efi', imageBoot, LOADER_CAP)) ? imageBoot : HOST_SYSTEMD_BOOT;
     if (!existsSync(loader)) throw new InfraError('disk', `no systemd-boot: install Debian package systemd-boot-efi`);
     const confDir = join(opts.workDir, 'esp-files');
     mkdirSync(confDir, { recursive: true });
@@ -98,9 +106,8 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
     await m(['mcopy', '-i', esp, join(confDir, 'loader.conf'), '::/loader/loader.conf']);
     await m(['mcopy', '-i', esp, join(confDir, 'harness.conf'), '::/loader/entries/harness.conf']);
 
-    // The VM's kernel probe needs a kernel outside the image mount.
-    const vmlinuz = join(opts.workDir, 'vmlinuz');
-    await runChecked(['cp', kernel.vmlinuz, vmlinuz], S);
+    // The VM's kernel probe needs a kernel outside the image mount: the copy above.
+    const vmlinuz = kernel.vmlinuz;
 
     await runChecked(['truncate', '-s', `${plan.totalMiB}M`, disk], S);
     await runChecked(['sfdisk', '--quiet', disk], { ...S, input: sfdiskScript(plan) });

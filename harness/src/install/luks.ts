@@ -4,10 +4,11 @@
 // boot with (no PCRs: the key is bound to that TPM, so a fresh TPM cannot unseal it),
 // then wipes the temporary password slot: the header ends with one systemd-tpm2 token.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
-import { mkdirInRoot, resolveInRoot, writeFileInRoot } from '../image/in-root.js';
+import { isFileInRoot, mkdirInRoot, removeFileInRoot, writeFileInRoot } from '../image/in-root.js';
 import { INSTALLER_TARGET_SERIAL, INSTALLER_UNIT, installerTargetDevice } from './bootc-vm-unit.js';
 import { installerServiceUnit } from '../vm/oneshot-unit.js';
 import { runOneshotVm, type OneshotVmOptions, type OneshotVmResult } from '../vm/oneshot-vm.js';
@@ -107,13 +108,15 @@ export interface EnrollInVmOptions extends Omit<OneshotVmOptions, 'unit' | 'disk
 
 /** Seals the root's key in the installer VM, to the TPM (and firmware) the test boot will use. */
 export async function enrollTpm2InVm(o: EnrollInVmOptions): Promise<OneshotVmResult> {
-  if (!existsSync(resolveInRoot(o.rootfs, '/usr/bin/systemd-cryptenroll'))) {
+  if (!(await isFileInRoot(o.rootfs, '/usr/bin/systemd-cryptenroll'))) {
     throw new UsageError('--placement vm enrolls the TPM inside the image: it has no /usr/bin/systemd-cryptenroll (Debian package systemd-cryptsetup)');
   }
   const serial = INSTALLER_TARGET_SERIAL;
   const device = `${installerTargetDevice(serial)}-part${o.partition}`;
-  mkdirInRoot(o.rootfs, dirname(VM_SETUP_KEY), 0o700);
-  const inImage = writeFileInRoot(o.rootfs, VM_SETUP_KEY, readFileSync(o.keyFile), 0o600);
+  // The root share is writable by the guest: the key goes in and comes out through the safe
+  // opener (walked on descriptors, unlinked without following), never by a name the guest can redirect.
+  await mkdirInRoot(o.rootfs, dirname(VM_SETUP_KEY), 0o700);
+  await writeFileInRoot(o.rootfs, VM_SETUP_KEY, await readFile(o.keyFile), 0o600);
   try {
     const r = await runOneshotVm({
       ...o,
@@ -133,6 +136,6 @@ export async function enrollTpm2InVm(o: EnrollInVmOptions): Promise<OneshotVmRes
     o.log?.(`disk: installer VM: systemd-cryptenroll exited 0, the VM powered off after ${r.seconds.toFixed(0)} s`);
     return r;
   } finally {
-    rmSync(inImage, { force: true });
+    await removeFileInRoot(o.rootfs, VM_SETUP_KEY);
   }
 }

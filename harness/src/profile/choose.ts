@@ -2,10 +2,9 @@
 // label), then its os-release IMAGE_ID (mkosi writes one), then the source's name when a
 // profile of that name exists; else the generic profile, which expects only what holds
 // for every bootable image. Never another image's specifics.
-import { existsSync, readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Source } from '../image/source.js';
-import { resolveInRoot } from '../image/in-root.js';
+import { readTextInRoot } from '../image/in-root.js';
 
 /** The label by which an image names the profile that judges it. */
 export const PROFILE_LABEL = 'org.bootc-harness.profile';
@@ -56,11 +55,12 @@ export function osReleaseImageId(text: string): string | undefined {
   return (m?.[1] ?? m?.[2] ?? m?.[3]) || undefined;
 }
 
-/** IMAGE_ID of a rootfs directory, read inside it (its /etc/os-release is usually a link). */
-export function rootfsImageId(root: string): string | undefined {
+/** IMAGE_ID of a rootfs directory, read inside it (its /etc/os-release is usually a link) through
+ *  the safe opener: a FIFO or device there is refused with one line, never waited on. */
+export async function rootfsImageId(root: string): Promise<string | undefined> {
   for (const p of ['/etc/os-release', '/usr/lib/os-release']) {
-    const host = resolveInRoot(root, p);
-    if (existsSync(host)) return osReleaseImageId(readFileSync(host, 'utf8'));
+    const text = await readTextInRoot(root, p, 64 * 1024);
+    if (text !== undefined) return osReleaseImageId(text);
   }
   return undefined;
 }

@@ -66,7 +66,7 @@ export async function installDisk(i: DiskStageInput): Promise<DiskForRun> {
         ? plan.placement === 'vm'
           ? await installBootcInVm({ ...bootc, tpmStateDir, vm: installerVm })
           : await installBootcOnHost({ ...bootc, log: ctx.log })
-        : await installDirect({ ...common, rootLayout: plan.rootLayout, ...(plan.luks === 'tpm2' ? { luks: { tpm2 } } : {}) });
+        : await installDirect({ ...common, log: ctx.log, rootLayout: plan.rootLayout, ...(plan.luks === 'tpm2' ? { luks: { tpm2 } } : {}) });
     return { disk, privateKeyPath: key.privateKeyPath, ...(plan.luks === 'tpm2' ? { tpmStateDir } : {}) };
   };
   const inputs: DiskKeyInputs = { imageId: image.id, installer: plan.installer, rootLayout: plan.rootLayout, luks: plan.luks, placement: plan.placement, kargs: image.kargs, minDiskGiB: profile.vm.diskGiB, bootcBackend: plan.bootcBackend };

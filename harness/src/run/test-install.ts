@@ -54,7 +54,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const fx = source.kind === 'fixture' ? source.name : undefined;
     const fixture = fx ? await clock.run('fixture', 2 * fixtureBudgetMs(fx) + 300_000, (ctx) => buildFixture(fx, ctx), { cached: (v) => v.cached }) : undefined;
     run.log(`image: ${sourceName}`);
-    const image = await clock.run('image', profile.budgets.imageMs, (ctx) => prepareImage(source, fixture, run.runId, ctx.signal, run.ownImage), { cached: (v) => v.cached });
+    const image = await clock.run('image', profile.budgets.imageMs, (ctx) => prepareImage(source, fixture, run.runId, ctx.signal, run.ownImage, ctx.log), { cached: (v) => v.cached });
     summary.image = { ref: image.ref, digest: image.digest, id: image.id };
     const manifestPath = join(run.runDir, 'manifest.json');
     writeFileSync(manifestPath, JSON.stringify(image.manifest));

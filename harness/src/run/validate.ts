@@ -3,11 +3,11 @@ import { existsSync, statfsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { imageId, imageLabels } from '../image/buildah.js';
 import { checkSource, parseSource, type Source } from '../image/source.js';
-import { resolveInRoot } from '../image/in-root.js';
+import { isFileInRoot } from '../image/in-root.js';
 import { findVirtiofsd } from '../vm/virtiofsd.js';
 import { listProfiles, loadProfile, DEFAULT_PROFILE, type Profile } from '../profile/profile.js';
 import { chooseProfile, rootfsImageId, type ProfileChoice, type SourceFacts } from '../profile/choose.js';
-import { ensureWorkRoot, workDir as workRoot } from '../util/paths.js';
+import { cacheDir, ensureWorkRoot, workDir as workRoot } from '../util/paths.js';
 import { requireTools } from '../util/tools.js';
 import { kvmRefusal } from '../vm/accel.js';
 import { OVMF_CODE_CANDIDATES } from '../vm/qemu-args.js';
@@ -23,7 +23,7 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
   let choice: ProfileChoice;
   if (opts.source) {
     source = parseSource(opts.source);
-    checkSource(source);
+    await checkSource(source);
     choice = opts.profile ? { name: opts.profile, reason: opts.profileReason ?? 'asked for with --profile' } : chooseProfile(source, await sourceFacts(source), await listProfiles());
   } else {
     choice = opts.profile ? { name: opts.profile, reason: opts.profileReason ?? 'asked for with --profile' } : { name: DEFAULT_PROFILE, reason: 'no SOURCE: the default fixture and its profile' };
@@ -33,7 +33,7 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
     source = 'fixture' in profile.source ? { kind: 'fixture', name: profile.source.fixture } : parseSource(profile.source.image);
   }
   source = source!;
-  checkSource(source);
+  await checkSource(source);
   if (source.kind === 'containers-storage' && !(await imageId(source.ref))) throw new UsageError(`containers-storage: no image ${source.ref}`);
   if (opts.freshTpm && luksOf(opts, profile) !== 'tpm2') {
     throw new UsageError('--fresh-tpm only means something with a TPM2-sealed root (--luks tpm2, or a profile expecting luks.tpm2)');
@@ -41,7 +41,7 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
   if (opts.placement === 'vm' && opts.installer !== 'bootc' && luksOf(opts, profile) !== 'tpm2') {
     throw new UsageError('--placement vm: only a TPM2-sealed root (--luks tpm2) or the bootc installer has a step to run in the installer VM');
   }
-  if (source.kind === 'dir' && !existsSync(resolveInRoot(source.path, '/usr/bin/bootc'))) {
+  if (source.kind === 'dir' && !(await isFileInRoot(source.path, '/usr/bin/bootc'))) {
     if (opts.installer === 'bootc') throw new UsageError(`--installer bootc: ${source.path} has no /usr/bin/bootc`);
     if (opts.installer === 'auto' && profile.installer === 'bootc') {
       throw new UsageError(`profile ${profile.name} (${choice.reason}) installs with bootc, but ${source.path} has no /usr/bin/bootc: pass --profile or --installer direct`);
@@ -58,6 +58,7 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
   if (!OVMF_CODE_CANDIDATES.some((p) => existsSync(p))) throw new UsageError('missing UEFI firmware (install Debian package ovmf)');
   const free = (() => {
     const root = ensureWorkRoot();
+    cacheDir(); // created 0700, or refused here when someone else could rewrite its records
     const s = statfsSync(root);
     return s.bavail * s.bsize;
   })();
@@ -68,7 +69,7 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
 
 /** What a source says about itself before it is packaged: its labels (images), its os-release IMAGE_ID (rootfs dirs). */
 async function sourceFacts(source: Source): Promise<SourceFacts> {
-  if (source.kind === 'dir') return { imageId: rootfsImageId(source.path) };
+  if (source.kind === 'dir') return { imageId: await rootfsImageId(source.path) };
   if (source.kind === 'containers-storage' && (await imageId(source.ref))) return { labels: await imageLabels(source.ref) };
   return {};
 }

@@ -16,9 +16,35 @@ export function reportsDir(): string {
   return resolve(process.env.BOOTC_HARNESS_REPORTS ?? resolve(process.cwd(), 'reports'));
 }
 
-/** Built fixtures and probe results; survives clones. */
+const checkedCaches = new Set<string>();
+
+/**
+ * Built fixtures, images' and disks' records, probe results; survives clones. Created 0700
+ * and refused (one line, exit 2) unless it is a real directory owned by us that nobody else
+ * can write: its records decide which disk boots and which images `buildah rmi` removes.
+ * Checked once per process and path.
+ */
 export function cacheDir(): string {
-  return resolve(process.env.BOOTC_HARNESS_CACHE ?? '/var/cache/bootc-harness');
+  const root = resolve(process.env.BOOTC_HARNESS_CACHE ?? '/var/cache/bootc-harness');
+  if (!checkedCaches.has(root)) {
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    refuseUnlessOwnDirectory('cache directory', root);
+    checkedCaches.add(root);
+  }
+  return root;
+}
+
+/** Pure on a stat: why a root directory of ours may not be used, or undefined. */
+export function ownDirectoryRefusal(what: string, root: string, st: { isDirectory(): boolean; uid: number; mode: number }, uid: number): string | undefined {
+  if (!st.isDirectory()) return `${what} ${root} is not a directory (a symlink?): refusing to use it`;
+  if (st.uid !== uid) return `${what} ${root} belongs to uid ${st.uid}, not to us (uid ${uid}): refusing to use it`;
+  if (st.mode & 0o022) return `${what} ${root} is writable by ${st.mode & 0o002 ? 'anyone' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)}): refusing to use it`;
+  return undefined;
+}
+
+function refuseUnlessOwnDirectory(what: string, root: string): void {
+  const why = ownDirectoryRefusal(what, root, lstatSync(root), process.getuid?.() ?? 0);
+  if (why) throw new UsageError(why);
 }
 
 /** Per-run scratch (disks, sockets, TPM state); removed at teardown unless --keep. */
@@ -45,10 +71,6 @@ export function allWorkRoots(): string[] {
 export function ensureWorkRoot(): string {
   const root = workDir();
   mkdirSync(root, { recursive: true, mode: 0o700 });
-  const st = lstatSync(root);
-  const uid = process.getuid?.() ?? 0;
-  if (!st.isDirectory()) throw new UsageError(`work directory ${root} is not a directory (a symlink?): refusing to use it`);
-  if (st.uid !== uid) throw new UsageError(`work directory ${root} belongs to uid ${st.uid}, not to us (uid ${uid}): refusing to use it`);
-  if (st.mode & 0o022) throw new UsageError(`work directory ${root} is writable by ${st.mode & 0o002 ? 'anyone' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)}): refusing to use it`);
+  refuseUnlessOwnDirectory('work directory', root);
   return root;
 }
