@@ -3,7 +3,7 @@
 // package database), its kernel, the units it enables, the vermagic of a zfs module for its kernel.
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { run } from '../util/exec.js';
+import { runSandboxed } from '../util/sandbox.js';
 import { Teardown } from '../util/teardown.js';
 import { readBootcVersion } from './bootc-version.js';
 import { mountedContainer } from './buildah.js';
@@ -76,16 +76,20 @@ function findZfsModule(root: string, release: string): string | undefined {
   return undefined;
 }
 
-export async function probeImage(imageId: string, runId: string): Promise<ImageProbe> {
+/** Runs inside the image stage: its signal (Ctrl-C, the stage's budget) stops every tool it runs. */
+export async function probeImage(imageId: string, runId: string, ctx: { signal?: AbortSignal } = {}): Promise<ImageProbe> {
   const td = new Teardown();
   try {
     const root = (await mountedContainer(imageId, `bh-${runId}-probe`, td)).mountpoint;
     const kernel = findKernel(root);
     const zfs = kernel ? findZfsModule(root, kernel.release) : undefined;
-    // The host's modinfo reads the module file as data; nothing of the image runs.
-    const vermagic = zfs ? (await run(['modinfo', '-F', 'vermagic', zfs], { stage: 'image' })).stdout.trim() || undefined : undefined;
+    // The host's modinfo parses the module file (ELF, maybe compressed) as data, sandboxed: nothing
+    // of the image runs, and a crafted module ends in one line, not a hang.
+    const what = `modinfo on ${zfs?.slice(root.length)}`;
+    const bounds = { stage: 'image' as const, what, timeoutMs: 20_000, maxOutputBytes: 64 * 1024, ...(ctx.signal ? { signal: ctx.signal } : {}) };
+    const vermagic = zfs ? (await runSandboxed(['modinfo', '-F', 'vermagic', zfs], { inputs: [zfs], user: 'root-in-userns' }, bounds)).stdout.trim() || undefined : undefined;
     const hasBootc = existsSync(resolveInRoot(root, '/usr/bin/bootc'));
-    const bootc = hasBootc ? await readBootcVersion(root) : undefined;
+    const bootc = hasBootc ? await readBootcVersion(root, 'image', ctx.signal ? { signal: ctx.signal } : {}) : undefined;
     return {
       hasBootc,
       ...(bootc?.version ? { bootcVersion: bootc.version } : {}),
