@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NOBODY, runSandboxed, sandboxArgv } from '../src/util/sandbox.js';
@@ -25,7 +25,9 @@ function pairsOf(argv: string[], flag: string): [string, string][] {
 
 t.test('the command line: no namespace shared, no capability, inputs read-only, outputs only where asked', async (t) => {
   const a = sandboxArgv(['/usr/bin/sqlite3', '-readonly', '/tmp/x/db'], { inputs: ['/tmp/x/db'], outputs: ['/tmp/out'], user: 'root-in-userns' });
-  t.equal(a[0], 'bwrap', 'root-in-userns: bwrap itself, no setpriv');
+  t.notOk(a.includes('setpriv'), 'root-in-userns: no setpriv');
+  t.equal(a[a.indexOf('prlimit') + 1], '--fsize=268435456', 'files it writes are size-limited (default 256 MiB)');
+  t.equal(a[a.indexOf('prlimit') + 2], '--', 'then bwrap');
   for (const f of ['--unshare-all', '--die-with-parent', '--new-session', '--clearenv']) t.ok(a.includes(f), `${f}`);
   t.equal(a[a.indexOf('--cap-drop') + 1], 'ALL', 'every capability dropped');
   t.equal(a[a.indexOf('--uid') + 1], String(NOBODY), 'nobody inside');
@@ -34,9 +36,10 @@ t.test('the command line: no namespace shared, no capability, inputs read-only, 
   const rw = pairsOf(a, '--bind');
   t.same(rw, [['/tmp/out', '/tmp/out']], 'the only writable host path is the output directory');
   t.same(ro.map(([s]) => s).sort(), ['/tmp/x/db', '/usr'], "read-only: the host's /usr and the input, nothing else (no /etc, no /home, no /var)");
-  t.same(a.slice(a.indexOf('--') + 1), ['/usr/bin/sqlite3', '-readonly', '/tmp/x/db'], 'the tool and its arguments unchanged, after --');
+  t.same(a.slice(a.lastIndexOf('--') + 1), ['/usr/bin/sqlite3', '-readonly', '/tmp/x/db'], 'the tool and its arguments unchanged, after --');
   const nobody = sandboxArgv(['/usr/bin/true'], { inputs: [], user: 'nobody' });
   t.same(nobody.slice(0, 2), ['setpriv', `--reuid=${NOBODY}`], "nobody: bwrap itself starts as uid 65534, so nothing inside is root's on the host");
+  t.ok(nobody.indexOf('setpriv') < nobody.indexOf('bwrap'), 'setpriv before bwrap');
   t.throws(() => sandboxArgv(['sqlite3'], { inputs: [], user: 'nobody' }), /absolute path/, 'a tool by absolute path only');
   t.throws(() => sandboxArgv(['/usr/bin/true'], { inputs: ['/'], user: 'nobody' }), /bad sandbox path/, 'the host root is never an input');
 });
@@ -105,4 +108,12 @@ t.test('a tool that does not end is stopped at its deadline, with one line namin
   // Its pid is of its own pid namespace: look for the spinning script by its unique command line.
   const left = spawnSync('pgrep', ['-f', `echo \\$\\$ > ${pidFile}`], { encoding: 'utf8' });
   t.equal(left.status, 1, `no process of it is left (pgrep: ${left.stdout.trim() || 'none'})`);
+});
+
+t.test('a file the tool writes stops at the size limit', { skip: HAVE_BWRAP }, async (t) => {
+  const dir = tempDir(t);
+  chownSync(dir, NOBODY, NOBODY);
+  const r = await runSandboxed(['dd', 'if=/dev/zero', `of=${join(dir, 'big')}`, 'bs=64k', 'count=100'], { inputs: [], outputs: [dir], user: 'nobody', maxFileBytes: 1024 * 1024 }, { stage: 'disk', what: 'dd on zeros', timeoutMs: 20_000, maxOutputBytes: 64 * 1024 });
+  t.not(r.exitCode, 0, 'dd fails (SIGXFSZ / EFBIG) at the limit');
+  t.ok(statSync(join(dir, 'big')).size <= 1024 * 1024, 'no more than the limit was written');
 });

@@ -118,12 +118,14 @@ async function fromRpmdb(root: string, stage: Stage, o: ReadOptions): Promise<Bo
       for (const f of [tmp, ...readdirSync(tmp).map((n) => join(tmp, n))]) chownSync(f, NOBODY, NOBODY);
       const box = { inputs: [], outputs: [tmp], user: 'nobody' as const };
       const bounds = { stage, timeoutMs: o.timeoutMs ?? RPMDB_READ_MS, maxOutputBytes: o.maxOutputBytes ?? RPMDB_OUTPUT_BYTES, ...(o.signal ? { signal: o.signal } : {}) };
-      if (rpm) {
-        const r = await runSandboxed([rpm, '--dbpath', tmp, '--define', '_db_backend sqlite', '-q', '--qf', '%{VERSION}\\n', 'bootc'], box, { ...bounds, what: `rpm on ${dir}/rpmdb.sqlite` });
+      // sqlite3 first: it only hands out the header blobs, parsed here bounds-checked; rpm (when
+      // there is no sqlite3) parses the headers itself and tells a foreign schema from "not installed" poorly.
+      if (!sqlite3) {
+        const r = await runSandboxed([rpm!, '--dbpath', tmp, '--define', '_db_backend sqlite', '-q', '--qf', '%{VERSION}\\n', 'bootc'], box, { ...bounds, what: `rpm on ${dir}/rpmdb.sqlite` });
         const v = r.exitCode === 0 ? r.stdout.split('\n')[0]!.trim() : '';
         return v ? { version: v, from: `${dir} (rpm --dbpath)` } : { from: `no bootc package in ${dir}` };
       }
-      const r = await runSandboxed([sqlite3!, ...SQLITE_FLAGS, join(tmp, 'rpmdb.sqlite'), SQLITE_QUERY], box, { ...bounds, what: `sqlite3 on ${dir}/rpmdb.sqlite` });
+      const r = await runSandboxed([sqlite3, ...SQLITE_FLAGS, join(tmp, 'rpmdb.sqlite'), SQLITE_QUERY], box, { ...bounds, what: `sqlite3 on ${dir}/rpmdb.sqlite` });
       const [count, ...hex] = r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
       if (r.exitCode !== 0 || count !== '2') return { from: `${dir}/rpmdb.sqlite does not read as an rpm database` };
       for (const h of hex) {

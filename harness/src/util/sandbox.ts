@@ -21,20 +21,36 @@ export interface SandboxSpec {
    * its own, with every capability dropped.
    */
   user: 'nobody' | 'root-in-userns';
+  /** Largest file the tool may write (RLIMIT_FSIZE, through prlimit): a crafted input that makes a
+   *  tool copy without end hits this, not the host's disk. Default DEFAULT_MAX_FILE. */
+  maxFileBytes?: number;
 }
+
+export const DEFAULT_MAX_FILE = 256 * 1024 * 1024;
+
+/** The host programs the sandbox is made of (absolute paths in a real run). */
+export interface SandboxTools {
+  bwrap: string;
+  setpriv: string;
+  prlimit: string;
+}
+const BY_NAME: SandboxTools = { bwrap: 'bwrap', setpriv: 'setpriv', prlimit: 'prlimit' };
 
 export const NOBODY = 65534;
 
 /** Pure: the command line running `argv` inside the sandbox `spec` describes. */
-export function sandboxArgv(argv: readonly string[], spec: SandboxSpec, bwrap = 'bwrap', setpriv = 'setpriv'): string[] {
+export function sandboxArgv(argv: readonly string[], spec: SandboxSpec, tools: SandboxTools = BY_NAME): string[] {
   if (!argv[0]?.startsWith('/')) throw new UsageError(`sandboxed tool must be an absolute path, got ${JSON.stringify(argv[0])}`);
   for (const p of [...spec.inputs, ...(spec.outputs ?? [])]) {
     if (!p.startsWith('/') || p === '/' || /[\0\n]/.test(p)) throw new UsageError(`bad sandbox path ${JSON.stringify(p)}`);
   }
-  const asNobody = spec.user === 'nobody' ? [setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'] : [];
+  const fsize = spec.maxFileBytes ?? DEFAULT_MAX_FILE;
+  if (!Number.isSafeInteger(fsize) || fsize < 0) throw new UsageError(`bad sandbox file size limit ${fsize}`);
+  const asNobody = spec.user === 'nobody' ? [tools.setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'] : [];
   return [
     ...asNobody,
-    bwrap,
+    tools.prlimit, `--fsize=${fsize}`, '--',
+    tools.bwrap,
     '--unshare-all', '--die-with-parent', '--new-session',
     '--uid', String(NOBODY), '--gid', String(NOBODY),
     '--cap-drop', 'ALL',
@@ -80,7 +96,8 @@ export async function runSandboxed(argv: readonly string[], spec: SandboxSpec, o
   const bwrap = which('bwrap');
   if (!bwrap) throw new UsageError('bwrap is not installed on this host (apt-get install bubblewrap): tools that parse image data run in it');
   try {
-    return await run(sandboxArgv([toolPath(tool), ...args], spec, bwrap, toolPath('setpriv')), {
+    const tools = { bwrap, setpriv: toolPath('setpriv'), prlimit: toolPath('prlimit') };
+    return await run(sandboxArgv([toolPath(tool), ...args], spec, tools), {
       stage: opts.stage,
       what: opts.what,
       timeoutMs: opts.timeoutMs,
