@@ -11,6 +11,7 @@ import { CONSOLE_PATTERNS } from '../vm/console-patterns.js';
 export const KERNEL_TIERS = ['rhel9', 'pre-6.15', 'default'] as const;
 export const INSTALLERS = ['auto', 'bootc', 'direct'] as const;
 export const VERITY = ['required', 'optional', 'none'] as const;
+export const NETWORKS = ['isolated', 'outbound'] as const;
 
 /** A profile's name, and a fixture's: a file stem that is safe on a command line. */
 export const NAME = /^[a-z0-9][a-z0-9._-]*$/;
@@ -108,6 +109,12 @@ const vmSection = section({
     .max(4, says('must be a whole number from 0 to 4'))
     .default(1)
     .meta({ description: 'Empty virtio disks (1 GiB each) for suites that need a block device, e.g. a throwaway zpool.' }),
+  network: oneOf(NETWORKS)
+    .default('isolated')
+    .meta({
+      description:
+        "The test VM's network. isolated: the guest opens no connection anywhere (QEMU user net, restrict=on); only the harness's SSH forward reaches in. outbound: the guest may connect out through passt (NAT), but never to the host's loopback (--no-map-gw).",
+    }),
 });
 
 const ci = strict({

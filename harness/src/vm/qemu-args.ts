@@ -18,12 +18,24 @@ interface MachineProfile {
   extraArgs?: readonly string[];
 }
 
+/**
+ * The test VM's network. 'isolated' (the default): QEMU's user-mode stack with restrict=on, so the
+ * guest opens no connection anywhere (not the host's loopback, which slirp otherwise maps to
+ * 10.0.2.2, not the LAN, not the internet); the hostfwd for sshd still works. 'outbound' (a
+ * profile's opt-in): passt NATs the guest's connections out, started with --no-map-gw so no guest
+ * address leads to the host's loopback (slirp cannot be told that: every address of its network
+ * but the DNS one maps to 127.0.0.1); QEMU reaches passt on its unix socket.
+ */
+export type GuestNetwork = { mode: 'isolated' } | { mode: 'outbound'; passtSocket: string };
+
 /** The test VM: UEFI boots the installed disk; sshd is forwarded on loopback. */
 export interface QemuProfile extends MachineProfile {
   boot?: 'disk';
   disk: { path: string; format: 'raw' | 'qcow2' };
   extraDisks?: SerialDisk[];
   sshPort: number;
+  /** Default { mode: 'isolated' }. */
+  network?: GuestNetwork;
   /** A vsock device with this guest CID (unique among the host's VMs), where the host has /dev/vhost-vsock. */
   vsockCid?: number;
 }
@@ -94,9 +106,18 @@ export function machineArgs(p: { accel: Accel; cpus: number; memoryMiB: number }
   ];
 }
 
+/**
+ * QEMU's seccomp filter (qemu(1) -sandbox): on, and also no obsolete system calls, no set*uid or
+ * set*gid, no fork or exec, no changing of scheduling or affinity. None of these is needed once
+ * QEMU runs: its chardevs to swtpm and virtiofsd are sockets it connects to, and nothing here
+ * spawns a helper (no smb=, no bridge helper, no script=).
+ */
+export const SECCOMP = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
+
 /** The console on stdout (read live by ConsoleWatch), the monitor, and the UEFI firmware. */
 function commonArgs(p: MachineProfile): string[] {
   return [
+    '-sandbox', SECCOMP,
     '-nodefaults',
     '-display', 'none',
     '-no-user-config',
@@ -133,8 +154,7 @@ function diskBootArgs(p: QemuProfile): string[] {
     ...commonArgs(p),
     '-drive', `file=${v(p.disk.path)},format=${p.disk.format},if=none,id=disk0,cache=unsafe,discard=unmap`,
     '-device', 'virtio-blk-pci,drive=disk0,bootindex=1',
-    // User-mode networking; the only way in is sshd, forwarded on loopback only.
-    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${p.sshPort}-:22`,
+    ...netArgs(p.network ?? { mode: 'isolated' }, p.sshPort),
     '-device', 'virtio-net-pci,netdev=net0',
     '-device', 'virtio-rng-pci',
   ];
@@ -143,6 +163,36 @@ function diskBootArgs(p: QemuProfile): string[] {
   if (p.vsockCid !== undefined) args.push('-device', `vhost-vsock-pci,guest-cid=${p.vsockCid}`);
   args.push(...tpmArgs(p.tpmSocket), ...(p.extraArgs ?? []));
   return args;
+}
+
+/** The guest's one NIC backend. The only way in is sshd, forwarded on the host's loopback only. */
+function netArgs(n: GuestNetwork, sshPort: number): string[] {
+  if (n.mode === 'isolated') return ['-netdev', `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${sshPort}-:22`];
+  // passt listens on the socket (passtArgs); its own -t forwards sshd.
+  absolute('passt socket', n.passtSocket);
+  return ['-netdev', `stream,id=net0,server=off,addr.type=unix,addr.path=${v(n.passtSocket)}`];
+}
+
+/**
+ * Pure: passt for a guest that may connect out (a profile's `vm.network: "outbound"`). passt(1):
+ * --no-map-gw: the gateway address is not the host (the guest cannot reach the host's loopback
+ * through it); -t 127.0.0.1/PORT:22 forwards sshd on the host's loopback only; -u none: no UDP forwarded in;
+ * -e -q: its few lines on stderr, not syslog; -f: stays in the foreground (our process
+ * group, so teardown stops it); -1: it ends when QEMU closes its socket (as swtpm's
+ * --terminate); --runas nobody (also passt's default when started as root).
+ */
+export function passtArgs(o: { socket: string; sshPort: number }): string[] {
+  absolute('passt socket', o.socket);
+  if (!Number.isInteger(o.sshPort) || o.sshPort < 1 || o.sshPort > 65535) throw new UsageError(`bad ssh port ${o.sshPort}`);
+  return [
+    'passt', '-f', '-e', '-q',
+    '--socket', o.socket,
+    '--no-map-gw',
+    '-t', `127.0.0.1/${o.sshPort}:22`,
+    '-u', 'none',
+    '-1',
+    '--runas', 'nobody',
+  ];
 }
 
 function kernelBootArgs(p: KernelBootProfile): string[] {
@@ -190,6 +240,7 @@ function kernelBootArgs(p: KernelBootProfile): string[] {
 export function kvmProbeArgs(vmlinuz: string): string[] {
   return [
     'qemu-system-x86_64',
+    '-sandbox', SECCOMP,
     '-accel', 'kvm', '-cpu', 'host',
     '-m', '256', '-smp', '1',
     '-nodefaults', '-display', 'none', '-no-user-config', '-no-reboot',

@@ -1,0 +1,41 @@
+// passt for a guest whose profile opts into outbound NAT (vm.network "outbound"): the guest's
+// connections go out as the host's, but no address leads to the host's loopback (--no-map-gw).
+// passt drops to nobody before it binds its socket, so the socket lives in a directory of
+// nobody's own, not in the run's root-only work dir.
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NOBODY } from '../util/sandbox.js';
+import { startDaemon, type Daemon } from './daemon.js';
+import { passtArgs } from './qemu-args.js';
+
+export class Passt {
+  private constructor(readonly socket: string, private dir: string, private daemon: Daemon) {}
+
+  static async start(sshPort: number, signal?: AbortSignal): Promise<Passt> {
+    const dir = mkdtempSync(join(tmpdir(), 'bh-passt-'));
+    chownSync(dir, NOBODY, NOBODY);
+    const socket = join(dir, 'passt.sock');
+    try {
+      const daemon = await startDaemon(passtArgs({ socket, sshPort }), { sockets: [socket], what: 'passt', stage: 'vm', ...(signal ? { signal } : {}) });
+      return new Passt(socket, dir, daemon);
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  get pid(): number | undefined {
+    return this.daemon.pid;
+  }
+
+  /** Lets it outlive us with its VM (--keep); it ends when QEMU closes its socket (-1). */
+  release(): void {
+    this.daemon.release();
+  }
+
+  async dispose(): Promise<void> {
+    await this.daemon.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
