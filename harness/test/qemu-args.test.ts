@@ -87,25 +87,29 @@ t.test('the guest network is isolated by default: restrict=on, so the guest reac
   }
 });
 
-t.test('outbound network (a profile opt-in): the NIC is on passt\'s socket, no slirp at all', async (t) => {
+t.test('outbound network (a profile opt-in): sshd stays on the isolated NIC; a second NIC on passt\'s socket', async (t) => {
   const a = qemuArgs(profile({ network: { mode: 'outbound', passtSocket: '/tmp/bh-passt-x/passt.sock' } }));
-  t.same(valuesOf(a, '-netdev'), ['stream,id=net0,server=off,addr.type=unix,addr.path=/tmp/bh-passt-x/passt.sock'], 'a stream netdev connecting to passt');
-  t.notOk(a.some((x) => /^user,|hostfwd=/.test(x)), "no slirp: its 10.0.2.2 would be the host's loopback");
-  t.ok(valuesOf(a, '-device').includes('virtio-net-pci,netdev=net0'));
+  const nd = valuesOf(a, '-netdev');
+  t.equal(nd.length, 2, 'two NICs');
+  const user = nd.find((n) => n.startsWith('user,'))!.split(',');
+  t.ok(user.includes('restrict=on'), "the slirp NIC is still restricted: its 10.0.2.2 would be the host's loopback");
+  t.same(user.filter((o) => o.startsWith('hostfwd=')), ['hostfwd=tcp:127.0.0.1:40222-:22'], 'sshd reached through it, on loopback only');
+  t.ok(nd.includes('stream,id=net1,server=off,addr.type=unix,addr.path=/tmp/bh-passt-x/passt.sock'), 'the other on passt, QEMU connecting to its socket');
+  t.same(valuesOf(a, '-device').filter((d) => d.startsWith('virtio-net-pci')), ['virtio-net-pci,netdev=net0', 'virtio-net-pci,netdev=net1'], 'one virtio NIC each');
   t.throws(() => qemuArgs(profile({ network: { mode: 'outbound', passtSocket: 'rel.sock' } })), UsageError);
 });
 
-t.test('passt: the gateway is not the host, sshd forwarded on loopback only, ends with QEMU, unprivileged', async (t) => {
-  const a = passtArgs({ socket: '/tmp/bh-passt-x/passt.sock', sshPort: 45678 });
+t.test('passt: the gateway is not the host, nothing forwarded in, ends with QEMU, unprivileged', async (t) => {
+  const a = passtArgs({ socket: '/tmp/bh-passt-x/passt.sock' });
   t.equal(a[0], 'passt');
   t.ok(a.includes('--no-map-gw'), "--no-map-gw: passt(1) \"Don't map gateway address to host\": the host's loopback is out of reach");
-  t.same(valuesOf(a, '-t'), ['127.0.0.1/45678:22'], 'one TCP forward in: host 127.0.0.1:45678 to guest 22');
+  t.same(valuesOf(a, '-t'), ['none'], 'no TCP forward in');
   t.same(valuesOf(a, '-u'), ['none'], 'no UDP forward in');
   t.ok(a.includes('-1'), 'one client: passt exits when QEMU goes');
   t.ok(a.includes('-f'), 'foreground: in our process group, stopped with it');
   t.same(valuesOf(a, '--runas'), ['nobody']);
   t.same(valuesOf(a, '--socket'), ['/tmp/bh-passt-x/passt.sock']);
-  t.throws(() => passtArgs({ socket: '/tmp/x.sock', sshPort: 0 }), UsageError);
+  t.throws(() => passtArgs({ socket: 'x.sock' }), UsageError);
   pure(t, a, 'passt');
 });
 

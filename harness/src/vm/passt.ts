@@ -1,5 +1,6 @@
-// passt for a guest whose profile opts into outbound NAT (vm.network "outbound"): the guest's
-// connections go out as the host's, but no address leads to the host's loopback (--no-map-gw).
+// passt for a guest whose profile opts into outbound NAT (vm.network "outbound"), on a second
+// NIC: the guest's connections go out as the host's, but no address leads to the host's
+// loopback (--no-map-gw). Nothing comes in through it (sshd stays on the isolated NIC).
 // passt drops to nobody before it binds its socket, so the socket lives in a directory of
 // nobody's own, not in the run's root-only work dir.
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
@@ -12,12 +13,12 @@ import { passtArgs } from './qemu-args.js';
 export class Passt {
   private constructor(readonly socket: string, private dir: string, private daemon: Daemon) {}
 
-  static async start(sshPort: number, signal?: AbortSignal): Promise<Passt> {
+  static async start(signal?: AbortSignal): Promise<Passt> {
     const dir = mkdtempSync(join(tmpdir(), 'bh-passt-'));
     chownSync(dir, NOBODY, NOBODY);
     const socket = join(dir, 'passt.sock');
     try {
-      const daemon = await startDaemon(passtArgs({ socket, sshPort }), { sockets: [socket], what: 'passt', stage: 'vm', ...(signal ? { signal } : {}) });
+      const daemon = await startDaemon(passtArgs({ socket }), { sockets: [socket], what: 'passt', stage: 'vm', ...(signal ? { signal } : {}) });
       return new Passt(socket, dir, daemon);
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });

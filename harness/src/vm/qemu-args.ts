@@ -21,10 +21,13 @@ interface MachineProfile {
 /**
  * The test VM's network. 'isolated' (the default): QEMU's user-mode stack with restrict=on, so the
  * guest opens no connection anywhere (not the host's loopback, which slirp otherwise maps to
- * 10.0.2.2, not the LAN, not the internet); the hostfwd for sshd still works. 'outbound' (a
- * profile's opt-in): passt NATs the guest's connections out, started with --no-map-gw so no guest
- * address leads to the host's loopback (slirp cannot be told that: every address of its network
- * but the DNS one maps to 127.0.0.1); QEMU reaches passt on its unix socket.
+ * 10.0.2.2, not the LAN, not the internet); the hostfwd for sshd still works, and slirp's DHCP
+ * then offers no router. 'outbound' (a profile's opt-in) adds a second NIC on passt, which NATs
+ * the guest's connections out and offers the default route; passt runs with --no-map-gw, so no
+ * guest address leads to the host's loopback (slirp cannot be told that: every address of its
+ * network but the DNS one maps to 127.0.0.1). sshd stays on the isolated NIC: with --no-map-gw,
+ * passt (this version) would hand an inbound forward to the guest with the host's 127.0.0.1 as
+ * its source, which the guest drops (tried: the boot never heard SSH).
  */
 export type GuestNetwork = { mode: 'isolated' } | { mode: 'outbound'; passtSocket: string };
 
@@ -155,7 +158,6 @@ function diskBootArgs(p: QemuProfile): string[] {
     '-drive', `file=${v(p.disk.path)},format=${p.disk.format},if=none,id=disk0,cache=unsafe,discard=unmap`,
     '-device', 'virtio-blk-pci,drive=disk0,bootindex=1',
     ...netArgs(p.network ?? { mode: 'isolated' }, p.sshPort),
-    '-device', 'virtio-net-pci,netdev=net0',
     '-device', 'virtio-rng-pci',
   ];
   for (const [i, d] of (p.extraDisks ?? []).entries()) args.push(...serialDiskArgs(`extra${i}`, d, false));
@@ -165,31 +167,30 @@ function diskBootArgs(p: QemuProfile): string[] {
   return args;
 }
 
-/** The guest's one NIC backend. The only way in is sshd, forwarded on the host's loopback only. */
+/** The guest's NICs. The only way in is sshd, forwarded on the host's loopback only, on the isolated one. */
 function netArgs(n: GuestNetwork, sshPort: number): string[] {
-  if (n.mode === 'isolated') return ['-netdev', `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${sshPort}-:22`];
-  // passt listens on the socket (passtArgs); its own -t forwards sshd.
+  const isolated = ['-netdev', `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${sshPort}-:22`, '-device', 'virtio-net-pci,netdev=net0'];
+  if (n.mode === 'isolated') return isolated;
+  // passt listens on the socket (passtArgs); QEMU connects.
   absolute('passt socket', n.passtSocket);
-  return ['-netdev', `stream,id=net0,server=off,addr.type=unix,addr.path=${v(n.passtSocket)}`];
+  return [...isolated, '-netdev', `stream,id=net1,server=off,addr.type=unix,addr.path=${v(n.passtSocket)}`, '-device', 'virtio-net-pci,netdev=net1'];
 }
 
 /**
  * Pure: passt for a guest that may connect out (a profile's `vm.network: "outbound"`). passt(1):
  * --no-map-gw: the gateway address is not the host (the guest cannot reach the host's loopback
- * through it); -t 127.0.0.1/PORT:22 forwards sshd on the host's loopback only; -u none: no UDP forwarded in;
- * -e -q: its few lines on stderr, not syslog; -f: stays in the foreground (our process
- * group, so teardown stops it); -1: it ends when QEMU closes its socket (as swtpm's
- * --terminate); --runas nobody (also passt's default when started as root).
+ * through it); -t none, -u none: nothing forwarded in (sshd is on the isolated NIC); -e -q: its
+ * few lines on stderr, not syslog; -f: stays in the foreground (our process group, so teardown
+ * stops it); -1: it ends when QEMU closes its socket (as swtpm's --terminate); --runas nobody
+ * (also passt's default when started as root).
  */
-export function passtArgs(o: { socket: string; sshPort: number }): string[] {
+export function passtArgs(o: { socket: string }): string[] {
   absolute('passt socket', o.socket);
-  if (!Number.isInteger(o.sshPort) || o.sshPort < 1 || o.sshPort > 65535) throw new UsageError(`bad ssh port ${o.sshPort}`);
   return [
     'passt', '-f', '-e', '-q',
     '--socket', o.socket,
     '--no-map-gw',
-    '-t', `127.0.0.1/${o.sshPort}:22`,
-    '-u', 'none',
+    '-t', 'none', '-u', 'none',
     '-1',
     '--runas', 'nobody',
   ];
