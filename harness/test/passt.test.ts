@@ -4,12 +4,13 @@
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Passt } from '../src/vm/passt.js';
+import { Passt, passtDirs } from '../src/vm/passt.js';
 import { which } from '../src/util/tools.js';
 import { running } from './helpers/running.js';
 
 t.test('passt starts as nobody with its socket and no port of its own, and stops clean', { skip: which('passt') ? false : 'no passt on this host (apt-get install passt)' }, async (t) => {
-  const p = await Passt.start();
+  const p = await Passt.start('20261207-000000-passt-test-x1y2');
+  t.same(passtDirs('20261207-000000-passt-test-x1y2'), [dirname(p.socket)], 'its directory is found by the run id (stop RUN removes it)');
   let disposed = false;
   t.teardown(() => (disposed ? undefined : p.dispose()));
   t.ok(statSync(p.socket).isSocket(), 'its socket is there');
@@ -24,4 +25,5 @@ t.test('passt starts as nobody with its socket and no port of its own, and stops
   disposed = true;
   t.notOk(running(pid), 'stopped');
   t.notOk(existsSync(dirname(p.socket)), 'its directory removed');
+  t.same(passtDirs('20261207-000000-passt-test-x1y2'), []);
 });

@@ -74,7 +74,7 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
       if (i.freshTpm) i.log('vm: booting with a fresh TPM (not the one the installer enrolled)');
       run.deferUnlessKept('stop swtpm', () => thisTpm.dispose());
       // Isolated unless the profile opts into outbound NAT (qemu-args.ts: GuestNetwork).
-      const net = profile.vm.network === 'outbound' ? await Passt.start(ctx.signal) : undefined;
+      const net = profile.vm.network === 'outbound' ? await Passt.start(run.runId, ctx.signal) : undefined;
       if (net) run.deferUnlessKept('stop passt', () => net.dispose());
       const fw = firmware();
       const v = await Vm.start({
