@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { composefsArgs, installedComposefsDigest, partitionsOf } from '../src/install/boot-record.js';
+import { checkedPartitions, composefsArgs, installedComposefsDigest, MAX_PARTITIONS, partitionsOf } from '../src/install/boot-record.js';
 
 const D1 = 'a'.repeat(64);
 const D2 = 'b'.repeat(64);
@@ -61,4 +61,15 @@ t.test('a disk with no boot entries records nothing', async (t) => {
   const disk = gptDisk(dir, [{ type: 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B', sizeMiB: 40 }]);
   execFileSync('mkfs.vfat', ['-F', '32', `--offset=${MiB / 512}`, disk, String((40 * MiB) / 1024)], { stdio: 'ignore' });
   t.same(await installedComposefsDigest(disk), { found: [] });
+});
+
+// libfdisk itself already reads a GPT whose header claims more than the file holds as its
+// protective MBR only (tried: a table truncated 60 MiB short lists one 'ee' partition); the
+// check below is the harness's own bound on what any table may list, whatever sfdisk accepts.
+t.test('pure: a table is refused when its partitions could not be on the disk, or are too many', async (t) => {
+  const p = (start: number, size: number) => ({ start, size, type: 'X' });
+  t.same(checkedPartitions([p(MiB, 10 * MiB)], 12 * MiB, 'd'), [p(MiB, 10 * MiB)], 'inside the disk: kept');
+  t.throws(() => checkedPartitions([p(MiB, 10 * MiB), p(11 * MiB, 1024 * 1024 * MiB)], 12 * MiB, '/w/disk.raw'), /^sfdisk on \/w\/disk\.raw: partition 2 \(offset 11534336, 1099511627776 bytes\) lies outside the 12582912-byte disk/, 'a partition past the end: one line naming sfdisk, the disk and the partition');
+  t.throws(() => checkedPartitions([p(-512, 512)], 12 * MiB, 'd'), /partition 1/, 'a negative offset');
+  t.throws(() => checkedPartitions(Array.from({ length: MAX_PARTITIONS + 1 }, () => p(0, 0)), 12 * MiB, 'd'), /129 partitions listed, more than 128/);
 });

@@ -161,3 +161,29 @@ t.test('weaker evidence: pacman, a versioned doc dir, the Debian changelog; else
   put(label, 'usr/share/doc/bootc/README.md', 'org.opencontainers.image.version=43.20260101\n');
   t.equal((await readBootcVersion(label)).version, undefined, 'no guessing from other files');
 });
+
+t.test('an endless rpm database view ends in bounded time, with one line naming sqlite3 and the file', { skip: sqlite3 ? false : 'no sqlite3 on this host' }, async (t) => {
+  const root = tempRoot(t);
+  mkdirSync(join(root, 'usr/lib/sysimage/rpm'), { recursive: true });
+  // A Packages view over a recursive CTE that never yields a row and never ends: -safe and
+  // trusted_schema=OFF do not stop it; only a deadline does.
+  sqlite(join(root, 'usr/lib/sysimage/rpm/rpmdb.sqlite'),
+    "CREATE TABLE Name (key TEXT, hnum INTEGER, idx INTEGER); INSERT INTO Name VALUES ('bootc', 1, 0);" +
+    'CREATE VIEW Packages AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x AS hnum, NULL AS blob FROM c WHERE x < 0;');
+  const err = await readBootcVersion(root, 'image', { timeoutMs: 2_000 }).then(() => undefined, (e: unknown) => e as Error);
+  t.ok(err, 'the read does not return a version: it fails');
+  t.equal(err?.name, 'UsageError', 'bad input (exit 2), not an infrastructure failure');
+  t.match(err?.message, /^sqlite3 on \/usr\/lib\/sysimage\/rpm\/rpmdb\.sqlite: timed out after 2000 ms/, 'one line naming the tool and the file');
+  t.notMatch(err?.message ?? '', /\n/, 'one line');
+});
+
+t.test('an rpm database view with endless output stops at the output limit, naming sqlite3 and the file', { skip: sqlite3 ? false : 'no sqlite3 on this host' }, async (t) => {
+  const root = tempRoot(t);
+  mkdirSync(join(root, 'var/lib/rpm'), { recursive: true });
+  sqlite(join(root, 'var/lib/rpm/rpmdb.sqlite'),
+    "CREATE TABLE Name (key TEXT, hnum INTEGER, idx INTEGER); INSERT INTO Name VALUES ('bootc', 1, 0);" +
+    'CREATE VIEW Packages AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT 1 AS hnum, randomblob(100000) AS blob FROM c;');
+  const err = await readBootcVersion(root, 'image', { timeoutMs: 60_000, maxOutputBytes: 1024 * 1024 }).then(() => undefined, (e: unknown) => e as Error);
+  t.equal(err?.name, 'UsageError');
+  t.match(err?.message, /^sqlite3 on \/var\/lib\/rpm\/rpmdb\.sqlite: stopped after more than 1048576 bytes of output/, 'the limit, not the deadline, ended it');
+});

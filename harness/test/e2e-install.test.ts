@@ -14,9 +14,12 @@
 // (a pty, as a person at a terminal runs it: the live view), the other piped; the same
 // directory once more boots from the image and disk caches (a third boot). The matrix
 // row of the same fixture (e2e-tier4) asks another question (tier 4 not applicable, the
-// kernel tier row) through another command, so it keeps its own boot.
+// kernel tier row) through another command, so it keeps its own boot. The kept VM also shows the
+// guest is fenced: listeners on the host's loopback and address hear nothing from it (seconds).
 import t from 'tap';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { findLeftovers } from '../src/run/leftovers.js';
 import { BIN, cli, inPty, REPO, VM_TESTS, type CliResult } from './helpers/cli.js';
@@ -124,6 +127,30 @@ t.test('two runs at once: the default fixture and a rootfs directory', { skip: !
     const dir = /^report: (.+)$/m.exec(again.stdout)![1]!;
     const tests = JSON.parse(readFileSync(join(dir, 'tests.json'), 'utf8')) as Summary['tests'];
     t.ok(tests.length > 0 && tests.every((x) => x.tier === 'tier1'), 'only tier 1 ran, into a report of its own');
+  });
+
+  // The kept VM's network is the default, isolated one. Costs three ssh round trips (seconds), no boot.
+  t.test("the kept guest is fenced: a listener on the host's 127.0.0.1 and on its own address hears nothing from it", async (t) => {
+    const heard: string[] = [];
+    const listeners = await Promise.all(
+      ['127.0.0.1', ...Object.values(networkInterfaces()).flat().filter((a) => a && a.family === 'IPv4' && !a.internal).map((a) => a!.address).slice(0, 1)].map(
+        (host) =>
+          new Promise<{ host: string; port: number; server: Server }>((resolve) => {
+            const server = createServer((s) => (heard.push(`${host}: ${s.remoteAddress}`), s.destroy()));
+            server.listen(0, host, () => resolve({ host, port: (server.address() as AddressInfo).port, server }));
+          }),
+      ),
+    );
+    t.teardown(() => listeners.forEach((l) => l.server.close()));
+    // One argument: ssh hands the guest's shell one command line.
+    const dial = (target: string) => cli(['ssh', runId, '--', `timeout 10 bash -c 'exec 3<>/dev/tcp/${target} && echo REACHED || echo BLOCKED'`]);
+    // The probe is real: inside the guest it reaches the guest's own sshd.
+    t.match((await dial('127.0.0.1/22')).stdout, /REACHED/, "the probe reaches the guest's own sshd");
+    // slirp maps 10.0.2.2 to the host's loopback unless restrict=on.
+    const lo = listeners[0]!;
+    t.match((await dial(`10.0.2.2/${lo.port}`)).stdout, /BLOCKED/, "10.0.2.2 (the host's loopback under slirp) is not reached");
+    for (const l of listeners.slice(1)) t.match((await dial(`${l.host}/${l.port}`)).stdout, /BLOCKED/, `the host's own address ${l.host} is not reached`);
+    t.same(heard, [], 'no host listener saw a connection');
   });
 
   // The same guest judged against a profile that expects what it lacks: each failure names the missing feature.

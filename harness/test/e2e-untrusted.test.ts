@@ -59,3 +59,25 @@ t.test('a rootfs whose links point at the host installs and boots from its own f
   t.equal(s.profile, 'generic', 'nothing names a profile for a directory called rootfs');
   t.same(await findLeftovers(), [], 'nothing left behind');
 });
+
+// No boot: the defect shows while the image stage probes the image (about 25 s: packaging a
+// tiny tree, then sqlite3's 20 s deadline).
+t.test("an rpm database whose Packages view never ends stops the run in the image stage: one line naming sqlite3 and the file, exit 2, no VM", { skip: !VM_TESTS && 'BOOTC_HARNESS_UNIT_ONLY=1' }, async (t) => {
+  const base = mkdtempSync('/var/tmp/bh-crafted-rpmdb-');
+  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  const rootfs = join(base, 'rootfs');
+  // Just what makes it an image with bootc and an rpm database: a bootc binary (never run), os-release, a kernel file.
+  for (const d of ['usr/bin', 'usr/lib/sysimage/rpm', 'usr/lib/modules/6.12.0-crafted', 'etc']) mkdirSync(join(rootfs, d), { recursive: true });
+  writeFileSync(join(rootfs, 'usr/bin/bootc'), '#!/bin/sh\n', { mode: 0o755 });
+  writeFileSync(join(rootfs, 'usr/lib/os-release'), 'ID=fedora\nVERSION_ID=43\nNAME=Crafted\n');
+  symlinkSync('../usr/lib/os-release', join(rootfs, 'etc/os-release'));
+  writeFileSync(join(rootfs, 'usr/lib/modules/6.12.0-crafted/vmlinuz'), 'never booted');
+  execFileSync('sqlite3', [join(rootfs, 'usr/lib/sysimage/rpm/rpmdb.sqlite'),
+    "CREATE TABLE Name (key TEXT, hnum INTEGER, idx INTEGER); INSERT INTO Name VALUES ('bootc', 1, 0);" +
+    'CREATE VIEW Packages AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x AS hnum, NULL AS blob FROM c WHERE x < 0;']);
+  const r = await cli(['test-install', rootfs, '--tier', '0']);
+  t.equal(r.code, 2, 'bad input');
+  t.match(r.stderr.trim().split('\n').at(-1), /^bootc-harness: sqlite3 on \/usr\/lib\/sysimage\/rpm\/rpmdb\.sqlite: timed out after 20000 ms: a hostile or broken input$/, 'one line naming sqlite3 and the file');
+  t.notMatch(r.stderr, /vm: |session: /, 'no VM was started');
+  t.same(await findLeftovers(), [], 'nothing left behind (no sqlite3, no container, no mount)');
+});

@@ -36,3 +36,11 @@ t.test('run: each stderr line as it comes, and stderr still whole', async (t) =>
   t.equal(r.stderr, 'I: one...\nI: two\n', 'the caller still gets the whole stderr');
   t.equal(r.stdout, 'out\n', 'stdout untouched');
 });
+
+t.test('run: a tool past its output limit or its deadline is stopped, and the error names it as asked', async (t) => {
+  const flood = await run(['yes'], { stage: 'image', maxOutputBytes: 64 * 1024, what: 'yes on nothing' }).then(() => undefined, (e: unknown) => e as Error);
+  t.equal(flood?.name, 'ToolOverrun');
+  t.match(flood?.message, /^\[image\] yes on nothing: stopped after more than 65536 bytes of output$/);
+  const slow = await run(['sleep', '30'], { stage: 'disk', timeoutMs: 300 }).then(() => undefined, (e: unknown) => e as Error);
+  t.match(slow?.message, /^\[disk\] sleep: timed out after 300 ms$/, 'named by its file when no name is given');
+});

@@ -83,7 +83,7 @@ t.test('defaults are filled for omitted keys', async (t) => {
     },
     console: { warnOnly: [] },
     budgets: { imageMs: 600000, diskMs: 600000, bootMs: 300000, testMs: 120000, shutdownMs: 60000 },
-    vm: { memoryMiB: 2048, cpus: 2, diskGiB: 6, scratchDisks: 1 },
+    vm: { memoryMiB: 2048, cpus: 2, diskGiB: 6, scratchDisks: 1, network: 'isolated' },
     ci: { matrix: false },
   });
   t.notOk('release' in p.kernel, 'optional kernel.release stays out');
@@ -91,7 +91,7 @@ t.test('defaults are filled for omitted keys', async (t) => {
 
   const partial = validateProfile({ ...minimal(), budgets: { bootMs: 5 }, vm: { cpus: 4 } }, 'partial');
   t.same(partial.budgets, { imageMs: 600000, diskMs: 600000, bootMs: 5, testMs: 120000, shutdownMs: 60000 });
-  t.same(partial.vm, { memoryMiB: 2048, cpus: 4, diskGiB: 6, scratchDisks: 1 });
+  t.same(partial.vm, { memoryMiB: 2048, cpus: 4, diskGiB: 6, scratchDisks: 1, network: 'isolated' });
 
   // Defaults are fresh objects, never shared between profiles.
   const a = validateProfile(minimal(), 'a');
@@ -123,7 +123,7 @@ t.test('full profiles keep every value', async (t) => {
     },
     console: { warnOnly: ['kernel-warning'] },
     budgets: { imageMs: 1, diskMs: 2, bootMs: 3, testMs: 4, shutdownMs: 5 },
-    vm: { memoryMiB: 4096, cpus: 4, diskGiB: 20, scratchDisks: 0 },
+    vm: { memoryMiB: 4096, cpus: 4, diskGiB: 20, scratchDisks: 0, network: 'outbound' },
     ci: { matrix: false, runner: 'ubuntu-24.04' },
   };
   const p = validateProfile(raw, 'full');
@@ -135,6 +135,7 @@ const BAD: [string, unknown, string][] = [
   ['expect.zfs', 'yes', 'expect.zfs must be a boolean, found "yes"'],
   ['vm.scratchDisks', 5, 'vm.scratchDisks must be a whole number from 0 to 4, found 5'],
   ['vm.scratchDisks', -1, 'vm.scratchDisks must be a whole number from 0 to 4, found -1'],
+  ['vm.network', 'nat', 'vm.network must be one of isolated, outbound, found "nat"'],
   ['expect.zsf', true, 'unknown key expect.zsf'],
   ['colour', 'blue', 'unknown key colour'],
   ['kernel.flavor', 'rt', 'unknown key kernel.flavor'],

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { UsageError } from '../src/errors.js';
-import { kvmProbeArgs, qemuArgs, type KernelBootProfile, type QemuProfile } from '../src/vm/qemu-args.js';
+import { kvmProbeArgs, passtArgs, qemuArgs, type KernelBootProfile, type QemuProfile } from '../src/vm/qemu-args.js';
 import { pure } from './helpers/argv.js';
 
 const profile = (over: Partial<QemuProfile> = {}): QemuProfile => ({
@@ -68,6 +68,60 @@ t.test('ssh is forwarded on loopback only, to the given port', async (t) => {
   t.same(fwds, ['hostfwd=tcp:127.0.0.1:45678-:22'], 'exactly one forward: 127.0.0.1:45678 -> guest 22');
   t.notMatch(nd, /0\.0\.0\.0|hostfwd=tcp::/, 'never bound to all interfaces');
   t.ok(valuesOf(a, '-device').includes('virtio-net-pci,netdev=net0'), 'the NIC uses that netdev');
+});
+
+t.test('the guest network is isolated by default: restrict=on, so the guest reaches neither the host loopback nor any network', async (t) => {
+  for (const p of [profile(), profile({ network: { mode: 'isolated' } })]) {
+    const nd = valuesOf(qemuArgs(p), '-netdev');
+    t.equal(nd.length, 1);
+    const opts = nd[0]!.split(',');
+    t.equal(opts[0], 'user', 'user-mode net (slirp)');
+    // QEMU(1) -netdev user: "restrict=on|off: If this option is enabled, the guest will be
+    // isolated, i.e. it will not be able to contact the host and no guest IP packets will be
+    // routed over the host to the outside. This option does not affect any explicitly set
+    // forwarding rules." Without it, slirp maps 10.0.2.2 (and every other address of its
+    // network) to the host's 127.0.0.1.
+    t.ok(opts.includes('restrict=on'), 'restrict=on');
+    t.notOk(opts.some((o) => o.startsWith('guestfwd=')), 'no guestfwd: nothing of the host is offered to the guest');
+    t.same(opts.filter((o) => o.startsWith('hostfwd=')), ['hostfwd=tcp:127.0.0.1:40222-:22'], 'the SSH forward still there (restrict leaves hostfwd working)');
+  }
+});
+
+t.test('outbound network (a profile opt-in): sshd stays on the isolated NIC; a second NIC on passt\'s socket', async (t) => {
+  const a = qemuArgs(profile({ network: { mode: 'outbound', passtSocket: '/tmp/bh-passt-x/passt.sock' } }));
+  const nd = valuesOf(a, '-netdev');
+  t.equal(nd.length, 2, 'two NICs');
+  const user = nd.find((n) => n.startsWith('user,'))!.split(',');
+  t.ok(user.includes('restrict=on'), "the slirp NIC is still restricted: its 10.0.2.2 would be the host's loopback");
+  t.same(user.filter((o) => o.startsWith('hostfwd=')), ['hostfwd=tcp:127.0.0.1:40222-:22'], 'sshd reached through it, on loopback only');
+  t.ok(nd.includes('stream,id=net1,server=off,addr.type=unix,addr.path=/tmp/bh-passt-x/passt.sock'), 'the other on passt, QEMU connecting to its socket');
+  t.same(valuesOf(a, '-device').filter((d) => d.startsWith('virtio-net-pci')), ['virtio-net-pci,netdev=net0', 'virtio-net-pci,netdev=net1'], 'one virtio NIC each');
+  t.throws(() => qemuArgs(profile({ network: { mode: 'outbound', passtSocket: 'rel.sock' } })), UsageError);
+});
+
+t.test('passt: the gateway is not the host, nothing forwarded in, ends with QEMU, unprivileged', async (t) => {
+  const a = passtArgs({ socket: '/tmp/bh-passt-x/passt.sock' });
+  t.equal(a[0], 'passt');
+  t.ok(a.includes('--no-map-gw'), "--no-map-gw: passt(1) \"Don't map gateway address to host\": the host's loopback is out of reach");
+  t.same(valuesOf(a, '-t'), ['none'], 'no TCP forward in');
+  t.same(valuesOf(a, '-u'), ['none'], 'no UDP forward in');
+  t.ok(a.includes('-1'), 'one client: passt exits when QEMU goes');
+  t.ok(a.includes('-f'), 'foreground: in our process group, stopped with it');
+  t.same(valuesOf(a, '--runas'), ['nobody']);
+  t.same(valuesOf(a, '--socket'), ['/tmp/bh-passt-x/passt.sock']);
+  t.throws(() => passtArgs({ socket: 'x.sock' }), UsageError);
+  pure(t, a, 'passt');
+});
+
+t.test('QEMU runs under its seccomp sandbox, in every VM the harness starts', async (t) => {
+  for (const [what, a] of [['test VM', qemuArgs(profile())], ['installer VM', qemuArgs(kernelBoot())], ['KVM probe', kvmProbeArgs('/k/vmlinuz')]] as const) {
+    const sb = valuesOf(a, '-sandbox');
+    t.equal(sb.length, 1, `${what}: one -sandbox`);
+    const opts = sb[0]!.split(',');
+    t.equal(opts[0], 'on', `${what}: on`);
+    // qemu(1): obsolete (old syscalls), elevateprivileges (set*uid/gid), spawn (fork/execve), resourcecontrol (sched/affinity).
+    for (const o of ['obsolete=deny', 'elevateprivileges=deny', 'spawn=deny', 'resourcecontrol=deny']) t.ok(opts.includes(o), `${what}: ${o}`);
+  }
 });
 
 t.test('pflash: firmware code read-only, vars per VM and writable', async (t) => {

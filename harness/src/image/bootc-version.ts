@@ -1,13 +1,14 @@
 // The bootc version an image ships, read from its package database as data: no binary of the
 // image runs on the host (the image is untrusted). Every path is resolved inside the image
 // root (in-root.ts); a database is copied out before a host tool reads it, so nothing the tool
-// does (sqlite -wal/-shm files, locks) touches the image.
-import { mkdtempSync, rmSync } from 'node:fs';
+// does (sqlite -wal/-shm files, locks) touches the image, and the reader (rpm or sqlite3)
+// parses it in a sandbox (util/sandbox.ts) as nobody, with a deadline and an output limit.
+import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as zlib, gunzipSync } from 'node:zlib';
 import type { Stage } from '../errors.js';
-import { run } from '../util/exec.js';
+import { NOBODY, runSandboxed } from '../util/sandbox.js';
 import { which } from '../util/tools.js';
 import { ImageError, copyFileOutOfRoot, isFileInRoot, listDirInRoot, readFileInRoot, readTextInRoot } from './in-root.js';
 
@@ -90,7 +91,20 @@ const SQLITE_QUERY =
   "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('Packages', 'Name');" +
   "SELECT hex(blob) FROM Packages WHERE hnum IN (SELECT hnum FROM Name WHERE key = 'bootc');";
 
-async function fromRpmdb(root: string, stage: Stage): Promise<BootcVersion | undefined> {
+/** A real rpm database answers in milliseconds; a crafted one (a view over an endless recursive
+ *  CTE) would run until killed. */
+export const RPMDB_READ_MS = 20_000;
+/** The hex of a few package headers: a crafted view returning endless rows stops here. */
+export const RPMDB_OUTPUT_BYTES = 32 * 1024 * 1024;
+
+/** How a database is read: a stage's signal, and bounds tighter than the defaults (tests). */
+export interface ReadOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  maxOutputBytes?: number;
+}
+
+async function fromRpmdb(root: string, stage: Stage, o: ReadOptions): Promise<BootcVersion | undefined> {
   for (const dir of RPMDB_DIRS) {
     const db = await regularFile(root, `${dir}/rpmdb.sqlite`);
     if (!db) continue;
@@ -103,12 +117,19 @@ async function fromRpmdb(root: string, stage: Stage): Promise<BootcVersion | und
       await copyFileOutOfRoot(root, db, join(tmp, 'rpmdb.sqlite'), RPMDB_CAP);
       const wal = await regularFile(root, `${dir}/rpmdb.sqlite-wal`);
       if (wal) await copyFileOutOfRoot(root, wal, join(tmp, 'rpmdb.sqlite-wal'), RPMDB_CAP);
-      if (rpm) {
-        const r = await run([rpm, '--dbpath', tmp, '--define', '_db_backend sqlite', '-q', '--qf', '%{VERSION}\\n', 'bootc'], { stage });
+      // The sandboxed reader runs as nobody and may write its -shm and lock files beside the copy:
+      // the directory (still 0700) and the copies become nobody's.
+      for (const f of [tmp, ...readdirSync(tmp).map((n) => join(tmp, n))]) chownSync(f, NOBODY, NOBODY);
+      const box = { inputs: [], outputs: [tmp], user: 'nobody' as const };
+      const bounds = { stage, timeoutMs: o.timeoutMs ?? RPMDB_READ_MS, maxOutputBytes: o.maxOutputBytes ?? RPMDB_OUTPUT_BYTES, ...(o.signal ? { signal: o.signal } : {}) };
+      // sqlite3 first: it only hands out the header blobs, parsed here bounds-checked; rpm (when
+      // there is no sqlite3) parses the headers itself and tells a foreign schema from "not installed" poorly.
+      if (!sqlite3) {
+        const r = await runSandboxed([rpm!, '--dbpath', tmp, '--define', '_db_backend sqlite', '-q', '--qf', '%{VERSION}\\n', 'bootc'], box, { ...bounds, what: `rpm on ${dir}/rpmdb.sqlite` });
         const v = r.exitCode === 0 ? r.stdout.split('\n')[0]!.trim() : '';
         return v ? { version: v, from: `${dir} (rpm --dbpath)` } : { from: `no bootc package in ${dir}` };
       }
-      const r = await run([sqlite3!, ...SQLITE_FLAGS, join(tmp, 'rpmdb.sqlite'), SQLITE_QUERY], { stage });
+      const r = await runSandboxed([sqlite3, ...SQLITE_FLAGS, join(tmp, 'rpmdb.sqlite'), SQLITE_QUERY], box, { ...bounds, what: `sqlite3 on ${dir}/rpmdb.sqlite` });
       const [count, ...hex] = r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
       if (r.exitCode !== 0 || count !== '2') return { from: `${dir}/rpmdb.sqlite does not read as an rpm database` };
       for (const h of hex) {
@@ -157,21 +178,22 @@ async function fromFiles(root: string): Promise<BootcVersion | undefined> {
   return undefined;
 }
 
-/** The image's bootc version, or why it is unknown. Never throws for what the image holds. */
-export async function readBootcVersion(root: string, stage: Stage = 'image'): Promise<BootcVersion> {
-  // A database that is a FIFO, a device or too large is no evidence: said, never waited on.
-  const v: BootcVersion = await find(root, stage).catch((e: unknown) => (e instanceof ImageError ? { from: e.message } : Promise.reject(e)));
+/** The image's bootc version, or why it is unknown. A database that is a FIFO, a device or too
+ *  large is no evidence: said, never waited on. Throws only for a hostile database: a reader that
+ *  overruns its deadline or output limit (UsageError naming the reader and the file). */
+export async function readBootcVersion(root: string, stage: Stage = 'image', opts: ReadOptions = {}): Promise<BootcVersion> {
+  const v: BootcVersion = await find(root, stage, opts).catch((e: unknown) => (e instanceof ImageError ? { from: e.message } : Promise.reject(e)));
   // The text comes from the image and ends up in logs: a version's characters only.
   return v.version === undefined || /^[\w.+~:-]{1,64}$/.test(v.version) ? v : { from: `${v.from} holds no readable version` };
 }
 
-async function find(root: string, stage: Stage): Promise<BootcVersion> {
+async function find(root: string, stage: Stage, opts: ReadOptions): Promise<BootcVersion> {
   const status = await regularFile(root, '/var/lib/dpkg/status');
   if (status) {
     const v = bootcFromDpkgStatus((await readTextInRoot(root, status, DPKG_STATUS_CAP)) ?? '');
     if (v) return { version: v, from: '/var/lib/dpkg/status' };
   }
-  const rpm = await fromRpmdb(root, stage);
+  const rpm = await fromRpmdb(root, stage, opts);
   if (rpm?.version) return rpm;
   return (await fromFiles(root)) ?? rpm ?? { from: 'no package database in the image names bootc' };
 }

@@ -133,6 +133,9 @@ async function statNode(root: string, p: string): Promise<Node> {
   }
 }
 
+/** getfattr and getcap walk the image's tree: a deadline of their own, wherever they are called from. */
+const TOOL_MS = 10 * 60_000;
+
 /**
  * security.* xattrs of every node, from two getfattr runs instead of one per file: a
  * recursive one over the top-level entries (so /proc, /sys, /dev contents are never
@@ -147,7 +150,7 @@ async function readSecurityXattrs(root: string, nodes: Map<string, Node>): Promi
   const out = new Map<string, Record<string, string>>();
   for (const argv of [[...base, ...flat], ...(recursive.length ? [[...base, '-R', ...recursive]] : [])]) {
     // latin1 keeps raw bytes; getfattr's octal escapes are decoded to bytes, then UTF-8.
-    const r = await run(argv, { stage: 'image', encoding: 'latin1' });
+    const r = await run(argv, { stage: 'image', encoding: 'latin1', timeoutMs: TOOL_MS, what: `getfattr on ${root}` });
     // Non-zero with nothing but "no attributes"/"not supported" just means none here.
     const errors = r.stderr.split('\n').filter((l) => l.trim() && !/No such attribute|Operation not supported/.test(l));
     if (r.exitCode !== 0 && errors.length) {
@@ -189,7 +192,7 @@ async function readCaps(root: string, paths: string[]): Promise<Map<string, stri
   const out = new Map<string, string>();
   if (paths.length === 0) return out;
   const byAbs = new Map(paths.map((p) => [absPath(root, p), p]));
-  const r = await runChecked(['getcap', ...byAbs.keys()], { stage: 'image' });
+  const r = await runChecked(['getcap', ...byAbs.keys()], { stage: 'image', timeoutMs: TOOL_MS, what: `getcap on ${root}` });
   // Match known paths rather than splitting on a space: paths may contain spaces.
   const longestFirst = [...byAbs.keys()].sort((a, b) => b.length - a.length);
   for (const line of r.stdout.split('\n')) {

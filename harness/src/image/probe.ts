@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { run } from '../util/exec.js';
+import { runSandboxed } from '../util/sandbox.js';
 import { Teardown } from '../util/teardown.js';
 import { readBootcVersion } from './bootc-version.js';
 import { mountedContainer } from './buildah.js';
@@ -69,28 +69,31 @@ async function findZfsModule(root: string, release: string): Promise<string | un
   return undefined;
 }
 
-/** A kernel module's vermagic, read by the host's modinfo from a copy taken out of the image. */
-async function moduleVermagic(root: string, path: string): Promise<string | undefined> {
+/** A kernel module's vermagic: the host's modinfo parses a copy taken out of the image (ELF, maybe
+ *  compressed) as data, sandboxed, under the stage's signal: nothing of the image runs, and a
+ *  crafted module ends in one line, not a hang. */
+async function moduleVermagic(root: string, path: string, signal?: AbortSignal): Promise<string | undefined> {
   const tmp = mkdtempSync(join(tmpdir(), 'bh-module-'));
   try {
     const copy = join(tmp, basename(path));
     if (!(await copyFileOutOfRoot(root, path, copy, 256 * 2 ** 20))) return undefined;
-    return (await run(['modinfo', '-F', 'vermagic', copy], { stage: 'image' })).stdout.trim() || undefined;
+    const bounds = { stage: 'image' as const, what: `modinfo on ${path}`, timeoutMs: 20_000, maxOutputBytes: 64 * 1024, ...(signal ? { signal } : {}) };
+    return (await runSandboxed(['modinfo', '-F', 'vermagic', copy], { inputs: [copy], user: 'root-in-userns' }, bounds)).stdout.trim() || undefined;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-export async function probeImage(imageId: string, runId: string): Promise<ImageProbe> {
+/** Runs inside the image stage: its signal (Ctrl-C, the stage's budget) stops every tool it runs. */
+export async function probeImage(imageId: string, runId: string, ctx: { signal?: AbortSignal } = {}): Promise<ImageProbe> {
   const td = new Teardown();
   try {
     const root = (await mountedContainer(imageId, `bh-${runId}-probe`, td)).mountpoint;
     const kernel = await findKernel(root);
     const zfs = kernel ? await findZfsModule(root, kernel.release) : undefined;
-    // The host's modinfo reads the module file as data; nothing of the image runs.
-    const vermagic = zfs ? await moduleVermagic(root, zfs) : undefined;
+    const vermagic = zfs ? await moduleVermagic(root, zfs, ctx.signal) : undefined;
     const hasBootc = await isFileInRoot(root, '/usr/bin/bootc');
-    const bootc = hasBootc ? await readBootcVersion(root) : undefined;
+    const bootc = hasBootc ? await readBootcVersion(root, 'image', ctx.signal ? { signal: ctx.signal } : {}) : undefined;
     return {
       hasBootc,
       ...(bootc?.version ? { bootcVersion: bootc.version } : {}),

@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { PROFILES_DIR } from '../util/paths.js';
-import { INSTALLERS, KERNEL_TIERS, NAME, VERITY, profileSchema } from './schema.js';
+import { INSTALLERS, KERNEL_TIERS, NAME, NETWORKS, VERITY, profileSchema } from './schema.js';
 import { describeIssues, found } from './schema-issue.js';
 import { isProfilePath, profileNameOf, resolveExtends } from './extends.js';
 
@@ -50,7 +50,8 @@ export interface Profile {
   console: { warnOnly: string[] };
   budgets: { imageMs: number; diskMs: number; bootMs: number; testMs: number; shutdownMs: number };
   /** scratchDisks: empty virtio disks (1 GiB each) for suites that need a block device, e.g. a throwaway zpool. */
-  vm: { memoryMiB: number; cpus: number; diskGiB: number; scratchDisks: number };
+  /** network: isolated (the default: the guest reaches nothing) or outbound (NAT out, never the host's loopback). */
+  vm: { memoryMiB: number; cpus: number; diskGiB: number; scratchDisks: number; network: (typeof NETWORKS)[number] };
   /** matrix: a CI matrix row runnable here (local fixtures). */
   /** upstream: a row of the upstream matrix (an image from a registry, a runner with KVM and registry access). */
   ci: { matrix: boolean; runner?: string; upstream?: boolean };

@@ -13,6 +13,7 @@ export const INSTALLERS = ['auto', 'bootc', 'direct'] as const;
 /** bootc's install backend: the image decides (install/bootc-backend.ts), or one is forced. */
 export const BOOTC_BACKENDS = ['auto', 'ostree', 'composefs'] as const;
 export const VERITY = ['required', 'optional', 'none'] as const;
+export const NETWORKS = ['isolated', 'outbound'] as const;
 
 /** A profile's name, and a fixture's: a file stem that is safe on a command line. */
 export const NAME = /^[a-z0-9][a-z0-9._-]*$/;
@@ -110,6 +111,12 @@ const vmSection = section({
     .max(4, says('must be a whole number from 0 to 4'))
     .default(1)
     .meta({ description: 'Empty virtio disks (1 GiB each) for suites that need a block device, e.g. a throwaway zpool.' }),
+  network: oneOf(NETWORKS)
+    .default('isolated')
+    .meta({
+      description:
+        "The test VM's network. isolated: the guest opens no connection anywhere (QEMU user net, restrict=on); only the harness's SSH forward reaches in. outbound: the guest may connect out through passt (NAT), but never to the host's loopback (--no-map-gw).",
+    }),
 });
 
 const ci = strict({

@@ -15,6 +15,7 @@ import { milestoneOf } from '../vm/boot-milestones.js';
 import { hostHasVsock, type Accel } from '../vm/qemu-args.js';
 import { describeHit, type ConsoleHit } from '../vm/console-patterns.js';
 import { createOverlay } from '../vm/overlay.js';
+import { Passt } from '../vm/passt.js';
 import { Swtpm } from '../vm/swtpm.js';
 import { Vm } from '../vm/vm.js';
 import { firmware } from './disk-stage.js';
@@ -50,6 +51,8 @@ export interface Booted {
   timeline: BootTimeline;
   vm: Vm;
   tpm: Swtpm;
+  /** passt, when the profile lets the guest connect out. */
+  net?: Passt;
   machine: Machine;
   port: number;
   /** `systemd-analyze critical-chain` of this boot, asked for as soon as it was ready (see criticalChain). */
@@ -70,6 +73,9 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
       tpm = thisTpm;
       if (i.freshTpm) i.log('vm: booting with a fresh TPM (not the one the installer enrolled)');
       run.deferUnlessKept('stop swtpm', () => thisTpm.dispose());
+      // Isolated unless the profile opts into outbound NAT (qemu-args.ts: GuestNetwork).
+      const net = profile.vm.network === 'outbound' ? await Passt.start(run.runId, ctx.signal) : undefined;
+      if (net) run.deferUnlessKept('stop passt', () => net.dispose());
       const fw = firmware();
       const v = await Vm.start({
         dir: run.work,
@@ -83,13 +89,14 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
         ...(i.disk.qemuExtraArgs ? { extraArgs: i.disk.qemuExtraArgs } : {}),
         tpmSocket: thisTpm.socket,
         sshPort: port,
+        network: net ? { mode: 'outbound', passtSocket: net.socket } : { mode: 'isolated' },
         // The SSH port is unique among this host's VMs while they run, and above the reserved CIDs 0-2.
         ...(vsock ? { vsockCid: port } : {}),
         consoleLog: run.consoleLog,
         warnOnly: new Set(profile.console.warnOnly),
       });
       run.deferUnlessKept('stop qemu', () => v.dispose());
-      return { vm: v, tpm: thisTpm };
+      return { vm: v, tpm: thisTpm, ...(net ? { net } : {}) };
     });
     vm = started.vm;
     i.onVm(started.vm);
@@ -125,7 +132,7 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
       machine.close();
       throw new InfraError('session', ranAway);
     }
-    return { vsock, timeline, vm: theVm, tpm: started.tpm, machine, port, criticalChain: criticalChain(machine) };
+    return { vsock, timeline, vm: theVm, tpm: started.tpm, ...(started.net ? { net: started.net } : {}), machine, port, criticalChain: criticalChain(machine) };
   };
   return retryInfraOnce(boot, {
     signal: i.signal,

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Machine } from '../machine.js';
 import { processId } from '../util/process-id.js';
+import type { Passt } from '../vm/passt.js';
 import type { Swtpm } from '../vm/swtpm.js';
 import type { Vm } from '../vm/vm.js';
 import { Qmp } from '../vm/qmp.js';
@@ -82,13 +83,15 @@ export function plainSsh(k: { sshPort: number; privateKeyPath: string; knownHost
  * known_hosts line for plain ssh, QEMU and swtpm are let go (they outlive this process),
  * and run.json records where the VM is. Returns the summary's `kept`.
  */
-export async function keepVm(run: OpenRun, clock: StageClock, b: { vm: Vm; tpm: Swtpm; machine: Machine; port: number }, paths: { privateKeyPath: string; contextPath: string }): Promise<{ runId: string; ssh: string }> {
+export async function keepVm(run: OpenRun, clock: StageClock, b: { vm: Vm; tpm: Swtpm; net?: Passt; machine: Machine; port: number }, paths: { privateKeyPath: string; contextPath: string }): Promise<{ runId: string; ssh: string }> {
   const knownHostsPath = join(run.work, 'known_hosts');
   writeFileSync(knownHostsPath, `[127.0.0.1]:${b.port} ${b.machine.hostKeyLine}\n`, { mode: 0o600 });
   b.machine.close();
   await clock.run('keep', 15_000, async () => {
     await b.vm.handOver(run.consoleLog);
     b.tpm.release();
+    // passt ends by itself when the kept QEMU does (-1).
+    b.net?.release();
   });
   const swtpm = b.tpm.pid !== undefined ? processId(b.tpm.pid) : undefined;
   const kept = {

@@ -2,10 +2,11 @@
 // SIGKILL, a kept VM being stopped. Everything is found by the run's id (processes whose
 // command line names its work directory, `bh-RUNID-*` containers, mounts and loop devices
 // under it), so nothing of another run is touched.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { removeImage } from '../image/buildah.js';
 import { run } from '../util/exec.js';
 import { findLeftovers } from './leftovers.js';
+import { passtDirs } from '../vm/passt.js';
 import { removeTree } from '../util/remove-tree.js';
 import { poll } from '../util/deadline.js';
 import { listRuns, type RunEntry } from './registry.js';
@@ -65,6 +66,11 @@ export async function cleanupRun(entry: RunEntry): Promise<string[]> {
   for (const image of entry.record?.images ?? []) {
     await removeImage(image);
     done.push(`removed image ${image}`);
+  }
+  // A kept outbound run's passt socket directory (passt itself ended with its QEMU).
+  for (const d of passtDirs(entry.runId)) {
+    rmSync(d, { recursive: true, force: true });
+    done.push(`removed ${d}`);
   }
   // Unmounts what is still mounted below it, and never crosses into another filesystem.
   await removeTree(entry.dir, 'shutdown');

@@ -54,13 +54,21 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const fx = source.kind === 'fixture' ? source.name : undefined;
     const fixture = fx ? await clock.run('fixture', 2 * fixtureBudgetMs(fx) + 300_000, (ctx) => buildFixture(fx, ctx), { cached: (v) => v.cached }) : undefined;
     run.log(`image: ${sourceName}`);
-    const image = await clock.run('image', profile.budgets.imageMs, (ctx) => prepareImage(source, fixture, run.runId, ctx.signal, run.ownImage, ctx.log), { cached: (v) => v.cached });
+    // The image and what its files say (the probe reads image data with tools: they run under this stage's deadline).
+    const { image, probe } = await clock.run(
+      'image',
+      profile.budgets.imageMs,
+      async (ctx) => {
+        const image = await prepareImage(source, fixture, run.runId, ctx.signal, run.ownImage, ctx.log);
+        return { image, probe: await probeImage(image.id, run.runId, ctx) };
+      },
+      { cached: (v) => v.image.cached },
+    );
     summary.image = { ref: image.ref, digest: image.digest, id: image.id };
     const manifestPath = join(run.runDir, 'manifest.json');
     writeFileSync(manifestPath, JSON.stringify(image.manifest));
 
     // pre: what the image's files answer, before anything is installed (a failure stops the run here).
-    const probe = await probeImage(image.id, run.runId);
     if (opts.pre !== false) await clock.run('pre', 60_000, async () => checkBeforeBoot(profile, image.manifest, probe, (t) => ownTests.push(...t)));
     const plan = planInstall(opts, profile, { ref: image.ref, hasBootc: probe.hasBootc, rootLabel: (await imageLabels(image.id))[ROOT_LABEL] });
     Object.assign(summary, { installer: plan.installer, rootLayout: plan.rootLayout, luks: plan.luks, placement: plan.placement });

@@ -21,6 +21,34 @@ export interface ConnectOptions {
   sock?: Socket;
 }
 
+/** Most bytes kept of a guest command's stdout, and of its stderr: the guest decides how much it writes. */
+export const MAX_EXEC_OUTPUT = 32 * 1024 * 1024;
+
+/** Collects a stream's bytes up to `max`; past it, the rest is read and dropped, and the text says where it was cut. */
+export class BoundedOutput {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private dropped = 0;
+  constructor(private readonly what: string, private readonly max: number) {}
+  add(d: Buffer): void {
+    const room = this.max - this.size;
+    if (room > 0) {
+      const keep = d.length <= room ? d : d.subarray(0, room);
+      this.chunks.push(keep);
+      this.size += keep.length;
+    }
+    this.dropped += Math.max(0, d.length - Math.max(0, room));
+  }
+  get truncated(): boolean {
+    return this.dropped > 0;
+  }
+  /** Decoded once at the end, so a character split across chunks stays whole. */
+  text(): string {
+    const body = Buffer.concat(this.chunks, this.size).toString('utf8');
+    return this.dropped ? `${body}\n[bootc-harness: ${this.what} cut after ${this.max} bytes; ${this.dropped} more dropped]\n` : body;
+  }
+}
+
 export class HostKeyMismatch extends AssertionFailure {
   constructor(expected: string, got: string) {
     super('session', `guest host key changed: expected ${expected}, got ${got}`);
@@ -83,20 +111,21 @@ export class Session {
     return !this.closed;
   }
 
-  /** Runs a shell command in the guest; never throws on a non-zero exit. */
-  exec(command: string, timeoutMs = 120_000): Promise<ExecResult> {
+  /** Runs a shell command in the guest; never throws on a non-zero exit. Each of stdout and stderr
+   *  keeps at most `maxOutputBytes` (MAX_EXEC_OUTPUT), the cut marked at its end. */
+  exec(command: string, timeoutMs = 120_000, maxOutputBytes = MAX_EXEC_OUTPUT): Promise<ExecResult> {
     const run = new Promise<ExecResult>((resolve, reject) => {
       this.client.exec(command, (err, stream) => {
         if (err) return reject(new InfraError('session', `ssh exec failed: ${err.message}`, { cause: err }));
-        let stdout = '';
-        let stderr = '';
+        const stdout = new BoundedOutput('stdout', maxOutputBytes);
+        const stderr = new BoundedOutput('stderr', maxOutputBytes);
         let code: number | null = null;
-        stream.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-        stream.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+        stream.on('data', (d: Buffer) => stdout.add(d));
+        stream.stderr.on('data', (d: Buffer) => stderr.add(d));
         stream.on('exit', (c: number | null, signal?: string) => {
           code = c ?? (signal ? 128 : -1);
         });
-        stream.on('close', () => resolve({ exitCode: code ?? -1, stdout, stderr }));
+        stream.on('close', () => resolve({ exitCode: code ?? -1, stdout: stdout.text(), stderr: stderr.text() }));
       });
     });
     return withDeadline(run, timeoutMs, `guest command "${command.slice(0, 60)}"`).catch((e) => {

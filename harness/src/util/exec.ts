@@ -21,6 +21,21 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Each line of stderr as it comes (a long tool's progress); stderr is still returned whole. */
   onStderrLine?: (line: string) => void;
+  /** Most bytes kept of stdout and of stderr each; more ends the tool (default 512 MiB). */
+  maxOutputBytes?: number;
+  /** How an error names the command (default: its file), e.g. "sqlite3 on /var/lib/rpm/rpmdb.sqlite". */
+  what?: string;
+}
+
+/** The output limit when a caller names none: a tool reading the host's own data. */
+export const DEFAULT_MAX_OUTPUT = 512 * 1024 * 1024;
+
+/** A tool stopped for its deadline or its output limit: what went over, for the caller to name. */
+export class ToolOverrun extends InfraError {
+  override name = 'ToolOverrun';
+  constructor(stage: Stage, readonly what: string, readonly why: 'timed out' | 'too much output', message: string, budgetMs?: number) {
+    super(stage, message, budgetMs === undefined ? {} : { budgetMs });
+  }
 }
 
 /** Runs a tool to completion; never throws on a non-zero exit (inspect exitCode). */
@@ -28,7 +43,9 @@ export async function run(argv: readonly string[], opts: RunOptions): Promise<Ex
   const [file, ...args] = argv;
   if (!file) throw new InfraError(opts.stage, 'empty command line');
   const signal = opts.signal;
-  if (signal?.aborted) throw new InfraError(opts.stage, `${file}: cancelled`);
+  const what = opts.what ?? file;
+  const maxBuffer = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+  if (signal?.aborted) throw new InfraError(opts.stage, `${what}: cancelled`);
   try {
     const sub = execa(file, args, {
       cwd: opts.cwd,
@@ -39,7 +56,7 @@ export async function run(argv: readonly string[], opts: RunOptions): Promise<Ex
       stripFinalNewline: false,
       timeout: opts.timeoutMs,
       encoding: opts.encoding === 'latin1' ? 'latin1' : 'utf8',
-      maxBuffer: 512 * 1024 * 1024,
+      maxBuffer,
       ...(opts.onStderrLine ? { stderr: [lineTap(opts.onStderrLine)] } : {}),
       // A cancellable tool gets its own process group, and cancelling stops the whole group:
       // tools like mmdebstrap fork workers that outlive a SIGTERM to the parent alone and
@@ -52,16 +69,18 @@ export async function run(argv: readonly string[], opts: RunOptions): Promise<Ex
     signal?.addEventListener('abort', onAbort, { once: true });
     const r = await sub.finally(() => signal?.removeEventListener('abort', onAbort));
     // Whatever status a cancelled tool died with, it was cancelled.
-    if (signal?.aborted) throw new InfraError(opts.stage, `${file}: cancelled`);
+    if (signal?.aborted) throw new InfraError(opts.stage, `${what}: cancelled`);
+    if (r.isMaxBuffer) throw new ToolOverrun(opts.stage, what, 'too much output', `${what}: stopped after more than ${maxBuffer} bytes of output`);
+    if (r.timedOut) throw new ToolOverrun(opts.stage, what, 'timed out', `${what}: timed out after ${opts.timeoutMs} ms`, opts.timeoutMs);
     if (r.failed && r.exitCode === undefined) {
       // Could not start, timed out or was killed: an infrastructure failure, not an exit status.
-      const why = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : (r.cause as Error | undefined)?.message ?? r.shortMessage;
-      throw new InfraError(opts.stage, `${file}: ${why}`, { cause: r.cause, budgetMs: r.timedOut ? opts.timeoutMs : undefined });
+      const why = (r.cause as Error | undefined)?.message ?? r.shortMessage;
+      throw new InfraError(opts.stage, `${what}: ${why}`, { cause: r.cause });
     }
     return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') };
   } catch (err) {
     if (err instanceof InfraError) throw err;
-    throw new InfraError(opts.stage, `${file}: ${(err as Error).message}`, { cause: err });
+    throw new InfraError(opts.stage, `${what}: ${(err as Error).message}`, { cause: err });
   }
 }
 

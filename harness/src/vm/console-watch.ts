@@ -1,21 +1,49 @@
 // Reads the serial console as it streams: appends it to console.log, splits lines,
 // and turns them into events (a wanted line, a badness hit) that waits race against.
+// The guest controls every byte of it, so the watch is bounded and linear in what it reads:
+// only the new chunk is scanned for line ends, a line is cut at MAX_LINE characters, a pending
+// line is judged by its last PROMPT_WINDOW characters (every prompt pattern is a short phrase
+// at the end), the log file stops at MAX_LOG_BYTES and the kept lines at MAX_KEPT_CHARS, each
+// cut marked.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { matchLine, stripAnsi, excerpt, type ConsoleHit } from './console-patterns.js';
 
+/** A console line longer than this is cut: the rest goes on as the next line. */
+export const MAX_LINE = 8192;
+/** How much of a pending (unterminated) line is judged for prompts, on every chunk. */
+export const PROMPT_WINDOW = 512;
+/** console.log stops growing here (a kept VM's QEMU writes it itself from then on). */
+export const MAX_LOG_BYTES = 64 * 1024 * 1024;
+/** Lines kept in memory (for context, tails, waits) stop here; later lines are still judged. */
+export const MAX_KEPT_CHARS = 32 * 1024 * 1024;
+export const CUT_LINE_MARK = ' [bootc-harness: line cut here]';
+
 export class ConsoleWatch extends EventEmitter {
   readonly lines: string[] = [];
   readonly hits: ConsoleHit[] = [];
+  /** Characters the watch has scanned, stripped or matched: linear in what it read (a test counts it). */
+  examined = 0;
+  /** Lines seen, kept or not: hits are numbered by it. */
+  private lineCount = 0;
+  private keptChars = 0;
+  private loggedBytes = 0;
+  private logCut = false;
   private partial = '';
   private out: WriteStream;
   private ended = false;
   /** The pending partial line already produced a hit; its completed line must not count twice. */
   private partialHit = false;
 
-  constructor(readonly logPath: string, private warnOnly: ReadonlySet<string> = new Set()) {
+  private maxLogBytes: number;
+  private maxKeptChars: number;
+
+  /** `limits`: smaller bounds than the defaults (tests). */
+  constructor(readonly logPath: string, private warnOnly: ReadonlySet<string> = new Set(), limits: { maxLogBytes?: number; maxKeptChars?: number } = {}) {
     super();
+    this.maxLogBytes = limits.maxLogBytes ?? MAX_LOG_BYTES;
+    this.maxKeptChars = limits.maxKeptChars ?? MAX_KEPT_CHARS;
     this.out = createWriteStream(logPath, { flags: 'a', mode: 0o644 });
   }
 
@@ -32,17 +60,27 @@ export class ConsoleWatch extends EventEmitter {
   feed(text: string): void {
     this.lastOutputAt = Date.now();
     this.emit('output');
-    this.out.write(text);
-    const parts = (this.partial + text).split('\n');
-    this.partial = parts.pop() ?? '';
-    for (const raw of parts) this.onLine(raw);
+    this.log(text);
+    // Only the new text is scanned for line ends; the pending line grows by appending.
+    this.examined += text.length;
+    let from = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+      this.append(text.slice(from, nl));
+      const raw = this.partial;
+      this.partial = '';
+      this.onLine(raw);
+      from = nl + 1;
+    }
+    this.append(text.slice(from));
     // A prompt has no newline (a passphrase prompt, "login: "): check the pending
     // line too, without consuming it, and judge it once.
     if (this.partial) {
-      const line = stripAnsi(this.partial);
+      const window = this.partial.length > PROMPT_WINDOW ? this.partial.slice(-PROMPT_WINDOW) : this.partial;
+      this.examined += window.length;
+      const line = stripAnsi(window);
       if (!this.partialHit) {
         // Only prompts: any other line is judged once complete, so its hit quotes all of it.
-        const hit = matchLine(line, this.lines.length + 1, this.warnOnly, true);
+        const hit = matchLine(line, this.lineCount + 1, this.warnOnly, true);
         if (hit) {
           this.partialHit = true;
           this.record(hit);
@@ -52,6 +90,31 @@ export class ConsoleWatch extends EventEmitter {
     }
   }
 
+  /** Adds to the pending line; a line reaching MAX_LINE is cut there (marked) and goes on as the next. */
+  private append(piece: string): void {
+    while (this.partial.length + piece.length >= MAX_LINE) {
+      const take = MAX_LINE - this.partial.length;
+      const raw = this.partial + piece.slice(0, take) + CUT_LINE_MARK;
+      piece = piece.slice(take);
+      this.partial = '';
+      this.onLine(raw);
+    }
+    this.partial += piece;
+  }
+
+  /** Appends to console.log up to MAX_LOG_BYTES, then one line saying the rest is not kept. */
+  private log(text: string): void {
+    if (this.logCut) return;
+    const bytes = Buffer.byteLength(text);
+    if (this.loggedBytes + bytes <= this.maxLogBytes) {
+      this.loggedBytes += bytes;
+      this.out.write(text);
+      return;
+    }
+    this.logCut = true;
+    this.out.write(`\n[bootc-harness: console log cut after ${this.loggedBytes} bytes: the guest wrote more than ${this.maxLogBytes}]\n`);
+  }
+
   private record(hit: ConsoleHit): void {
     this.hits.push(hit);
     this.emit('hit', hit);
@@ -59,21 +122,28 @@ export class ConsoleWatch extends EventEmitter {
   }
 
   private onLine(raw: string): void {
+    this.examined += raw.length;
     const line = stripAnsi(raw);
-    this.lines.push(line);
+    this.lineCount++;
+    // Kept while the kept text is under its limit (lines.length then equals lineCount).
+    if (this.keptChars + line.length <= this.maxKeptChars && this.lines.length === this.lineCount - 1) {
+      this.keptChars += line.length;
+      this.lines.push(line);
+    }
     if (this.kernelAt === undefined && /^\[\s*\d+\.\d+\] /.test(line)) this.kernelAt = Date.now();
     const judged = this.partialHit;
     this.partialHit = false;
     if (!judged) {
-      const hit = matchLine(line, this.lines.length, this.warnOnly);
+      const hit = matchLine(line, this.lineCount, this.warnOnly);
       if (hit) this.record(hit);
     }
     this.emit('line', line);
   }
 
   flush(): void {
-    if (this.partial) this.onLine(this.partial);
+    const raw = this.partial;
     this.partial = '';
+    if (raw) this.onLine(raw);
   }
 
   /** Resolves with the first line (or prompt) matching `re`; use with withDeadline. */
@@ -102,7 +172,8 @@ export class ConsoleWatch extends EventEmitter {
   }
 
   context(hit: ConsoleHit): string {
-    return excerpt(this.lines, hit.lineNo);
+    // A hit past the kept lines has only its own line to show.
+    return hit.lineNo <= this.lines.length ? excerpt(this.lines, hit.lineNo) : `> ${hit.line}`;
   }
 
   /** The last thing the guest wrote, complete line or not. */
@@ -111,7 +182,8 @@ export class ConsoleWatch extends EventEmitter {
   }
 
   tail(n = 40): string {
-    return [...this.lines.slice(-n), ...(this.partial ? [stripAnsi(this.partial)] : [])].join('\n');
+    const cut = this.lines.length < this.lineCount ? [`[bootc-harness: ${this.lineCount - this.lines.length} later console lines judged but not kept]`] : [];
+    return [...this.lines.slice(-n), ...cut, ...(this.partial ? [stripAnsi(this.partial)] : [])].join('\n');
   }
 
   async close(): Promise<void> {

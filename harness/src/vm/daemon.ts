@@ -71,7 +71,8 @@ export async function startDaemon(argv: readonly string[], o: DaemonOptions): Pr
   for (const s of o.sockets) rmSync(s, { force: true });
   const child = spawn(argv, { stage: o.stage });
   let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Only its last lines are ever shown: keep the last 64 KiB.
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-65_536)));
   const exited = child.then(() => undefined);
   let stopping: Promise<void> | undefined;
   const daemon: Daemon = {

@@ -18,12 +18,27 @@ interface MachineProfile {
   extraArgs?: readonly string[];
 }
 
+/**
+ * The test VM's network. 'isolated' (the default): QEMU's user-mode stack with restrict=on, so the
+ * guest opens no connection anywhere (not the host's loopback, which slirp otherwise maps to
+ * 10.0.2.2, not the LAN, not the internet); the hostfwd for sshd still works, and slirp's DHCP
+ * then offers no router. 'outbound' (a profile's opt-in) adds a second NIC on passt, which NATs
+ * the guest's connections out and offers the default route; passt runs with --no-map-gw, so no
+ * guest address leads to the host's loopback (slirp cannot be told that: every address of its
+ * network but the DNS one maps to 127.0.0.1). sshd stays on the isolated NIC: with --no-map-gw,
+ * passt (this version) would hand an inbound forward to the guest with the host's 127.0.0.1 as
+ * its source, which the guest drops (tried: the boot never heard SSH).
+ */
+export type GuestNetwork = { mode: 'isolated' } | { mode: 'outbound'; passtSocket: string };
+
 /** The test VM: UEFI boots the installed disk; sshd is forwarded on loopback. */
 export interface QemuProfile extends MachineProfile {
   boot?: 'disk';
   disk: { path: string; format: 'raw' | 'qcow2' };
   extraDisks?: SerialDisk[];
   sshPort: number;
+  /** Default { mode: 'isolated' }. */
+  network?: GuestNetwork;
   /** A vsock device with this guest CID (unique among the host's VMs), where the host has /dev/vhost-vsock. */
   vsockCid?: number;
 }
@@ -94,9 +109,18 @@ export function machineArgs(p: { accel: Accel; cpus: number; memoryMiB: number }
   ];
 }
 
+/**
+ * QEMU's seccomp filter (qemu(1) -sandbox): on, and also no obsolete system calls, no set*uid or
+ * set*gid, no fork or exec, no changing of scheduling or affinity. None of these is needed once
+ * QEMU runs: its chardevs to swtpm and virtiofsd are sockets it connects to, and nothing here
+ * spawns a helper (no smb=, no bridge helper, no script=).
+ */
+export const SECCOMP = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
+
 /** The console on stdout (read live by ConsoleWatch), the monitor, and the UEFI firmware. */
 function commonArgs(p: MachineProfile): string[] {
   return [
+    '-sandbox', SECCOMP,
     '-nodefaults',
     '-display', 'none',
     '-no-user-config',
@@ -133,9 +157,7 @@ function diskBootArgs(p: QemuProfile): string[] {
     ...commonArgs(p),
     '-drive', `file=${v(p.disk.path)},format=${p.disk.format},if=none,id=disk0,cache=unsafe,discard=unmap`,
     '-device', 'virtio-blk-pci,drive=disk0,bootindex=1',
-    // User-mode networking; the only way in is sshd, forwarded on loopback only.
-    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${p.sshPort}-:22`,
-    '-device', 'virtio-net-pci,netdev=net0',
+    ...netArgs(p.network ?? { mode: 'isolated' }, p.sshPort),
     '-device', 'virtio-rng-pci',
   ];
   for (const [i, d] of (p.extraDisks ?? []).entries()) args.push(...serialDiskArgs(`extra${i}`, d, false));
@@ -143,6 +165,35 @@ function diskBootArgs(p: QemuProfile): string[] {
   if (p.vsockCid !== undefined) args.push('-device', `vhost-vsock-pci,guest-cid=${p.vsockCid}`);
   args.push(...tpmArgs(p.tpmSocket), ...(p.extraArgs ?? []));
   return args;
+}
+
+/** The guest's NICs. The only way in is sshd, forwarded on the host's loopback only, on the isolated one. */
+function netArgs(n: GuestNetwork, sshPort: number): string[] {
+  const isolated = ['-netdev', `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${sshPort}-:22`, '-device', 'virtio-net-pci,netdev=net0'];
+  if (n.mode === 'isolated') return isolated;
+  // passt listens on the socket (passtArgs); QEMU connects.
+  absolute('passt socket', n.passtSocket);
+  return [...isolated, '-netdev', `stream,id=net1,server=off,addr.type=unix,addr.path=${v(n.passtSocket)}`, '-device', 'virtio-net-pci,netdev=net1'];
+}
+
+/**
+ * Pure: passt for a guest that may connect out (a profile's `vm.network: "outbound"`). passt(1):
+ * --no-map-gw: the gateway address is not the host (the guest cannot reach the host's loopback
+ * through it); -t none, -u none: nothing forwarded in (sshd is on the isolated NIC); -e -q: its
+ * few lines on stderr, not syslog; -f: stays in the foreground (our process group, so teardown
+ * stops it); -1: it ends when QEMU closes its socket (as swtpm's --terminate); --runas nobody
+ * (also passt's default when started as root).
+ */
+export function passtArgs(o: { socket: string }): string[] {
+  absolute('passt socket', o.socket);
+  return [
+    'passt', '-f', '-e', '-q',
+    '--socket', o.socket,
+    '--no-map-gw',
+    '-t', 'none', '-u', 'none',
+    '-1',
+    '--runas', 'nobody',
+  ];
 }
 
 function kernelBootArgs(p: KernelBootProfile): string[] {
@@ -190,6 +241,7 @@ function kernelBootArgs(p: KernelBootProfile): string[] {
 export function kvmProbeArgs(vmlinuz: string): string[] {
   return [
     'qemu-system-x86_64',
+    '-sandbox', SECCOMP,
     '-accel', 'kvm', '-cpu', 'host',
     '-m', '256', '-smp', '1',
     '-nodefaults', '-display', 'none', '-no-user-config', '-no-reboot',

@@ -40,7 +40,8 @@ export class Vm {
   private stderr = '';
 
   private constructor(readonly console: ConsoleWatch, private child: Child, private stage: 'vm' | 'disk') {
-    child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    // Only its tail is ever shown (exitError): keep the last 64 KiB, whatever QEMU writes.
+    child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-65_536)));
     this.exited = child.then((r) => ({ code: r.exitCode ?? null, signal: r.signal ?? null, stderr: this.stderr.trim() }));
   }
 

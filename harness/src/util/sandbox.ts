@@ -1,0 +1,112 @@
+// Tools that parse what an image or its installer wrote (an rpm database, a disk's partition
+// table, FAT and ext4 file systems, a UKI) are parsers of hostile input: each runs in a
+// bubblewrap sandbox with no network, no host files but the host's /usr and its own input, a
+// tmpfs for scratch, no capabilities, and a deadline and an output limit. A hostile input then
+// ends the run with one line naming the tool and the input, never a hang.
+// bwrap(1): --unshare-all (user, ipc, pid, net, uts, cgroup), --die-with-parent, --new-session
+// (no TIOCSTI into our terminal), --cap-drop ALL, --clearenv.
+import { UsageError, type Stage } from '../errors.js';
+import { run, ToolOverrun, type ExecResult } from './exec.js';
+import { which } from './tools.js';
+
+export interface SandboxSpec {
+  /** Host paths the tool reads: each bound read-only at the same path. */
+  inputs: readonly string[];
+  /** Host directories the tool writes its output into: bound writable at the same path. */
+  outputs?: readonly string[];
+  /**
+   * 'nobody': the tool runs as uid/gid 65534 on the host too (bwrap started through setpriv),
+   * so its inputs must be readable by anyone. 'root-in-userns': for a tool whose input only root
+   * can read (a run's 0600 disk file): root's uid mapped to nobody inside a user namespace of
+   * its own, with every capability dropped.
+   */
+  user: 'nobody' | 'root-in-userns';
+  /** Largest file the tool may write (RLIMIT_FSIZE, through prlimit): a crafted input that makes a
+   *  tool copy without end hits this, not the host's disk. Default DEFAULT_MAX_FILE. */
+  maxFileBytes?: number;
+}
+
+export const DEFAULT_MAX_FILE = 256 * 1024 * 1024;
+
+/** The host programs the sandbox is made of (absolute paths in a real run). */
+export interface SandboxTools {
+  bwrap: string;
+  setpriv: string;
+  prlimit: string;
+}
+const BY_NAME: SandboxTools = { bwrap: 'bwrap', setpriv: 'setpriv', prlimit: 'prlimit' };
+
+export const NOBODY = 65534;
+
+/** Pure: the command line running `argv` inside the sandbox `spec` describes. */
+export function sandboxArgv(argv: readonly string[], spec: SandboxSpec, tools: SandboxTools = BY_NAME): string[] {
+  if (!argv[0]?.startsWith('/')) throw new UsageError(`sandboxed tool must be an absolute path, got ${JSON.stringify(argv[0])}`);
+  for (const p of [...spec.inputs, ...(spec.outputs ?? [])]) {
+    if (!p.startsWith('/') || p === '/' || /[\0\n]/.test(p)) throw new UsageError(`bad sandbox path ${JSON.stringify(p)}`);
+  }
+  const fsize = spec.maxFileBytes ?? DEFAULT_MAX_FILE;
+  if (!Number.isSafeInteger(fsize) || fsize < 0) throw new UsageError(`bad sandbox file size limit ${fsize}`);
+  const asNobody = spec.user === 'nobody' ? [tools.setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'] : [];
+  return [
+    ...asNobody,
+    tools.prlimit, `--fsize=${fsize}`, '--',
+    tools.bwrap,
+    '--unshare-all', '--die-with-parent', '--new-session',
+    '--uid', String(NOBODY), '--gid', String(NOBODY),
+    '--cap-drop', 'ALL',
+    '--clearenv', '--setenv', 'PATH', '/usr/bin:/usr/sbin', '--setenv', 'LC_ALL', 'C.UTF-8',
+    // The host's programs and libraries, read-only; Debian's merged /usr: the top-level links.
+    '--ro-bind', '/usr', '/usr',
+    '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin',
+    '--proc', '/proc', '--dev', '/dev',
+    '--tmpfs', '/tmp',
+    ...spec.inputs.flatMap((p) => ['--ro-bind', p, p]),
+    ...(spec.outputs ?? []).flatMap((p) => ['--bind', p, p]),
+    '--chdir', '/tmp',
+    '--',
+    ...argv,
+  ];
+}
+
+export interface SandboxedRun {
+  stage: Stage;
+  /** How the one line names the tool and its input, e.g. "sqlite3 on /usr/lib/sysimage/rpm/rpmdb.sqlite". */
+  what: string;
+  timeoutMs: number;
+  maxOutputBytes: number;
+  signal?: AbortSignal;
+  encoding?: 'utf8' | 'latin1';
+}
+
+/** The tool's absolute path on this host, or a line saying which tool is missing. */
+function toolPath(name: string): string {
+  const p = name.startsWith('/') ? name : which(name, `${process.env.PATH ?? ''}:/usr/sbin:/sbin`);
+  if (!p) throw new UsageError(`${name} is not installed on this host`);
+  return p;
+}
+
+/**
+ * Runs a parser of untrusted input in the sandbox; never throws on a non-zero exit. A tool that
+ * overruns its deadline or output limit ends the run with one line naming it and its input
+ * (exit 2: the input is bad, whatever made it so).
+ */
+export async function runSandboxed(argv: readonly string[], spec: SandboxSpec, opts: SandboxedRun): Promise<ExecResult> {
+  const [tool, ...args] = argv;
+  if (!tool) throw new UsageError('empty command line');
+  const bwrap = which('bwrap');
+  if (!bwrap) throw new UsageError('bwrap is not installed on this host (apt-get install bubblewrap): tools that parse image data run in it');
+  try {
+    const tools = { bwrap, setpriv: toolPath('setpriv'), prlimit: toolPath('prlimit') };
+    return await run(sandboxArgv([toolPath(tool), ...args], spec, tools), {
+      stage: opts.stage,
+      what: opts.what,
+      timeoutMs: opts.timeoutMs,
+      maxOutputBytes: opts.maxOutputBytes,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.encoding ? { encoding: opts.encoding } : {}),
+    });
+  } catch (e) {
+    if (e instanceof ToolOverrun) throw new UsageError(`${e.message.replace(/^\[\w+\] /, '')}: a hostile or broken input`);
+    throw e;
+  }
+}
