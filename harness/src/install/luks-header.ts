@@ -9,13 +9,14 @@
 // version u16 at 6, hdr_size u64 at 8, uuid[40] at 168; a secondary header follows at hdr_size),
 // both headers are copied into a sparse file as long as the partition, and cryptsetup checks
 // and dumps that copy (`luksDump --dump-json-metadata`), bounded by a deadline. cryptsetup
-// parses data the image's installer wrote: the one call is `dumpLuksJson`, the seam where a
-// sandbox (util/sandbox.ts, helper fence) wraps it.
+// parses data the image's installer wrote: `dumpLuksJson` runs it in the sandbox (util/sandbox.ts).
 import { open } from 'node:fs/promises';
 import { ftruncateSync, mkdtempSync, openSync, closeSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InfraError } from '../errors.js';
 import { runChecked } from '../util/exec.js';
+import { runSandboxed } from '../util/sandbox.js';
 import { partitionsOf } from './boot-record.js';
 
 const MAGIC = Buffer.from([0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe]);
@@ -53,9 +54,13 @@ export function tpm2PcrsOf(dumpJson: string): string[] {
     });
 }
 
-/** cryptsetup's dump of a header copy, with a deadline (the seam for a sandbox). */
+/** cryptsetup's dump of a header copy: sandboxed (only the copy visible, no network), with a
+ *  deadline and an output limit (a LUKS2 JSON area is at most a few MiB). */
 async function dumpLuksJson(headerCopy: string, signal?: AbortSignal): Promise<string> {
-  return (await runChecked(['cryptsetup', 'luksDump', '--dump-json-metadata', headerCopy], { stage: 'disk', timeoutMs: DUMP_TIMEOUT_MS, ...(signal ? { signal } : {}) })).stdout;
+  const what = 'cryptsetup luksDump on the installed root';
+  const r = await runSandboxed(['cryptsetup', 'luksDump', '--dump-json-metadata', headerCopy], { inputs: [headerCopy], user: 'root-in-userns' }, { stage: 'disk', what, timeoutMs: DUMP_TIMEOUT_MS, maxOutputBytes: 2 * MAX_HDR, ...(signal ? { signal } : {}) });
+  if (r.exitCode !== 0) throw new InfraError('disk', `${what} failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
+  return r.stdout;
 }
 
 export interface SealedRoot {
