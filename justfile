@@ -8,6 +8,10 @@ harness := "node harness/bin/bootc-harness.js"
 setup:
     bash harness/scripts/setup-host.sh
 
+# What a run needs of this host, one line per check with the fix (--json for CI; --profile NAME for its space and tools).
+doctor *ARGS:
+    {{harness}} doctor {{ARGS}}
+
 # Package, install, boot and assert an image (default: the trixie fixture).
 test-install *ARGS:
     {{harness}} test-install {{ARGS}}
