@@ -349,7 +349,9 @@ export async function swtpmFinding(signal?: AbortSignal): Promise<Finding> {
   } catch (e) {
     const denials = await denialsNaming(dir, 'swtpm');
     const why = (e as Error).message.replace(/^\[\w+\] /, '');
-    return fail(check, `swtpm could not start with its socket in ${root}: ${why}${denials.length ? `; kernel: ${denials.join(' | ')}` : ''}`, denials.length ? 'just setup (the AppArmor rule for the work root), or set BOOTC_HARNESS_WORK under a path the profile allows' : 'see swtpm\'s message');
+    // swtpm writes its errors to its log (--log file=), not to stderr.
+    const log = (readOrUndefined(join(dir, 'tpm', 'swtpm.log')) ?? '').trim().split('\n').filter(Boolean).slice(-2).join(' ');
+    return fail(check, `swtpm could not start with its socket in ${root}: ${why}${log ? `; its log: ${log}` : ''}${denials.length ? `; kernel: ${denials.join(' | ')}` : ''}`, denials.length ? 'just setup (the AppArmor rule for the work root), or set BOOTC_HARNESS_WORK under a path the profile allows' : 'see its log and message; or set BOOTC_HARNESS_WORK to a short path on a local filesystem');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
