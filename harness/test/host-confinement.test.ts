@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { accessOf, denialsIn, expandIncludes, globToRegExp, loadedProfiles, parseProfiles, profileFor, variablesOf } from '../src/host/apparmor.js';
 import { apparmorFinding, pathsUsed, SWTPM_SELINUX_ENTRY } from '../src/host/doctor.js';
 import { domainsEntering, selinuxMode, typeOfContext } from '../src/host/selinux.js';
+import { denialClause } from '../src/host/denials.js';
 import { REPO } from './helpers/cli.js';
 
 const text = (name: string) => readFileSync(join(REPO, 'harness/test/host-texts', name), 'utf8');
@@ -112,4 +113,10 @@ t.test("SELinux: the mode, and swtpm's policy moves only libvirt's guests into s
   t.same(entering, [...SWTPM_SELINUX_ENTRY].sort(), 'what doctor says is what the policy text says');
   t.same(domainsEntering(text('swtpm.if'), 'swtpm', 'swtpm_exec_t', 'swtpm_t'), [], "the interface file's own domtrans_pattern($1, ...) names no domain");
   t.equal(typeOfContext('unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023\0'), 'unconfined_t');
+});
+
+t.test('a failure gets the denial as the kernel logged it, after its own message', async (t) => {
+  t.equal(denialClause([]), '', 'no denial, nothing added');
+  const line = '[ 12.0] audit: type=1400 audit(1730829888.863:260): apparmor="DENIED" operation="mknod" class="file" profile="swtpm" name="/var/tmp/bootc-harness/r/tpm.sock" pid=3925 comm="swtpm" requested_mask="c" denied_mask="c" fsuid=0 ouid=0';
+  t.equal(denialClause([line]), '; the kernel denied it: apparmor="DENIED" operation="mknod" class="file" profile="swtpm" name="/var/tmp/bootc-harness/r/tpm.sock" pid=3925 comm="swtpm" requested_mask="c" denied_mask="c" fsuid=0 ouid=0');
 });
