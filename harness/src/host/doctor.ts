@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { InfraError } from '../errors.js';
 import { findMkcomposefs } from '../install/composefs-layout.js';
 import type { Profile } from '../profile/profile.js';
-import { withDeadline } from '../util/deadline.js';
 import { run } from '../util/exec.js';
 import { cacheDir, ensureWorkRoot, workDir } from '../util/paths.js';
 import { TOOL_PACKAGES, which } from '../util/tools.js';
@@ -315,7 +314,7 @@ async function confinementFindings(work: string, cache: string): Promise<Finding
 // ---- swtpm in the work root, tried ----------------------------------------------------------
 
 /** Starts swtpm with its state and socket in the work root, as a run does; stops it; leaves nothing. */
-export async function swtpmFinding(signal?: AbortSignal): Promise<Finding> {
+export async function swtpmFinding(): Promise<Finding> {
   const check = 'swtpm socket';
   if (!which('swtpm')) return fail(check, 'swtpm not found', 'install swtpm');
   let root: string;
@@ -331,7 +330,9 @@ export async function swtpmFinding(signal?: AbortSignal): Promise<Finding> {
     return fail(check, `cannot make a directory in ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'see "work root"');
   }
   try {
-    const tpm = await withDeadline(Swtpm.start(join(dir, 'tpm'), join(dir, 'tpm.sock'), 5_000), 10_000, 'swtpm start', signal);
+    // Its own deadline (startDaemon races the socket against 5 s and swtpm exiting); not cut short
+    // by Ctrl-C, so that the swtpm it starts is always stopped here.
+    const tpm = await Swtpm.start(join(dir, 'tpm'), join(dir, 'tpm.sock'), 5_000);
     await tpm.dispose();
     return ok(check, `swtpm created its state and socket in ${root}`);
   } catch (e) {
@@ -349,7 +350,6 @@ export async function swtpmFinding(signal?: AbortSignal): Promise<Finding> {
 export interface DoctorOptions {
   /** The profiles the user means to run (free space, which tools); default: the default profile. */
   profiles: Profile[];
-  signal?: AbortSignal;
 }
 
 /** Every check, in order. */
@@ -364,7 +364,7 @@ export async function doctor(o: DoctorOptions): Promise<Finding[]> {
   out.push(spaceFinding('space work', work, need.work, `runs of ${o.profiles.map((p) => p.name).join(', ')}`));
   out.push(spaceFinding('space cache', cache, need.cache, `their disks and images`));
   out.push(...(await confinementFindings(work, cache)));
-  out.push(await swtpmFinding(o.signal));
+  out.push(await swtpmFinding());
   return out;
 }
 
@@ -373,13 +373,13 @@ export async function doctor(o: DoctorOptions): Promise<Finding[]> {
  * work root and a swtpm that can make its socket there. The first failure ends the run (exit 3)
  * with the line `doctor` prints for it.
  */
-export async function hostReady(tools: readonly string[], signal?: AbortSignal): Promise<void> {
+export async function hostReady(tools: readonly string[]): Promise<void> {
   ensureWorkRoot(); // a work root that is not ours is bad input (exit 2), said by paths.ts
   const specs = tools.map((n) => TOOLS.find((t) => t.bin === n) ?? { check: `tool ${n}`, bin: n, find: finder(n), pkg: TOOL_PACKAGES[n] ?? n });
   const checks: Finding[] = [];
   for (const s of specs) checks.push(await toolFinding(s, true));
   checks.push(ovmfFinding(), workRootFinding());
-  if (!checks.some((c) => c.status === 'fail')) checks.push(await swtpmFinding(signal));
+  if (!checks.some((c) => c.status === 'fail')) checks.push(await swtpmFinding());
   const failed = checks.filter((c) => c.status === 'fail');
   if (failed.length) throw new InfraError('host', failed.map(findingLine).join('\n'));
 }

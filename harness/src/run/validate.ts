@@ -55,7 +55,7 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
   // The pre check of a ZFS module reads its vermagic with the host's modinfo.
   if (profile.expect.zfs && opts.pre !== false) requireTools(['modinfo']);
   // The host, before anything starts: a problem there ends the run with doctor's line (exit 3).
-  await hostReady([...BASE_TOOLS, ...(source.kind === 'fixture' ? ['mmdebstrap', 'setcap'] : []), ...(source.kind === 'oci' || source.kind === 'oci-archive' || source.kind === 'registry' ? ['skopeo'] : [])], opts.signal);
+  await hostReady([...BASE_TOOLS, ...(source.kind === 'fixture' ? ['mmdebstrap', 'setcap'] : []), ...(source.kind === 'oci' || source.kind === 'oci-archive' || source.kind === 'registry' ? ['skopeo'] : [])]);
   const free = (() => {
     const root = ensureWorkRoot();
     const s = statfsSync(root);
