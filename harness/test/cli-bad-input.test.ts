@@ -42,6 +42,8 @@ const cases: [string, string[], RegExp, Record<string, string>?][] = [
   ['bootc installer VM without bootc', ['test-install', withKernel, '--installer', 'bootc', '--placement', 'vm'], /--installer bootc: .* has no \/usr\/bin\/bootc/],
   ['bootc installer without bootc', ['test-install', withKernel, '--installer', 'bootc'], /--installer bootc: .* has no \/usr\/bin\/bootc/],
   ['unknown command', ['frobnicate'], /unknown command "frobnicate"/],
+  ['doctor with an argument', ['doctor', 'now'], /doctor takes no arguments but --profile NAME \(repeatable\) and --json/],
+  ['doctor for an unknown profile', ['doctor', '--profile', 'no-such-profile'], /unknown profile "no-such-profile"/],
   ['a matrix row that is not one', ['matrix', '--rows', 'trixie,no-such-row'], /--rows: no-such-row is not a matrix row \(rows: .*trixie/],
   ['negative tier', ['test-install', '--tier', '-1'], /unknown tier "-1"/],
   ['a rootfs named after a bootc profile, without bootc', ['test-install', snow], /profile snow \(the source's name "snow"\) installs with bootc, but .*output\/snow has no \/usr\/bin\/bootc/],
