@@ -5,7 +5,7 @@
 // the cache root is a fresh directory, so the KVM probe has no kernel to boot (a host with one in
 // /boot probes it: about 2 s under KVM).
 import t, { type Test } from 'tap';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,4 +117,20 @@ t.test('pure parts', async (t) => {
   t.equal(mountOf(mi, '/srv')?.point, '/');
   const need = spaceNeeded([{ vm: { diskGiB: 6, memoryMiB: 1, cpus: 1, scratchDisks: 0 }, source: { fixture: 'trixie' } }]);
   t.equal(need.work, 8 * 2 ** 30, "a run's disk and 2 GiB of overlays and scratch");
+});
+
+t.test("a probe killed mid-way is cleaned up by the next: its directory and its swtpm", async (t) => {
+  const root = join(tmp, 'stale-work');
+  mkdirSync(root, { mode: 0o700 });
+  // A dead harness's probe: a pid that cannot be alive, a swtpm still serving from its directory.
+  const dead = join(root, '.doctor-swtpm-999999999-x');
+  mkdirSync(join(dead, 'tpm'), { recursive: true });
+  const swtpm = spawn('swtpm', ['socket', '--tpm2', '--tpmstate', `dir=${join(dead, 'tpm')}`, '--ctrl', `type=unixio,path=${join(dead, 'tpm.sock')}`], { stdio: 'ignore' });
+  const gone = new Promise<void>((resolve) => swtpm.on('exit', () => resolve()));
+  t.teardown(() => void swtpm.kill('SIGKILL'));
+  const r = await cli(['doctor'], { BOOTC_HARNESS_WORK: root, BOOTC_HARNESS_CACHE: cache });
+  t.equal(r.code, 0, r.stdout);
+  await gone;
+  t.pass('the stale swtpm was stopped');
+  t.same(readdirSync(root), [], 'and its directory removed');
 });

@@ -313,6 +313,32 @@ async function confinementFindings(work: string, cache: string): Promise<Finding
 
 // ---- swtpm in the work root, tried ----------------------------------------------------------
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** What a probe killed mid-way (SIGKILL) left: its directory, and the swtpm serving from it. */
+function reapStaleProbes(root: string): void {
+  const stale = readdirSync(root).filter((n) => /^\.doctor-swtpm-(\d+)-/.test(n) && !alive(Number(/^\.doctor-swtpm-(\d+)-/.exec(n)![1])));
+  if (!stale.length) return;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    const cmd = readOrUndefined(`/proc/${pid}/cmdline`)?.split('\0') ?? [];
+    if (cmd[0]?.endsWith('swtpm') && stale.some((n) => cmd.some((a) => a.includes(join(root, n) + '/')))) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }
+  }
+  for (const n of stale) rmSync(join(root, n), { recursive: true, force: true });
+}
+
 /** Starts swtpm with its state and socket in the work root, as a run does; stops it; leaves nothing. */
 export async function swtpmFinding(): Promise<Finding> {
   const check = 'swtpm socket';
@@ -323,9 +349,10 @@ export async function swtpmFinding(): Promise<Finding> {
   } catch (e) {
     return fail(check, (e as Error).message, 'set BOOTC_HARNESS_WORK to a directory of ours');
   }
+  reapStaleProbes(root);
   let dir: string;
   try {
-    dir = mkdtempSync(join(root, '.doctor-swtpm-'));
+    dir = mkdtempSync(join(root, `.doctor-swtpm-${process.pid}-`));
   } catch (e) {
     return fail(check, `cannot make a directory in ${root}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'see "work root"');
   }
