@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './helpers/cli.js';
-import { compareVersions, findingLine, mountOf, spaceNeeded } from '../src/host/doctor.js';
+import { compareVersions, findingLine, inEngines, mountOf, spaceNeeded } from '../src/host/doctor.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'bh-doctor-'));
 const mounts: string[] = [];
@@ -104,6 +104,8 @@ t.test('pure parts', async (t) => {
   t.ok(compareVersions('10.0.2', '8.2') > 0);
   t.ok(compareVersions('7.2.19', '8.2') < 0);
   t.equal(compareVersions('8.2', '8.2.0'), 0);
+  const engines = '^20.19.0 || ^22.12.0 || >=23';
+  for (const [v, want] of [['20.20.2', true], ['20.18.0', false], ['21.7.0', false], ['22.11.0', false], ['22.12.0', true], ['24.19.0', true]] as const) t.equal(inEngines(v, engines), want, `Node ${v}`);
   t.equal(findingLine({ check: 'work root', status: 'fail', found: 'x', fix: 'y' }), 'FAIL work root: x; fix: y');
   t.equal(findingLine({ check: 'kvm', status: 'ok', found: 'z' }), 'ok   kvm: z');
   // /proc/self/mountinfo lines (proc(5)): the deepest mount holding the path, with per-mount and superblock options.

@@ -111,11 +111,21 @@ function ovmfFinding(): Finding {
   return found ? ok('uefi firmware', found) : fail('uefi firmware', `none of ${OVMF_CODE_CANDIDATES.join(', ')}`, 'install ovmf');
 }
 
+/** Pure: whether `version` is in an engines range of `^X.Y.Z` and `>=X.Y.Z` alternatives (`||`). */
+export function inEngines(version: string, range: string): boolean {
+  return range.split('||').some((alt) => {
+    const m = /^\s*(\^|>=)\s*(\d+(?:\.\d+)*)\s*$/.exec(alt);
+    if (!m) return false;
+    const atLeast = compareVersions(version, m[2]!) >= 0;
+    return m[1] === '>=' ? atLeast : atLeast && version.split('.')[0] === m[2]!.split('.')[0];
+  });
+}
+
 function nodeFinding(): Finding {
   const v = process.versions.node;
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { engines?: { node?: string } };
-  const min = /(\d+(?:\.\d+)*)/.exec(pkg.engines?.node ?? '')?.[1] ?? '20';
-  return compareVersions(v, min) >= 0 ? ok('node', `${v} (package.json engines: node ${pkg.engines?.node})`) : fail('node', `${v}, package.json needs node ${pkg.engines?.node}`, `install Node ${min} or newer`);
+  const range = pkg.engines?.node ?? '>=20';
+  return inEngines(v, range) ? ok('node', `${v} (package.json engines: node ${range})`) : fail('node', `${v}, package.json needs node ${range}`, `install a Node that ${range} allows (the workflow uses 24)`);
 }
 
 /** Kernels of built fixtures, to probe KVM with where the host has none in /boot (a container). */
