@@ -70,6 +70,70 @@ swtpm_local_rule() { # WORK-ROOT
 RULE
 }
 
+# Debian tools this host's release lacks, unpacked from a newer suite with that suite's own
+# C library into /var/cache/bootc-harness/tools/NAME and run through its loader:
+#   virtiofsd   shares the image's root with the installer VM (Debian 12 has no package);
+#   mkcomposefs writes a composefs image of the image's tree (only sid has composefs): the
+#               host's own tool, so no binary of the image under test runs on the host.
+unpack_tool() { # NAME SUITE BINARY PACKAGE
+  local name=$1 suite=$2 binary=$3 package=$4
+  local dir="$tools_root/$name"
+  # Present and runnable (its loader and libraries in place): it prints its usage.
+  [ -x "$dir/$name" ] && { "$dir/$name" --help 2>&1 || true; } | grep -qi usage && return 0
+  local tmp; tmp=$(mktemp -d)
+  # Fires once, as this function returns (a RETURN trap would otherwise stay for every later return).
+  trap "rm -rf '$tmp'; trap - RETURN" RETURN
+  # sid's Release is valid for a week only: a lagging mirror is still signed and consistent.
+  local opts=""; [ "$suite" = sid ] && opts=" check-valid-until=no"
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg%s] %s %s main\n' "$opts" "$mirror" "$suite" > "$tmp/sources.list"
+  local A; mapfile -t A < <(throwaway_apt "$tmp/apt" "$tmp/sources.list")
+  mkdir -p "$tmp/debs"
+  apt-get "${A[@]}" update -qq
+  # The package and what it needs, as the suite's apt resolves it; that suite's libc among them.
+  local closure; closure=$(resolve_closure "${A[@]}" -- "$package")
+  [ -n "$closure" ] || { echo "setup: apt resolves nothing for $package in $suite" >&2; exit 3; }
+  # shellcheck disable=SC2086 # package names: one word each
+  (cd "$tmp/debs" && apt-get "${A[@]}" download -qq $closure)
+  rm -rf "$dir"; mkdir -p "$dir/root"
+  for d in "$tmp"/debs/*.deb; do dpkg-deb -x "$d" "$dir/root"; done
+  cat > "$dir/$name" <<WRAP
+#!/bin/sh
+# $name from Debian $suite with that suite's C library (this host's release has none).
+d=\$(dirname "\$(readlink -f "\$0")")/root
+l=\$d/usr/lib/x86_64-linux-gnu
+exec "\$l/ld-linux-x86-64.so.2" --library-path "\$l" "\$d$binary" "\$@"
+WRAP
+  chmod 755 "$dir/$name"
+  { "$dir/$name" --help 2>&1 || true; } | grep -qi usage || { echo "setup: $name from $suite does not run" >&2; exit 3; }
+  echo "setup: $name from Debian $suite in $dir"
+}
+setup_tools() {
+  if ! apt-cache show virtiofsd >/dev/null 2>&1; then
+    unpack_tool virtiofsd trixie /usr/libexec/virtiofsd virtiofsd
+  fi
+  # Only the direct installer's composefs roots run mkcomposefs on the host (--no-mkcomposefs: none of this host's rows).
+  if [ "$want_mkcomposefs" = 1 ] && ! apt-cache show composefs >/dev/null 2>&1; then
+    unpack_tool mkcomposefs sid /usr/bin/mkcomposefs composefs
+  fi
+}
+
+# The swtpm rule, where Ubuntu's profile is on disk: for the default work root and BOOTC_HARNESS_WORK.
+install_swtpm_rule() {
+  local aa=${AA_ETC:-/etc/apparmor.d} root want have # AA_ETC: the unit test's stand-in for /etc/apparmor.d
+  local profile=$aa/usr.bin.swtpm local=$aa/local/usr.bin.swtpm
+  [ -f "$profile" ] || return 0
+  want=$(for root in /var/tmp/bootc-harness ${BOOTC_HARNESS_WORK:+"$BOOTC_HARNESS_WORK"}; do swtpm_local_rule "$(realpath -m "$root")"; done | sort -u)
+  have=$(grep -F '# bootc-harness:' "$local" 2>/dev/null | sort -u || true)
+  [ "$want" = "$have" ] && return 0
+  mkdir -p "$(dirname "$local")"
+  # The site's own lines stay; ours are replaced.
+  { grep -vF '# bootc-harness:' "$local" 2>/dev/null || true; printf '%s\n' "$want"; } > "$local.new" && mv "$local.new" "$local"
+  if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ] && command -v apparmor_parser >/dev/null; then
+    apparmor_parser -r -T -W "$profile"
+  fi
+  echo "setup: swtpm may use the work root: $local"
+}
+
 # Sourced (the unit test): the definitions only.
 if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
 
@@ -125,69 +189,7 @@ for p in $picked; do pkgs+=("$p"); done
 # One name a line: a word match across lines, not " chromium " with spaces.
 grep -qx chromium <<< "$picked" || echo "setup: no chromium package here: the VM tests' report check (e2e-broken) cannot run" >&2
 
-# Debian tools this host's release lacks, unpacked from a newer suite with that suite's own
-# C library into /var/cache/bootc-harness/tools/NAME and run through its loader:
-#   virtiofsd   shares the image's root with the installer VM (Debian 12 has no package);
-#   mkcomposefs writes a composefs image of the image's tree (only sid has composefs): the
-#               host's own tool, so no binary of the image under test runs on the host.
 tools_root=/var/cache/bootc-harness/tools
-unpack_tool() { # NAME SUITE BINARY PACKAGE
-  local name=$1 suite=$2 binary=$3 package=$4
-  local dir="$tools_root/$name"
-  # Present and runnable (its loader and libraries in place): it prints its usage.
-  [ -x "$dir/$name" ] && { "$dir/$name" --help 2>&1 || true; } | grep -qi usage && return 0
-  local tmp; tmp=$(mktemp -d)
-  # Fires once, as this function returns (a RETURN trap would otherwise stay for every later return).
-  trap "rm -rf '$tmp'; trap - RETURN" RETURN
-  # sid's Release is valid for a week only: a lagging mirror is still signed and consistent.
-  local opts=""; [ "$suite" = sid ] && opts=" check-valid-until=no"
-  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg%s] %s %s main\n' "$opts" "$mirror" "$suite" > "$tmp/sources.list"
-  local A; mapfile -t A < <(throwaway_apt "$tmp/apt" "$tmp/sources.list")
-  mkdir -p "$tmp/debs"
-  apt-get "${A[@]}" update -qq
-  # The package and what it needs, as the suite's apt resolves it; that suite's libc among them.
-  local closure; closure=$(resolve_closure "${A[@]}" -- "$package")
-  [ -n "$closure" ] || { echo "setup: apt resolves nothing for $package in $suite" >&2; exit 3; }
-  # shellcheck disable=SC2086 # package names: one word each
-  (cd "$tmp/debs" && apt-get "${A[@]}" download -qq $closure)
-  rm -rf "$dir"; mkdir -p "$dir/root"
-  for d in "$tmp"/debs/*.deb; do dpkg-deb -x "$d" "$dir/root"; done
-  cat > "$dir/$name" <<WRAP
-#!/bin/sh
-# $name from Debian $suite with that suite's C library (this host's release has none).
-d=\$(dirname "\$(readlink -f "\$0")")/root
-l=\$d/usr/lib/x86_64-linux-gnu
-exec "\$l/ld-linux-x86-64.so.2" --library-path "\$l" "\$d$binary" "\$@"
-WRAP
-  chmod 755 "$dir/$name"
-  { "$dir/$name" --help 2>&1 || true; } | grep -qi usage || { echo "setup: $name from $suite does not run" >&2; exit 3; }
-  echo "setup: $name from Debian $suite in $dir"
-}
-setup_tools() {
-  if ! apt-cache show virtiofsd >/dev/null 2>&1; then
-    unpack_tool virtiofsd trixie /usr/libexec/virtiofsd virtiofsd
-  fi
-  # Only the direct installer's composefs roots run mkcomposefs on the host (--no-mkcomposefs: none of this host's rows).
-  if [ "$want_mkcomposefs" = 1 ] && ! apt-cache show composefs >/dev/null 2>&1; then
-    unpack_tool mkcomposefs sid /usr/bin/mkcomposefs composefs
-  fi
-}
-
-# The swtpm rule, where Ubuntu's profile is on disk: for the default work root and BOOTC_HARNESS_WORK.
-install_swtpm_rule() {
-  local profile=/etc/apparmor.d/usr.bin.swtpm local=/etc/apparmor.d/local/usr.bin.swtpm root want have
-  [ -f "$profile" ] || return 0
-  want=$(for root in /var/tmp/bootc-harness ${BOOTC_HARNESS_WORK:+"$BOOTC_HARNESS_WORK"}; do swtpm_local_rule "$(realpath -m "$root")"; done | sort -u)
-  have=$(grep -F '# bootc-harness:' "$local" 2>/dev/null | sort -u || true)
-  [ "$want" = "$have" ] && return 0
-  mkdir -p "$(dirname "$local")"
-  # The site's own lines stay; ours are replaced.
-  { grep -vF '# bootc-harness:' "$local" 2>/dev/null || true; printf '%s\n' "$want"; } > "$local.new" && mv "$local.new" "$local"
-  if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ] && command -v apparmor_parser >/dev/null; then
-    apparmor_parser -r -T -W "$profile"
-  fi
-  echo "setup: swtpm may use the work root: $local"
-}
 
 missing=()
 for p in "${pkgs[@]}"; do

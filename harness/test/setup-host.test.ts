@@ -4,10 +4,12 @@
 // package lists are missing.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './helpers/cli.js';
+import { accessOf, expandIncludes, parseProfiles, profileFor, variablesOf } from '../src/host/apparmor.js';
+import { pathsUsed } from '../src/host/doctor.js';
 
 const SCRIPT = join(REPO, 'harness/scripts/setup-host.sh');
 const dir = mkdtempSync(join(tmpdir(), 'bh-setup-host-'));
@@ -133,4 +135,32 @@ t.test('an unknown argument is refused before anything is done', async (t) => {
   const r = spawnSync('bash', [SCRIPT, '--frobnicate'], { encoding: 'utf8' });
   t.equal(r.status, 2);
   t.match(r.stderr, /^setup: unknown argument --frobnicate \(setup-host\.sh \[--no-mkcomposefs\]\)$/m);
+});
+
+t.test("the swtpm rule: written where Ubuntu's profile is, next to the site's own lines, once; and doctor's reading of it allows the work root", async (t) => {
+  const aa = mkdtempSync(join(dir, 'apparmor.d-'));
+  const install = (env: Record<string, string> = {}) => sourced('install_swtpm_rule', { AA_ETC: aa, ...env });
+  t.same(install(), { code: 0, stdout: '', stderr: '' }, 'no swtpm profile on disk (Debian): nothing done');
+  // Ubuntu's profile (stefanberger/swtpm debian/usr.bin.swtpm at 3d620d0d) and a site line of its own.
+  writeFileSync(join(aa, 'usr.bin.swtpm'), readFileSync(join(REPO, 'harness/test/host-texts/usr.bin.swtpm.ubuntu-2404'), 'utf8'));
+  mkdirSync(join(aa, 'local'));
+  writeFileSync(join(aa, 'local/usr.bin.swtpm'), '  /srv/site/** r,\n');
+  const first = install();
+  t.equal(first.code, 0, first.stderr);
+  t.match(first.stdout, /swtpm may use the work root/);
+  const local = readFileSync(join(aa, 'local/usr.bin.swtpm'), 'utf8');
+  t.equal(local, '  /srv/site/** r,\n  owner /var/tmp/bootc-harness/** rwk,  # bootc-harness: TPM state and socket of its runs (setup-host.sh)\n', "the site's line kept, ours added");
+  t.equal(install().stdout, '', 'a second run changes nothing');
+  install({ BOOTC_HARNESS_WORK: '/srv/bh-work/' });
+  const both = readFileSync(join(aa, 'local/usr.bin.swtpm'), 'utf8');
+  t.equal(both.split('\n').filter((l) => l.includes('# bootc-harness:')).length, 2, 'BOOTC_HARNESS_WORK gets a rule of its own');
+  t.match(both, /owner \/srv\/bh-work\/\*\* rwk,/);
+  t.match(both, /^ {2}\/srv\/site\/\*\* r,$/m, 'still with the site line');
+  // What doctor reads: the profile with this local include, then the paths a run uses.
+  const read = (name: string) => (name === 'local/usr.bin.swtpm' ? both : undefined);
+  const all = expandIncludes(readFileSync(join(aa, 'usr.bin.swtpm'), 'utf8'), read);
+  const vars = variablesOf(all);
+  const profile = profileFor(parseProfiles(all), '/usr/bin/swtpm', vars)!;
+  for (const p of pathsUsed('/var/tmp/bootc-harness', '/var/cache/bootc-harness').swtpm) t.ok(accessOf(profile, p.path, p.perms, vars).allowed, `${p.perms} ${p.path}`);
+  t.ok(accessOf(profile, '/srv/bh-work/r/tpm.sock', 'rw', vars).allowed, 'and the other root');
 });
