@@ -265,9 +265,14 @@ export function pathsUsed(work: string, cache: string): Record<'swtpm' | 'qemu' 
     ],
     qemu: [
       { path: join(run, 'boot-1.qcow2'), perms: 'rwk' },
+      { path: join(run, 'qmp.sock'), perms: 'rw' },
       { path: join(cache, 'disks', 'x', 'disk.qcow2'), perms: 'r' },
     ],
-    virtiofsd: [{ path: join(run, 'vfs.sock'), perms: 'rw' }],
+    // Its socket, and the image's root it shares: buildah's mount in containers-storage.
+    virtiofsd: [
+      { path: join(run, 'vfs.sock'), perms: 'rw' },
+      { path: '/var/lib/containers/storage/overlay/x/merged/usr/bin/bootc', perms: 'r' },
+    ],
   };
 }
 
