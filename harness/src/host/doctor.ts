@@ -378,10 +378,9 @@ export async function swtpmFinding(): Promise<Finding> {
     await tpm.dispose();
     return ok(check, `swtpm created its state and socket in ${root}`);
   } catch (e) {
-    // startDaemon has added the kernel's denial, if any; swtpm writes its own errors to its log, not stderr.
+    // Swtpm.start has added swtpm's log and the kernel's denial, if any.
     const why = (e as Error).message.replace(/^\[\w+\] /, '');
-    const log = (readOrUndefined(join(dir, 'tpm', 'swtpm.log')) ?? '').trim().split('\n').filter(Boolean).slice(-2).join(' ');
-    return fail(check, `swtpm could not start with its socket in ${root}: ${why}${log ? `; its log: ${log}` : ''}`, /apparmor="DENIED"/.test(why) ? 'just setup (the AppArmor rule for the work root), or set BOOTC_HARNESS_WORK under a path the profile allows' : 'see its log and message; or set BOOTC_HARNESS_WORK to a short path on a local filesystem');
+    return fail(check, `swtpm could not start with its socket in ${root}: ${why}`, /apparmor="DENIED"/.test(why) ? 'just setup (the AppArmor rule for the work root), or set BOOTC_HARNESS_WORK under a path the profile allows' : 'see its log and message; or set BOOTC_HARNESS_WORK to a short path on a local filesystem');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
