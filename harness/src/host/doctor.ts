@@ -400,7 +400,7 @@ export async function doctor(o: DoctorOptions): Promise<Finding[]> {
   const need = spaceNeeded(o.profiles);
   const out: Finding[] = [nodeFinding()];
   const fixture = o.profiles.some((p) => 'fixture' in p.source);
-  for (const t of TOOLS) out.push(await toolFinding(t, !t.neededBy || (t.check === 'tool mmdebstrap' && fixture)));
+  out.push(...(await Promise.all(TOOLS.map((t) => toolFinding(t, !t.neededBy || (t.check === 'tool mmdebstrap' && fixture))))));
   out.push(ovmfFinding(), await kvmFinding(), vsockFinding(), await loopFinding(), workRootFinding());
   out.push(spaceFinding('space work', work, need.work, `runs of ${o.profiles.map((p) => p.name).join(', ')}`));
   out.push(spaceFinding('space cache', cache, need.cache, `their disks and images`));
@@ -417,8 +417,8 @@ export async function doctor(o: DoctorOptions): Promise<Finding[]> {
 export async function hostReady(tools: readonly string[]): Promise<void> {
   ensureWorkRoot(); // a work root that is not ours is bad input (exit 2), said by paths.ts
   const specs = tools.map((n) => TOOLS.find((t) => t.bin === n) ?? { check: `tool ${n}`, bin: n, find: finder(n), pkg: TOOL_PACKAGES[n] ?? n });
-  const checks: Finding[] = [];
-  for (const s of specs) checks.push(await toolFinding(s, true));
+  // The version probes at once: this runs before every run.
+  const checks: Finding[] = await Promise.all(specs.map((s) => toolFinding(s, true)));
   checks.push(ovmfFinding(), workRootFinding());
   if (!checks.some((c) => c.status === 'fail')) checks.push(await swtpmFinding());
   const failed = checks.filter((c) => c.status === 'fail');
