@@ -4,9 +4,13 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 harness := "node harness/bin/bootc-harness.js"
 
-# Install the host tools from Debian (idempotent; QEMU from bookworm-backports on bookworm).
-setup:
-    bash harness/scripts/setup-host.sh
+# Install the host tools from Debian (idempotent; QEMU from bookworm-backports on bookworm; --no-mkcomposefs where no row needs it).
+setup *ARGS:
+    bash harness/scripts/setup-host.sh {{ARGS}}
+
+# What a run needs of this host, one line per check with the fix (--json for CI; --profile NAME for its space and tools).
+doctor *ARGS:
+    {{harness}} doctor {{ARGS}}
 
 # Package, install, boot and assert an image (default: the trixie fixture).
 test-install *ARGS:

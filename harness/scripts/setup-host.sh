@@ -36,9 +36,114 @@ pick_packages() { # GROUP...
   return $rc
 }
 
+# The packages apt installs for PACKAGE... on a system with nothing installed: their Depends and
+# Pre-Depends, closed over, as apt resolves them (never a list written here: a library's package
+# name changes with a suite's transitions, as with sid's OpenSSL 4). APT-OPTION... point apt at
+# a throwaway configuration (throwaway_apt) whose dpkg status is empty.
+resolve_closure() { # APT-OPTION... -- PACKAGE...
+  local opts=()
+  while [ "$1" != -- ]; do opts+=("$1"); shift; done; shift
+  apt-get "${opts[@]}" install -s -qq --no-install-recommends "$@" | awk '$1 == "Inst" { print $2 }'
+}
+
+# apt-get options for an apt of its own under DIR: SOURCES as its only sources, its own lists,
+# cache and an empty dpkg status; the host's preferences (pins) and locks untouched.
+throwaway_apt() { # DIR SOURCES-FILE
+  local d=$1
+  mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+  : > "$d/status"
+  printf '%s\n' -o Dir::Etc::SourceList="$2" -o Dir::Etc::SourceParts=/dev/null \
+    -o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null \
+    -o Dir::State::Lists="$d/lists" -o Dir::State::status="$d/status" -o Dir::State::extended_states="$d/extended_states" \
+    -o Dir::Cache="$d/cache" -o Debug::NoLocking=1 -o APT::Sandbox::User=root
+}
+
+# Ubuntu confines swtpm with an AppArmor profile (/etc/apparmor.d/usr.bin.swtpm, from swtpm's
+# debian/usr.bin.swtpm as Ubuntu ships it) that allows /tmp/**, /var/lib/swtpm/** and the owner's
+# home, not /var/tmp, where the work root keeps each run's TPM state and socket (swtpm 0.10's
+# profile adds abstractions/user-tmp, which does). Its local/ include is for site additions:
+# this rule lets swtpm use the work root, as the owner of what it opens there, and nothing else.
+swtpm_local_rule() { # WORK-ROOT
+  local work_root=$1
+  cat <<RULE
+  owner ${work_root}/** rwk,  # bootc-harness: TPM state and socket of its runs (setup-host.sh)
+RULE
+}
+
+# Debian tools this host's release lacks, unpacked from a newer suite with that suite's own
+# C library into /var/cache/bootc-harness/tools/NAME and run through its loader:
+#   virtiofsd   shares the image's root with the installer VM (Debian 12 has no package);
+#   mkcomposefs writes a composefs image of the image's tree (only sid has composefs): the
+#               host's own tool, so no binary of the image under test runs on the host.
+unpack_tool() { # NAME SUITE BINARY PACKAGE
+  local name=$1 suite=$2 binary=$3 package=$4
+  local dir="$tools_root/$name"
+  # Present and runnable (its loader and libraries in place): it prints its usage.
+  [ -x "$dir/$name" ] && { "$dir/$name" --help 2>&1 || true; } | grep -qi usage && return 0
+  local tmp; tmp=$(mktemp -d)
+  # Fires once, as this function returns (a RETURN trap would otherwise stay for every later return).
+  trap "rm -rf '$tmp'; trap - RETURN" RETURN
+  # sid's Release is valid for a week only: a lagging mirror is still signed and consistent.
+  local opts=""; [ "$suite" = sid ] && opts=" check-valid-until=no"
+  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg%s] %s %s main\n' "$opts" "$mirror" "$suite" > "$tmp/sources.list"
+  local A; mapfile -t A < <(throwaway_apt "$tmp/apt" "$tmp/sources.list")
+  mkdir -p "$tmp/debs"
+  apt-get "${A[@]}" update -qq
+  # The package and what it needs, as the suite's apt resolves it; that suite's libc among them.
+  local closure; closure=$(resolve_closure "${A[@]}" -- "$package")
+  [ -n "$closure" ] || { echo "setup: apt resolves nothing for $package in $suite" >&2; exit 3; }
+  # shellcheck disable=SC2086 # package names: one word each
+  (cd "$tmp/debs" && apt-get "${A[@]}" download -qq $closure)
+  rm -rf "$dir"; mkdir -p "$dir/root"
+  for d in "$tmp"/debs/*.deb; do dpkg-deb -x "$d" "$dir/root"; done
+  cat > "$dir/$name" <<WRAP
+#!/bin/sh
+# $name from Debian $suite with that suite's C library (this host's release has none).
+d=\$(dirname "\$(readlink -f "\$0")")/root
+l=\$d/usr/lib/x86_64-linux-gnu
+exec "\$l/ld-linux-x86-64.so.2" --library-path "\$l" "\$d$binary" "\$@"
+WRAP
+  chmod 755 "$dir/$name"
+  { "$dir/$name" --help 2>&1 || true; } | grep -qi usage || { echo "setup: $name from $suite does not run" >&2; exit 3; }
+  echo "setup: $name from Debian $suite in $dir"
+}
+setup_tools() {
+  if ! apt-cache show virtiofsd >/dev/null 2>&1; then
+    unpack_tool virtiofsd trixie /usr/libexec/virtiofsd virtiofsd
+  fi
+  # Only the direct installer's composefs roots run mkcomposefs on the host (--no-mkcomposefs: none of this host's rows).
+  if [ "$want_mkcomposefs" = 1 ] && ! apt-cache show composefs >/dev/null 2>&1; then
+    unpack_tool mkcomposefs sid /usr/bin/mkcomposefs composefs
+  fi
+}
+
+# The swtpm rule, where Ubuntu's profile is on disk: for the default work root and BOOTC_HARNESS_WORK.
+install_swtpm_rule() {
+  local aa=${AA_ETC:-/etc/apparmor.d} root want have # AA_ETC: the unit test's stand-in for /etc/apparmor.d
+  local profile=$aa/usr.bin.swtpm local=$aa/local/usr.bin.swtpm
+  [ -f "$profile" ] || return 0
+  want=$(for root in /var/tmp/bootc-harness ${BOOTC_HARNESS_WORK:+"$BOOTC_HARNESS_WORK"}; do swtpm_local_rule "$(realpath -m "$root")"; done | sort -u)
+  have=$(grep -F '# bootc-harness:' "$local" 2>/dev/null | sort -u || true)
+  [ "$want" = "$have" ] && return 0
+  mkdir -p "$(dirname "$local")"
+  # The site's own lines stay; ours are replaced.
+  { grep -vF '# bootc-harness:' "$local" 2>/dev/null || true; printf '%s\n' "$want"; } > "$local.new" && mv "$local.new" "$local"
+  if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = Y ] && command -v apparmor_parser >/dev/null; then
+    apparmor_parser -r -T -W "$profile"
+  fi
+  echo "setup: swtpm may use the work root: $local"
+}
+
 # Sourced (the unit test): the definitions only.
 if [ "${BASH_SOURCE[0]}" != "$0" ]; then return 0; fi
 
+want_mkcomposefs=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-mkcomposefs) want_mkcomposefs=0 ;;
+    *) echo "setup: unknown argument $arg (setup-host.sh [--no-mkcomposefs])" >&2; exit 2 ;;
+  esac
+done
 if [ "$(id -u)" -ne 0 ]; then echo "setup: must run as root (apt-get)" >&2; exit 2; fi
 . /etc/os-release
 codename="${VERSION_CODENAME:-}"
@@ -85,48 +190,7 @@ for p in $picked; do pkgs+=("$p"); done
 # One name a line: a word match across lines, not " chromium " with spaces.
 grep -qx chromium <<< "$picked" || echo "setup: no chromium package here: the VM tests' report check (e2e-broken) cannot run" >&2
 
-# Debian tools this host's release lacks, unpacked from a newer suite with that suite's own
-# C library into /var/cache/bootc-harness/tools/NAME and run through its loader:
-#   virtiofsd   shares the image's root with the installer VM (Debian 12 has no package);
-#   mkcomposefs writes a composefs image of the image's tree (only sid has composefs): the
-#               host's own tool, so no binary of the image under test runs on the host.
 tools_root=/var/cache/bootc-harness/tools
-unpack_tool() { # NAME SUITE BINARY PACKAGE...
-  local name=$1 suite=$2 binary=$3; shift 3
-  local dir="$tools_root/$name"
-  # Present and runnable (its loader and libraries in place): it prints its usage.
-  [ -x "$dir/$name" ] && { "$dir/$name" --help 2>&1 || true; } | grep -qi usage && return 0
-  local tmp; tmp=$(mktemp -d)
-  # Fires once, as this function returns (a RETURN trap would otherwise stay for every later return).
-  trap "rm -rf '$tmp'; trap - RETURN" RETURN
-  # sid's Release is valid for a week only: a lagging mirror is still signed and consistent.
-  local opts=""; [ "$suite" = sid ] && opts=" check-valid-until=no"
-  printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg%s] %s %s main\n' "$opts" "$mirror" "$suite" > "$tmp/sources.list"
-  mkdir -p "$tmp/lists/partial" "$tmp/cache/archives/partial" "$tmp/debs"
-  local A=(-o Dir::Etc::SourceList="$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists="$tmp/lists" -o Dir::Cache="$tmp/cache" -o APT::Sandbox::User=root)
-  apt-get "${A[@]}" update -qq
-  (cd "$tmp/debs" && apt-get "${A[@]}" download -qq "$@")
-  rm -rf "$dir"; mkdir -p "$dir/root"
-  for d in "$tmp"/debs/*.deb; do dpkg-deb -x "$d" "$dir/root"; done
-  cat > "$dir/$name" <<WRAP
-#!/bin/sh
-# $name from Debian $suite with that suite's C library (this host's release has none).
-d=\$(dirname "\$(readlink -f "\$0")")/root
-l=\$d/usr/lib/x86_64-linux-gnu
-exec "\$l/ld-linux-x86-64.so.2" --library-path "\$l" "\$d$binary" "\$@"
-WRAP
-  chmod 755 "$dir/$name"
-  { "$dir/$name" --help 2>&1 || true; } | grep -qi usage || { echo "setup: $name from $suite does not run" >&2; exit 3; }
-  echo "setup: $name from Debian $suite in $dir"
-}
-setup_tools() {
-  if ! apt-cache show virtiofsd >/dev/null 2>&1; then
-    unpack_tool virtiofsd trixie /usr/libexec/virtiofsd virtiofsd libc6 libcap-ng0 libseccomp2 libgcc-s1
-  fi
-  if ! apt-cache show composefs >/dev/null 2>&1; then
-    unpack_tool mkcomposefs sid /usr/bin/mkcomposefs composefs libcomposefs1 libc6 libssl3t64 libzstd1 zlib1g
-  fi
-}
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -139,6 +203,7 @@ if [ -n "$qemu_release" ]; then
 fi
 if [ ${#missing[@]} -eq 0 ] && [ $qemu_ok -eq 1 ]; then
   setup_tools
+  install_swtpm_rule
   echo "setup: host tools present"; exit 0
 fi
 
@@ -150,4 +215,5 @@ if [ -n "$qemu_release" ]; then
 fi
 apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
 setup_tools
+install_swtpm_rule
 echo "setup: installed ${missing[*]:-qemu from backports}"

@@ -2,7 +2,7 @@
 // Infrastructure failures and assertion failures are different classes on purpose:
 // "the image is broken" and "the harness could not tell" must never look alike.
 
-export type Stage = 'input' | 'fixture' | 'image' | 'disk' | 'vm' | 'session' | 'suites' | 'report' | 'shutdown' | 'keep' | 'pre';
+export type Stage = 'input' | 'fixture' | 'image' | 'disk' | 'vm' | 'session' | 'suites' | 'report' | 'shutdown' | 'keep' | 'pre' | 'host';
 
 /** Bad input or usage: one clear line, exit 2, nothing started. */
 export class UsageError extends Error {

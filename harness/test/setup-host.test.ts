@@ -4,10 +4,12 @@
 // package lists are missing.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './helpers/cli.js';
+import { accessOf, expandIncludes, parseProfiles, profileFor, variablesOf } from '../src/host/apparmor.js';
+import { pathsUsed } from '../src/host/doctor.js';
 
 const SCRIPT = join(REPO, 'harness/scripts/setup-host.sh');
 const dir = mkdtempSync(join(tmpdir(), 'bh-setup-host-'));
@@ -83,4 +85,82 @@ t.test('sourced, the script only defines: no root check, no apt-get, nothing pri
 t.test('the first name with a candidate wins, in the group\'s order', async (t) => {
   t.same(pick({ a: '1', b: '1' }, ['a|b', 'b|a', 'c|b', 'c|']).picked, ['a', 'b', 'b']);
   t.same(pick({ a: NONE }, ['a|']), { code: 0, picked: [], stderr: '' }, 'known without a candidate is not installable');
+});
+
+// Packages unpacked from another suite (virtiofsd from trixie, mkcomposefs from sid) come with what
+// apt resolves for them there, not with a list written in the script.
+function sourced(body: string, env: Record<string, string> = {}) {
+  const r = spawnSync('bash', ['-c', `script=$1; shift; . "$script"; ${body}`, 'setup-host-test', SCRIPT], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+t.test('the script names no dependency of an unpacked tool: each is unpacked by its one package name', async (t) => {
+  const script = readFileSync(SCRIPT, 'utf8');
+  const calls = [...script.matchAll(/^\s*unpack_tool (.+)$/gm)].map((m) => m[1]!.trim().split(/\s+/));
+  t.same(calls.map((c) => c[0]), ['virtiofsd', 'mkcomposefs']);
+  for (const c of calls) t.equal(c.length, 4, `unpack_tool ${c.join(' ')}: NAME SUITE BINARY PACKAGE, no library list`);
+  t.notMatch(script, /libssl3t64|libcomposefs1|libseccomp2/, 'no library named');
+});
+
+t.test("a throwaway apt: its own sources, lists and cache, an empty dpkg status, the host's pins and locks untouched", async (t) => {
+  const d = mkdtempSync(join(dir, 'apt-'));
+  const r = sourced(`throwaway_apt "${d}" "${d}/sources.list"`);
+  t.equal(r.code, 0, r.stderr);
+  const opts = r.stdout.trim().split('\n');
+  const o = (k: string) => opts[opts.indexOf(opts.find((x) => x.startsWith(`${k}=`))!)]?.slice(k.length + 1);
+  t.equal(o('Dir::Etc::SourceList'), `${d}/sources.list`);
+  t.equal(o('Dir::Etc::SourceParts'), '/dev/null', "the host's sources are not read");
+  t.equal(o('Dir::Etc::PreferencesParts'), '/dev/null', "nor its pins (bookworm-backports' would not apply to sid)");
+  t.equal(o('Dir::State::status'), `${d}/status`);
+  t.equal(readFileSync(`${d}/status`, 'utf8'), '', 'empty: apt resolves the whole closure, as for an empty root');
+  t.equal(o('Debug::NoLocking'), '1', "the host's dpkg lock is not taken");
+});
+
+t.test("resolve_closure is apt's own resolution (here, for real, against this host's package lists)", { skip: !existsSync('/var/lib/apt/lists') || readdirSync('/var/lib/apt/lists').filter((f) => f.includes('_Packages')).length === 0 ? 'no apt lists here' : false }, async (t) => {
+  // The throwaway apt with the host's sources and lists (read only) and an empty status: mtools'
+  // closure must hold the C library and what it needs, which no line of the script names.
+  const d = mkdtempSync(join(dir, 'apt-host-'));
+  const r = sourced(
+    `mapfile -t A < <(throwaway_apt "${d}" /etc/apt/sources.list); A+=(-o Dir::Etc::SourceParts=/etc/apt/sources.list.d -o Dir::State::Lists=/var/lib/apt/lists); resolve_closure "\${A[@]}" -- mtools`,
+  );
+  t.equal(r.code, 0, r.stderr);
+  const names = r.stdout.trim().split('\n');
+  t.ok(names.includes('mtools'), names.join(' '));
+  t.ok(names.includes('libc6'), 'its C library, resolved');
+  t.ok(names.some((n) => /^gcc-\d+-base$/.test(n)), "and libc6's own dependencies, transitively");
+  t.same(readdirSync(join(d, 'lists')), ['partial'], 'nothing downloaded into the throwaway lists');
+});
+
+t.test('an unknown argument is refused before anything is done', async (t) => {
+  const r = spawnSync('bash', [SCRIPT, '--frobnicate'], { encoding: 'utf8' });
+  t.equal(r.status, 2);
+  t.match(r.stderr, /^setup: unknown argument --frobnicate \(setup-host\.sh \[--no-mkcomposefs\]\)$/m);
+});
+
+t.test("the swtpm rule: written where Ubuntu's profile is, next to the site's own lines, once; and doctor's reading of it allows the work root", async (t) => {
+  const aa = mkdtempSync(join(dir, 'apparmor.d-'));
+  const install = (env: Record<string, string> = {}) => sourced('install_swtpm_rule', { AA_ETC: aa, ...env });
+  t.same(install(), { code: 0, stdout: '', stderr: '' }, 'no swtpm profile on disk (Debian): nothing done');
+  // Ubuntu's profile (stefanberger/swtpm debian/usr.bin.swtpm at 3d620d0d) and a site line of its own.
+  writeFileSync(join(aa, 'usr.bin.swtpm'), readFileSync(join(REPO, 'harness/test/host-texts/usr.bin.swtpm.ubuntu-2404'), 'utf8'));
+  mkdirSync(join(aa, 'local'));
+  writeFileSync(join(aa, 'local/usr.bin.swtpm'), '  /srv/site/** r,\n');
+  const first = install();
+  t.equal(first.code, 0, first.stderr);
+  t.match(first.stdout, /swtpm may use the work root/);
+  const local = readFileSync(join(aa, 'local/usr.bin.swtpm'), 'utf8');
+  t.equal(local, '  /srv/site/** r,\n  owner /var/tmp/bootc-harness/** rwk,  # bootc-harness: TPM state and socket of its runs (setup-host.sh)\n', "the site's line kept, ours added");
+  t.equal(install().stdout, '', 'a second run changes nothing');
+  install({ BOOTC_HARNESS_WORK: '/srv/bh-work/' });
+  const both = readFileSync(join(aa, 'local/usr.bin.swtpm'), 'utf8');
+  t.equal(both.split('\n').filter((l) => l.includes('# bootc-harness:')).length, 2, 'BOOTC_HARNESS_WORK gets a rule of its own');
+  t.match(both, /owner \/srv\/bh-work\/\*\* rwk,/);
+  t.match(both, /^ {2}\/srv\/site\/\*\* r,$/m, 'still with the site line');
+  // What doctor reads: the profile with this local include, then the paths a run uses.
+  const read = (name: string) => (name === 'local/usr.bin.swtpm' ? both : undefined);
+  const all = expandIncludes(readFileSync(join(aa, 'usr.bin.swtpm'), 'utf8'), read);
+  const vars = variablesOf(all);
+  const profile = profileFor(parseProfiles(all), '/usr/bin/swtpm', vars)!;
+  for (const p of pathsUsed('/var/tmp/bootc-harness', '/var/cache/bootc-harness').swtpm) t.ok(accessOf(profile, p.path, p.perms, vars).allowed, `${p.perms} ${p.path}`);
+  t.ok(accessOf(profile, '/srv/bh-work/r/tpm.sock', 'rw', vars).allowed, 'and the other root');
 });

@@ -16,6 +16,7 @@ import { INSTALL_FLAGS, installOptions, log, oneOf, parse, parseTiers } from './
 import { emitter } from '../report/events.js';
 import { EXIT, exitCodeFor, formatError } from './exit-codes.js';
 import { cmdGate } from './gate.js';
+import { cmdDoctor } from './doctor.js';
 import { cmdCache, cmdClean, cmdList, cmdSsh, cmdStop, cmdSuites } from './runs.js';
 import { cmdSetup } from './setup.js';
 import { cmdSummary } from './summary.js';
@@ -33,6 +34,7 @@ const USAGE = `usage:
   bootc-harness suites RUN [--tier 0,1,..] [--grep RE] [--profile NAME]   # the suites again, against a kept VM
   bootc-harness stop RUN|--all                       # power a kept VM off and remove everything of its run
   bootc-harness clean                                # what runs killed without their teardown left (each run does this first)
+  bootc-harness doctor [--profile NAME]... [--json]     # what a run needs of this host, one line per check
   bootc-harness cache list|prune                     # installed disks cached by what shapes them
   bootc-harness package ROOTFS IMAGE [--label K=V]...
   bootc-harness manifest ROOTFS|IMAGE
@@ -201,6 +203,7 @@ const COMMANDS: Record<string, (args: string[], signal: AbortSignal) => Promise<
   cache: cmdCache,
   summary: cmdSummary,
   setup: cmdSetup,
+  doctor: cmdDoctor,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -23,8 +23,11 @@ export interface MatrixRow {
   error?: string;
 }
 
-/** Where a matrix row runs in CI when its profile names no runner: a hosted runner with KVM. */
-export const DEFAULT_RUNNER = 'ubuntu-latest';
+/**
+ * Where a matrix row runs in CI when its profile names no runner: GitHub's hosted Ubuntu 24.04
+ * (KVM), named, never a moving `-latest` label (why 24.04: the workflow's header, docs/hosts.md).
+ */
+export const DEFAULT_RUNNER = 'ubuntu-24.04';
 
 /** Pure: an upstream row (ci.upstream): a registry image gated in CI, never part of a local matrix run. */
 export function isUpstream(p: Profile): boolean {

@@ -10,7 +10,7 @@ import { chooseProfile, rootfsImageId, type ProfileChoice, type SourceFacts } fr
 import { cacheDir, ensureWorkRoot, workDir as workRoot } from '../util/paths.js';
 import { requireTools } from '../util/tools.js';
 import { kvmRefusal } from '../vm/accel.js';
-import { OVMF_CODE_CANDIDATES } from '../vm/qemu-args.js';
+import { hostReady } from '../host/doctor.js';
 import { ALL_TIERS, type TestInstallOptions } from './options.js';
 import { luksOf } from './plan.js';
 
@@ -54,8 +54,8 @@ export async function validateInput(opts: TestInstallOptions): Promise<{ source:
   }
   // The pre check of a ZFS module reads its vermagic with the host's modinfo.
   if (profile.expect.zfs && opts.pre !== false) requireTools(['modinfo']);
-  requireTools([...BASE_TOOLS, ...(source.kind === 'fixture' ? ['mmdebstrap', 'setcap'] : []), ...(source.kind === 'oci' || source.kind === 'oci-archive' || source.kind === 'registry' ? ['skopeo'] : [])]);
-  if (!OVMF_CODE_CANDIDATES.some((p) => existsSync(p))) throw new UsageError('missing UEFI firmware (install Debian package ovmf)');
+  // The host, before anything starts: a problem there ends the run with doctor's line (exit 3).
+  await hostReady([...BASE_TOOLS, ...(source.kind === 'fixture' ? ['mmdebstrap', 'setcap'] : []), ...(source.kind === 'oci' || source.kind === 'oci-archive' || source.kind === 'registry' ? ['skopeo'] : [])]);
   const free = (() => {
     const root = ensureWorkRoot();
     cacheDir(); // created 0700, or refused here when someone else could rewrite its records

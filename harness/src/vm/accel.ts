@@ -75,11 +75,23 @@ function bootId(): string {
  * boot's cached probe, or a probe with the host's own kernel), or undefined when it does.
  */
 export async function kvmRefusal(): Promise<string | undefined> {
+  const k = await kvmState();
+  return k.works === false ? k.reason : undefined;
+}
+
+/**
+ * Whether KVM runs guests here: false when /dev/kvm is unusable or the probe failed, true when
+ * the probe (this host boot's, or one now with the host's kernel) passed, undefined when there
+ * is no kernel to probe with (the first run probes with its guest's kernel).
+ */
+export async function kvmState(otherKernels: readonly string[] = []): Promise<{ works: boolean | undefined; reason: string }> {
   const missing = kvmUsable();
-  if (missing) return missing;
+  if (missing) return { works: false, reason: missing };
   const hostKernel = `/boot/vmlinuz-${hostRelease()}`;
-  const probe = readProbe() ?? (existsSync(hostKernel) ? await probeAndKeep(hostKernel) : undefined);
-  return probe && !probe.ok ? probe.reason : undefined;
+  const kernel = [hostKernel, ...otherKernels].find((k) => existsSync(k));
+  const probe = readProbe() ?? (kernel ? await probeAndKeep(kernel) : undefined);
+  if (!probe) return { works: undefined, reason: `/dev/kvm opens, not probed yet (no host kernel ${hostKernel} to probe with; the first run probes with its guest's kernel)` };
+  return { works: probe.ok, reason: probe.reason };
 }
 
 function hostRelease(): string {

@@ -6,6 +6,7 @@ import { InfraError, type Stage } from '../errors.js';
 import { spawn } from '../util/exec.js';
 import { withDeadline } from '../util/deadline.js';
 import { killGroup } from '../util/process-group.js';
+import { denialClause, kernelDenials } from '../host/denials.js';
 
 /**
  * Resolves when `path` exists: an fs.watch event on its directory, no polling. Pass a signal
@@ -93,8 +94,11 @@ export async function startDaemon(argv: readonly string[], o: DaemonOptions): Pr
     await listening(o.sockets, exited, () => new InfraError(o.stage, `${o.what} exited before listening: ${stderr.trim().split('\n').slice(-2).join(' ') || 'no message'}`), budgetMs, `${o.what} socket`, o.signal);
   } catch (e) {
     await daemon.stop();
-    if (e instanceof InfraError || o.signal?.aborted) throw e;
-    throw new InfraError(o.stage, `${o.what} did not start: ${(e as Error).message}`, { cause: e, budgetMs });
+    if (o.signal?.aborted) throw e;
+    // Where the kernel refused it (AppArmor), its denial says why better than the daemon can.
+    const denied = denialClause(await kernelDenials(argv[0]!, dirname(o.sockets[0] ?? '/')));
+    if (e instanceof InfraError) throw denied ? new InfraError(o.stage, `${e.message.replace(/^\[\w+\] /, '')}${denied}`, { cause: e, ...(e.budgetMs ? { budgetMs: e.budgetMs } : {}) }) : e;
+    throw new InfraError(o.stage, `${o.what} did not start: ${(e as Error).message}${denied}`, { cause: e, budgetMs });
   }
   return daemon;
 }

@@ -11,6 +11,7 @@ import { Qmp } from './qmp.js';
 import { qemuArgs, type KernelBootProfile, type QemuProfile } from './qemu-args.js';
 import { killGroup } from '../util/process-group.js';
 import { listening } from './daemon.js';
+import { denialClause, kernelDenials } from '../host/denials.js';
 
 export interface VmExit {
   code: number | null;
@@ -75,7 +76,10 @@ export class Vm {
       ]);
     } catch (e) {
       await vm.dispose();
-      throw e instanceof InfraError ? e : new InfraError(stage, `QEMU did not start: ${(e as Error).message}`, { cause: e });
+      // Where the kernel refused it (AppArmor), its denial says why.
+      const denied = denialClause(await kernelDenials(args[0]!, opts.dir));
+      if (e instanceof InfraError) throw denied ? new InfraError(stage, `${e.message.replace(/^\[\w+\] /, '')}${denied}`, { cause: e, ...(e.consoleTail ? { consoleTail: e.consoleTail } : {}) }) : e;
+      throw new InfraError(stage, `QEMU did not start: ${(e as Error).message}${denied}`, { cause: e });
     }
     return vm;
   }
