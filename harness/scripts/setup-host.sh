@@ -179,6 +179,7 @@ pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools buildah skopeo mmdebstra
       openssh-client systemd-boot-efi attr libcap2-bin uidmap fuse-overlayfs
       debian-archive-keyring zstd cpio kmod
       sqlite3 binutils  # an rpm image's bootc version (sqlite3), a UKI's .cmdline read as data (objcopy)
+      passt  # a second NIC for profiles that opt into outbound NAT (vm.network "outbound"), gateway unmapped
       bubblewrap  # bwrap: every parser of image data (sqlite3, sfdisk, mtools, debugfs, objcopy) runs sandboxed
       podman)  # the bootc installer's host placement: bootc runs in `podman run --privileged`
 # The rest by what apt offers here; with no (or stale) package lists, ask again after an update.

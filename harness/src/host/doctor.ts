@@ -89,6 +89,7 @@ export const TOOLS: ToolSpec[] = [
   { check: 'tool virtiofsd', bin: 'virtiofsd', find: orUndefined(findVirtiofsd), pkg: 'virtiofsd (on Debian 12: just setup)', neededBy: 'the installer VM (--placement vm)', version: { args: ['--version'], re: V } },
   { check: 'tool mkcomposefs', bin: 'mkcomposefs', find: orUndefined(findMkcomposefs), pkg: 'composefs (where the release has none: just setup)', neededBy: 'composefs roots (tier 4) installed by the direct installer' },
   { check: 'tool cryptsetup', bin: 'cryptsetup', find: finder('cryptsetup'), pkg: 'cryptsetup-bin', neededBy: 'LUKS roots (tier 3)', version: { args: ['--version'], re: V } },
+  { check: 'tool passt', bin: 'passt', find: finder('passt'), pkg: 'passt', neededBy: 'profiles that opt into outbound NAT (vm.network "outbound")' },
   { check: 'tool bwrap', bin: 'bwrap', find: finder('bwrap'), pkg: 'bubblewrap', neededBy: 'parsing the image under test in a sandbox', version: { args: ['--version'], re: V } },
 ];
 

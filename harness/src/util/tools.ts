@@ -26,6 +26,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   modinfo: 'kmod',
   ssh: 'openssh-client',
   bwrap: 'bubblewrap',
+  passt: 'passt',
 };
 
 export function which(name: string, path = process.env.PATH ?? ''): string | undefined {
