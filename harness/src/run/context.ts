@@ -23,6 +23,10 @@ export interface RunContext {
   composefsDigest?: string;
   /** The PCRs the installer sealed the root's key to ('' for none), when it sealed one. */
   luksPcrs?: string;
+  /** The image under test's manifest digest ("sha256:..."): what `bootc status` must name as booted. */
+  imageDigest?: string;
+  /** The zfs module's vermagic the host read from the image (pre stage's probe), when it has one. */
+  zfsVermagic?: string;
   /** The VM had a vsock device (false: the host has no /dev/vhost-vsock, and what that causes is the harness's). */
   vsock: boolean;
 }

@@ -114,6 +114,9 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       vsock: booted.vsock,
       ...(disk.composefsDigest ? { composefsDigest: disk.composefsDigest } : {}),
       ...(disk.luksPcrs !== undefined ? { luksPcrs: disk.luksPcrs } : {}),
+      // What the host read from the image, for the suites to hold the guest against.
+      ...(image.digest ? { imageDigest: image.digest } : {}),
+      ...(probe.zfsVermagic ? { zfsVermagic: probe.zfsVermagic } : {}),
     };
     const contextPath = join(run.work, 'context.json');
     writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });

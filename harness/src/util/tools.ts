@@ -25,6 +25,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   podman: 'podman',
   modinfo: 'kmod',
   ssh: 'openssh-client',
+  fsverity: 'fsverity',
 };
 
 export function which(name: string, path = process.env.PATH ?? ''): string | undefined {
