@@ -24,3 +24,4 @@ export {
   type ErofsSuperblock,
   type TreeComparison,
 } from './verdict/composefs-lower.js';
+export { unattendedUnlock, unlockJournalCommand, parseJournal, cryptsetupUnit, systemdEscape, keyslotsOutsideTpm2, type JournalEntry, type UnlockVerdict } from './verdict/tpm2-unlock.js';
