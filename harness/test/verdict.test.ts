@@ -9,6 +9,12 @@ import { join } from 'node:path';
 import {
   bootcStatusMismatch,
   compareTreesScript,
+  cryptsetupUnit,
+  keyslotsOutsideTpm2,
+  parseJournal,
+  systemdEscape,
+  unattendedUnlock,
+  unlockJournalCommand,
   composefsImagePath,
   ext4Features,
   fsSupportsVerity,
@@ -143,4 +149,29 @@ t.test('zfs: the guest\'s module vermagic is the one the host read from the imag
   t.match(zfsVermagicMismatch('6.12.57+deb13-amd64 SMP preempt mod_unload\n', image, '6.12.57+deb13-amd64'), /the image's \(read on the host\)/, 'a module rebuilt in the guest is not the image\'s');
   t.match(zfsVermagicMismatch(image, image, '6.12.58+deb13-amd64'), /built for 6\.12\.57\+deb13-amd64, the guest runs 6\.12\.58/);
   t.match(zfsVermagicMismatch(image, undefined, '6.12.57+deb13-amd64'), /read no zfs module vermagic from the image/, 'no reading, no pass');
+});
+
+t.test('luks: an unattended TPM2 unlock is read off this boot\'s journal; a prompt or a fallback fails', async (t) => {
+  const volume = 'luks-4b1f0c56-7d0e-4f5a-9a39-0a3c8f0e1d2b';
+  const unit = 'systemd-cryptsetup@luks\\x2d4b1f0c56\\x2d7d0e\\x2d4f5a\\x2d9a39\\x2d0a3c8f0e1d2b.service';
+  t.equal(cryptsetupUnit(volume), unit, 'the unit name systemd-cryptsetup-generator makes (systemd-escape)');
+  t.equal(systemdEscape('my vol.1'), 'my\\x20vol.1');
+  t.match(unlockJournalCommand(volume), /journalctl -b 0 -o json .*'UNIT=systemd-cryptsetup@luks\\x2d4b1f0c56/);
+  // Fields as PID 1 logs a job's end (JOB_TYPE, JOB_RESULT, UNIT) and systemd-cryptsetup its
+  // messages (src/cryptsetup/cryptsetup.c: the token plugin's success says nothing at info level).
+  const started = { UNIT: unit, JOB_TYPE: 'start', JOB_RESULT: 'done', MESSAGE: 'Finished systemd-cryptsetup@luks\\x2d4b1f0c56.service - Cryptography Setup for luks-4b1f0c56.' };
+  const lines = (...e: object[]) => e.map((x) => JSON.stringify(x)).join('\n');
+  t.same(unattendedUnlock(parseJournal(lines({ UNIT: unit, MESSAGE: 'Starting systemd-cryptsetup@...' }, started)), volume).problems, []);
+  t.match(unattendedUnlock(parseJournal(lines({ UNIT: 'systemd-fsck-root.service', JOB_TYPE: 'start', JOB_RESULT: 'done' })), volume).problems.join('\n'), /no finished systemd-cryptsetup@luks\\x2d4b1f0c56/, 'no unlock of this volume this boot fails');
+  const prompted = parseJournal(lines(started, { UNIT: 'systemd-ask-password-console.service', JOB_TYPE: 'start', JOB_RESULT: 'done' }));
+  t.match(unattendedUnlock(prompted, volume).problems.join('\n'), /a password was asked for this boot \(systemd-ask-password-console\.service started\)/);
+  const fellBack = parseJournal(lines(started, { SYSLOG_IDENTIFIER: 'systemd-cryptsetup', _SYSTEMD_UNIT: unit, MESSAGE: 'TPM2 operation failed, falling back to traditional unlocking: Operation not permitted' }));
+  t.match(unattendedUnlock(fellBack, volume).problems.join('\n'), /systemd-cryptsetup: TPM2 operation failed, falling back/);
+  t.match(unattendedUnlock(parseJournal(lines({ ...started, JOB_RESULT: 'failed' })), volume).problems.join('\n'), /did not start successfully this boot \(job result failed\)/);
+});
+
+t.test('luks: a keyslot the systemd-tpm2 token does not name is another way in', async (t) => {
+  const meta = (tokenSlots: string[], slots: string[]) => JSON.stringify({ keyslots: Object.fromEntries(slots.map((s) => [s, { type: 'luks2' }])), tokens: { '0': { type: 'systemd-tpm2', keyslots: tokenSlots, 'tpm2-pcrs': [7] } } });
+  t.same(keyslotsOutsideTpm2(meta(['1'], ['1'])), []);
+  t.same(keyslotsOutsideTpm2(meta(['1'], ['0', '1'])), ['0'], 'a setup passphrase left behind');
 });
