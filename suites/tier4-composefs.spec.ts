@@ -156,6 +156,7 @@ test.describe('composefs', { tag: '@tier4' }, () => {
       expect(enforced, 'fs-verity is required but composefs= carries "?" (verity not enforced)').toBe(true);
       const img = d ? `/sysroot/composefs/images/${d.digest}` : '';
       const attr = await machine.exec(`lsattr -d ${sq(img)}`);
+      expect(attr.exitCode, `lsattr -d ${img} failed: ${attr.stderr.trim()}`).toBe(0);
       expect(attr.stdout.split(/\s+/)[0] ?? '', `the composefs image ${img} has no fs-verity (lsattr: ${attr.stdout.trim() || attr.stderr.trim()})`).toContain('V');
     } else if (want === 'none') {
       // Nothing is expected, so nothing passes: contradicted (the root enforces it) fails, else skipped.
