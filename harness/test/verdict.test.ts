@@ -170,6 +170,18 @@ t.test('luks: an unattended TPM2 unlock is read off this boot\'s journal; a prom
   t.match(unattendedUnlock(parseJournal(lines({ ...started, JOB_RESULT: 'failed' })), volume).problems.join('\n'), /did not start successfully this boot \(job result failed\)/);
 });
 
+t.test('luks: the real journal of a luks-tpm2 boot, and of the boot after a reboot, shows an unattended unlock', async (t) => {
+  const real = (name: string) => readFileSync(join(import.meta.dirname, 'guest-outputs/luks-tpm2', name), 'utf8');
+  const volume = 'luks-d148c3cd-132c-4093-bf03-08611fe12709';
+  for (const f of ['unlock-journal.json', 'unlock-journal-after-reboot.json']) {
+    const v = unattendedUnlock(parseJournal(real(f)), volume);
+    t.same(v.problems, [], `${f}: systemd-cryptsetup's unit finished, nothing asked`);
+    t.match(v.evidence.join('\n'), /Finished systemd-cryptsetup@luks\\x2dd148c3cd/);
+  }
+  t.match(unattendedUnlock(parseJournal(real('unlock-journal.json')), 'luks-00000000-0000-0000-0000-000000000000').problems.join('\n'), /no finished/, 'another volume was not unlocked by that boot');
+  t.same(keyslotsOutsideTpm2(real('luks-metadata.json')), [], 'the installer wiped the setup passphrase: the TPM2 token names the only keyslot');
+});
+
 t.test('luks: a keyslot the systemd-tpm2 token does not name is another way in', async (t) => {
   const meta = (tokenSlots: string[], slots: string[]) => JSON.stringify({ keyslots: Object.fromEntries(slots.map((s) => [s, { type: 'luks2' }])), tokens: { '0': { type: 'systemd-tpm2', keyslots: tokenSlots, 'tpm2-pcrs': [7] } } });
   t.same(keyslotsOutsideTpm2(meta(['1'], ['1'])), []);
