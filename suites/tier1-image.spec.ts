@@ -1,6 +1,6 @@
 // Tier 1: what the image is made of survived packaging and installation: every
 // SUID/SGID bit, file capability and security xattr of the source is in the guest.
-import { bootcStatusMismatch, gainedPrivileges, localPersistentMounts, parseGetcap, parseSetidFind, parseStatIds, type Machine, type SpecialEntry } from '../harness/src/index.js';
+import { bootcStatusMismatch, gainedPrivileges, getcapFailures, localPersistentMounts, parseGetcap, parseSetidFind, parseStatIds, type Machine, type SpecialEntry } from '../harness/src/index.js';
 import { test, expect, sq } from './machine.js';
 
 const isSetId = (mode: string) => (parseInt(mode, 8) & 0o6000) !== 0;
@@ -70,6 +70,8 @@ test.describe('image', { tag: '@tier1' }, () => {
     // find's status covers getcap's too (-exec ... +: any failed invocation makes find exit non-zero).
     const caps = await machine.exec(`find ${roots} -xdev -type f -exec getcap -- {} +`, 600_000);
     expect(caps.exitCode, `getcap failed looking for file capabilities (exit ${caps.exitCode}): ${caps.stderr.trim().split('\n').slice(0, 3).join('; ')}`).toBe(0);
+    // getcap exits 0 even for a file it could not read: its stderr says so.
+    expect(getcapFailures(caps.stderr), 'files getcap could not read (their capabilities are unknown)').toEqual([]);
     const capsFound = parseGetcap(caps.stdout);
     // Device and inode of the source's special paths in the guest: a bind mount shows a file twice.
     const idPaths = [...new Set([...manifest.special.map((e: SpecialEntry) => e.path), ...capsFound.keys()])];

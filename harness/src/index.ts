@@ -7,7 +7,7 @@ export { scanConsole, describeHit, excerpt, harnessCause, type ConsoleHit } from
 export { kernelTierOf, type Profile } from './profile/profile.js';
 export type { Manifest, SpecialEntry } from './image/manifest.js';
 // The judgements the suites make, as pure functions over guest outputs (unit-tested with real ones).
-export { gainedPrivileges, localPersistentMounts, parseGetcap, parseSetidFind, parseStatIds, NOT_LOCAL_PERSISTENT } from './verdict/privileges.js';
+export { gainedPrivileges, getcapFailures, localPersistentMounts, parseGetcap, parseSetidFind, parseStatIds, NOT_LOCAL_PERSISTENT } from './verdict/privileges.js';
 export { bootcStatusMismatch } from './verdict/bootc-status.js';
 export { zfsVermagicMismatch, vermagicRelease } from './verdict/zfs.js';
 export { verityObjectsVerdict, fsSupportsVerity, ext4Features } from './verdict/verity-objects.js';

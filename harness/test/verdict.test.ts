@@ -20,6 +20,7 @@ import {
   fsSupportsVerity,
   fsverityDigest,
   gainedPrivileges,
+  getcapFailures,
   localPersistentMounts,
   lowerCandidates,
   lowerMismatch,
@@ -60,6 +61,11 @@ t.test('image.no-new-privileges: the healthy guest gained nothing; SUID and a ca
     '/var/lib/gained/env (also /sysroot/state/os/default/var/lib/gained/env): mode 4755 in the guest, no SUID/SGID in the source',
     '/var/lib/gained/env (also /sysroot/state/os/default/var/lib/gained/env): cap_sys_admin=ep in the guest, none in the source',
   ]);
+});
+
+t.test('image.no-new-privileges: getcap exits 0 for a file it cannot read, so its stderr decides', async (t) => {
+  t.same(getcapFailures(''), []);
+  t.same(getcapFailures("Failed to get capabilities of file `/var/x' (Permission denied)\nFailed to get capabilities of file `/boot/efi/EFI/BOOT/BOOTX64.EFI' (Operation not supported)\n"), ["Failed to get capabilities of file `/var/x' (Permission denied)"], 'a read failure fails; a file system without xattrs has nothing to gain');
 });
 
 t.test('image.no-new-privileges: a bit the source set on another file, or a wider mode, is still a gain', async (t) => {

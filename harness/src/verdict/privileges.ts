@@ -59,6 +59,19 @@ export function parseGetcap(out: string): Map<string, string> {
   return caps;
 }
 
+/**
+ * Pure: files getcap could not read, from its stderr. getcap exits 0 whatever happens to a file
+ * (libcap progs/getcap.c: do_getcap prints "Failed to get capabilities of file `X' (error)" and
+ * returns 0), so its status alone proves nothing. "Operation not supported" is a file system
+ * that cannot hold capabilities (vfat): nothing to gain there, not a failure.
+ */
+export function getcapFailures(stderr: string): string[] {
+  return stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^Failed to get capabilities/.test(l) && !/\((Operation not supported|Not supported)\)$/.test(l));
+}
+
 /** Pure: `stat -c '%d %i %n'` lines, path -> "dev:ino" (find's %D and stat's %d are both decimal). */
 export function parseStatIds(out: string): Map<string, string> {
   const ids = new Map<string, string>();
