@@ -22,6 +22,8 @@ interface TestFixtures {
 function stepped(m: Machine): Machine {
   const exec = m.exec.bind(m);
   m.exec = (command, timeoutMs) => test.step(`guest: ${command.length > 120 ? `${command.slice(0, 117)}...` : command}`, () => exec(command, timeoutMs), { box: true });
+  const copyFile = m.copyFile.bind(m);
+  m.copyFile = (guestPath, hostPath, maxBytes, timeoutMs) => test.step(`guest: copy ${guestPath} to the host`, () => copyFile(guestPath, hostPath, maxBytes, timeoutMs), { box: true });
   const reboot = m.reboot.bind(m);
   m.reboot = () => test.step('guest: reboot, and SSH ready on the new boot', () => reboot());
   return m;

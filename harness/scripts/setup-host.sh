@@ -181,6 +181,7 @@ pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools buildah skopeo mmdebstra
       sqlite3 binutils  # an rpm image's bootc version (sqlite3), a UKI's .cmdline read as data (objcopy)
       passt  # a second NIC for profiles that opt into outbound NAT (vm.network "outbound"), gateway unmapped
       bubblewrap  # bwrap: every parser of image data (sqlite3, sfdisk, mtools, debugfs, objcopy) runs sandboxed
+      fsverity  # composefs.digest: the fs-verity digest of the guest's EROFS image, measured on the host
       podman)  # the bootc installer's host placement: bootc runs in `podman run --privileged`
 # The rest by what apt offers here; with no (or stale) package lists, ask again after an update.
 if ! picked=$(pick_packages "${PICK_GROUPS[@]}" 2>/dev/null); then

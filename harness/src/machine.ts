@@ -92,6 +92,18 @@ export class Machine {
     return this.session.exec(command, timeoutMs);
   }
 
+  /**
+   * Copies a guest file to a new host file, byte for byte, refusing more than `maxBytes`:
+   * for measuring it on the host (fsverityDigest), where the guest cannot answer for itself.
+   */
+  async copyFile(guestPath: string, hostPath: string, maxBytes: number, timeoutMs = 300_000): Promise<number> {
+    const q = `'${guestPath.replace(/'/g, `'\\''`)}'`;
+    // A regular file only: a FIFO or a device there would send whatever it likes.
+    const r = await this.session.execToFile(`test -f ${q} && exec cat -- ${q}`, hostPath, maxBytes, timeoutMs);
+    if (r.exitCode !== 0) throw new AssertionFailure('suites', `cannot read ${guestPath} in the guest (exit ${r.exitCode})${r.stderr.trim() ? `: ${r.stderr.trim()}` : ''}`);
+    return r.bytes;
+  }
+
   /** Runs a command that must succeed; returns its stdout. */
   async succeed(command: string, timeoutMs?: number): Promise<string> {
     const r = await this.exec(command, timeoutMs);

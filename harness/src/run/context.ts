@@ -27,6 +27,10 @@ export interface RunContext {
   /** bootc installs: the backend and, for ostree, the root the image's prepare-root.conf makes
    *  (tier 4's expectation of an ostree deployment's composefs root), read on the host. */
   bootc?: BootcInstallRecord;
+  /** The image under test's manifest digest ("sha256:..."): what `bootc status` must name as booted. */
+  imageDigest?: string;
+  /** The zfs module's vermagic the host read from the image (pre stage's probe), when it has one. */
+  zfsVermagic?: string;
   /** The VM had a vsock device (false: the host has no /dev/vhost-vsock, and what that causes is the harness's). */
   vsock: boolean;
   /** The caller's spec directories (--suites): `bootc-harness suites RUN` runs them again too. */

@@ -127,6 +127,9 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       ...(disk.composefsDigest ? { composefsDigest: disk.composefsDigest } : {}),
       ...(disk.luksPcrs !== undefined ? { luksPcrs: disk.luksPcrs } : {}),
       ...(disk.bootc ? { bootc: disk.bootc } : {}),
+      // What the host read from the image, for the suites to hold the guest against.
+      ...(image.digest ? { imageDigest: image.digest } : {}),
+      ...(probe.zfsVermagic ? { zfsVermagic: probe.zfsVermagic } : {}),
     };
     const contextPath = join(run.work, 'context.json');
     writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });

@@ -1,6 +1,6 @@
 // One authenticated SSH connection to the guest. The host key is pinned: the first
 // connect of a run records it, every later connect (after a reboot too) must match.
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import { AssertionFailure, InfraError } from '../errors.js';
@@ -130,6 +130,46 @@ export class Session {
     });
     return withDeadline(run, timeoutMs, `guest command "${command.slice(0, 60)}"`).catch((e) => {
       throw e instanceof InfraError ? e : new InfraError('session', (e as Error).message, { cause: e, budgetMs: timeoutMs });
+    });
+  }
+
+  /**
+   * Runs a guest command and streams its stdout, as bytes, into a new host file (mode 0600);
+   * more than `maxBytes` ends the command and rejects: the guest decides how much it sends.
+   */
+  execToFile(command: string, hostPath: string, maxBytes: number, timeoutMs = 120_000): Promise<{ exitCode: number; bytes: number; stderr: string }> {
+    const run = new Promise<{ exitCode: number; bytes: number; stderr: string }>((resolve, reject) => {
+      this.client.exec(command, (err, stream) => {
+        if (err) return reject(new InfraError('session', `ssh exec failed: ${err.message}`, { cause: err }));
+        const out = createWriteStream(hostPath, { flags: 'wx', mode: 0o600 });
+        let bytes = 0;
+        let stderr = '';
+        let code: number | null = null;
+        let failed: Error | undefined;
+        out.on('error', (e) => {
+          failed ??= e;
+          stream.close();
+        });
+        stream.on('data', (d: Buffer) => {
+          bytes += d.length;
+          if (bytes > maxBytes) {
+            failed ??= new AssertionFailure('session', `guest command "${command.slice(0, 60)}" sent more than ${maxBytes} bytes`);
+            stream.close();
+            return;
+          }
+          out.write(d);
+        });
+        stream.stderr.on('data', (d: Buffer) => {
+          if (stderr.length < 64 * 1024) stderr += d.toString('utf8');
+        });
+        stream.on('exit', (c: number | null, signal?: string) => {
+          code = c ?? (signal ? 128 : -1);
+        });
+        stream.on('close', () => out.end(() => (failed ? reject(failed) : resolve({ exitCode: code ?? -1, bytes, stderr }))));
+      });
+    });
+    return withDeadline(run, timeoutMs, `guest command "${command.slice(0, 60)}"`).catch((e) => {
+      throw e instanceof InfraError || e instanceof AssertionFailure ? e : new InfraError('session', (e as Error).message, { cause: e, budgetMs: timeoutMs });
     });
   }
 

@@ -27,6 +27,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   ssh: 'openssh-client',
   bwrap: 'bubblewrap',
   passt: 'passt',
+  fsverity: 'fsverity',
 };
 
 export function which(name: string, path = process.env.PATH ?? ''): string | undefined {

@@ -1,0 +1,19 @@
+// zfs.module-matches-kernel, judged against the host's reading of the image: the pre stage's
+// probe reads the zfs module's vermagic from the image with the host's modinfo (run context
+// `zfsVermagic`); the booted guest's module must say the same, and be for the kernel it runs.
+
+/** Pure: vermagic's release, its first word ("6.12.57+deb13-amd64 SMP preempt mod_unload modversions"). */
+export function vermagicRelease(vermagic: string): string {
+  return vermagic.trim().split(/\s+/)[0] ?? '';
+}
+
+/** Pure: why the guest's zfs module is not the one the host read from the image, or undefined when it is. */
+export function zfsVermagicMismatch(guestVermagic: string, imageVermagic: string | undefined, guestRelease: string): string | undefined {
+  const guest = guestVermagic.trim().replace(/\s+/g, ' ');
+  if (!guest) return 'ZFS: the guest has no zfs module (modinfo printed no vermagic)';
+  if (!imageVermagic) return `ZFS: the host read no zfs module vermagic from the image, so the guest's (${guest}) cannot be judged`;
+  const image = imageVermagic.trim().replace(/\s+/g, ' ');
+  if (guest !== image) return `ZFS: the guest's zfs module has vermagic "${guest}", the image's (read on the host) "${image}"`;
+  if (vermagicRelease(guest) !== guestRelease) return `ZFS: the zfs module was built for ${vermagicRelease(guest)}, the guest runs ${guestRelease}`;
+  return undefined;
+}
