@@ -25,9 +25,13 @@ t.test('LUKS: asked for, else what the profile expects; the TPM binding in the i
   t.equal(planInstall({ installer: 'direct', placement: 'vm', luks: 'tpm2' }, profile(), image).placement, 'vm');
 });
 
-t.test('root layout from the image\'s label; composefs backend from the profile', async (t) => {
-  t.equal(planInstall({ installer: 'auto' }, profile(), { ...image, rootLabel: 'composefs' }).rootLayout, 'composefs');
+t.test('root layout from the profile, else the image\'s label; composefs backend from the profile', async (t) => {
+  t.equal(planInstall({ installer: 'auto' }, profile(), { ...image, rootLabel: 'composefs' }).rootLayout, 'composefs', 'a user image labelled composefs gets that layout');
   t.equal(planInstall({ installer: 'auto' }, profile(), image).rootLayout, 'plain');
+  const layout = (rootLayout: string) => validateProfile({ description: 'x', source: { fixture: 'trixie' }, kernel: {}, installer: 'direct', rootLayout }, 'p');
+  t.equal(planInstall({ installer: 'auto' }, layout('composefs'), image).rootLayout, 'composefs', 'one rootfs, the composefs row: the profile chooses');
+  t.equal(planInstall({ installer: 'auto' }, layout('plain'), { ...image, rootLabel: 'composefs' }).rootLayout, 'plain', 'the profile outranks the label');
+  t.throws(() => layout('zfs'), /rootLayout must be one of plain, composefs/);
   t.equal(planInstall({ installer: 'auto' }, profile({ composefs: { verity: 'none' } }), image).composefsBackend, true);
 });
 

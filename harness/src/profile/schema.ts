@@ -11,6 +11,7 @@ import { CONSOLE_PATTERNS } from '../vm/console-patterns.js';
 export const KERNEL_TIERS = ['rhel9', 'pre-6.15', 'default'] as const;
 export const INSTALLERS = ['auto', 'bootc', 'direct'] as const;
 export const VERITY = ['required', 'optional', 'none'] as const;
+export const ROOT_LAYOUTS = ['plain', 'composefs'] as const;
 
 /** A profile's name, and a fixture's: a file stem that is safe on a command line. */
 export const NAME = /^[a-z0-9][a-z0-9._-]*$/;
@@ -136,6 +137,9 @@ export const profileSchema = strict(
     description: text(/\S/, 'a non-empty string'),
     source,
     installer: oneOf(INSTALLERS).default('auto'),
+    rootLayout: oneOf(ROOT_LAYOUTS)
+      .optional()
+      .meta({ description: 'How the direct installer lays out the root: the image\'s tree (plain) or a bootc-style composefs repository. Left out: the image\'s org.bootc-harness.root label decides (plain without it).' }),
     kernel: strict({
       tier: oneOf(KERNEL_TIERS).optional(),
       release: text(RELEASE, 'a version prefix like "6.12"').optional().meta({ description: 'The expected version prefix, e.g. "6.12"; needs the tier it is in.' }),

@@ -8,7 +8,7 @@ export type Luks = 'tpm2' | 'none';
 
 export interface InstallPlan {
   installer: 'bootc' | 'direct';
-  /** How the installer lays out the root: the image's tree, or a composefs repository (the image's label says). */
+  /** How the installer lays out the root: the image's tree, or a composefs repository (the profile says, else the image's label). */
   rootLayout: 'plain' | 'composefs';
   luks: Luks;
   /** Where the TPM-binding step runs: bootc's tpm2-luks binds the TPM the installer sees. */
@@ -29,7 +29,7 @@ export function planInstall(opts: PlanOptions, profile: Profile, image: { ref: s
   const luks = luksOf(opts, profile);
   return {
     installer,
-    rootLayout: image.rootLabel === 'composefs' ? 'composefs' : 'plain',
+    rootLayout: profile.rootLayout ?? (image.rootLabel === 'composefs' ? 'composefs' : 'plain'),
     luks,
     placement: opts.placement ?? (installer === 'bootc' && luks === 'tpm2' ? 'vm' : 'host'),
     composefsBackend: profile.expect.composefs !== null,
