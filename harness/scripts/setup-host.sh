@@ -74,6 +74,7 @@ pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools buildah skopeo mmdebstra
       openssh-client systemd-boot-efi attr libcap2-bin uidmap fuse-overlayfs
       debian-archive-keyring zstd cpio kmod
       sqlite3 binutils  # an rpm image's bootc version (sqlite3), a UKI's .cmdline read as data (objcopy)
+      time  # CI's closing table: each test file's and the fixture builds' CPU seconds (GNU time)
       podman)  # the bootc installer's host placement: bootc runs in `podman run --privileged`
 # The rest by what apt offers here; with no (or stale) package lists, ask again after an update.
 if ! picked=$(pick_packages "${PICK_GROUPS[@]}" 2>/dev/null); then
