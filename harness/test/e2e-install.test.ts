@@ -19,6 +19,9 @@ import t from 'tap';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { findLeftovers } from '../src/run/leftovers.js';
+import { readRecord } from '../src/run/registry.js';
+import { isAlive } from '../src/util/process-id.js';
+import { workDir } from '../src/util/paths.js';
 import { BIN, cli, inPty, REPO, VM_TESTS, type CliResult } from './helpers/cli.js';
 import type { Summary } from '../src/report/summary.js';
 
@@ -176,9 +179,13 @@ t.test('two runs at once: the default fixture and a rootfs directory', { skip: !
   });
 
   t.test('stop RUN powers it off and leaves nothing', async (t) => {
+    const kept = readRecord(join(workDir(), runId))?.kept;
+    t.ok(kept?.qemu && kept.swtpm, 'run.json names the kept QEMU and swtpm');
     const stop = await cli(['stop', runId]);
+    // The moment stop returns: QEMU and swtpm reaped (a zombie would still hold its pid), not merely signalled.
+    t.same({ qemu: isAlive(kept?.qemu), swtpm: isAlive(kept?.swtpm) }, { qemu: false, swtpm: false }, 'no process of the run is left when stop returns');
     t.equal(stop.code, 0, stop.stderr);
-    t.match(stop.stdout, new RegExp(`^${runId}: (powered off|killed);`, 'm'));
+    t.match(stop.stdout, new RegExp(`^${runId}: (powered off|killed);.*; no process of it is left$`, 'm'));
     t.notMatch((await cli(['list'])).stdout, runId, 'no longer listed');
     t.same(await findLeftovers(runId), [], 'no qemu, swtpm, container, mount or work directory of the kept run');
   });
