@@ -11,7 +11,7 @@ import { readdirSync, rmdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { tapCosts } from './tap-costs.js';
-import { takeCpuSeconds, timedArgv } from './child-cpu.js';
+import { takeCpuSeconds, timedArgv } from '../src/util/child-cpu.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const TESTS = 'harness/test';

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { GNU_TIME, cpuSecondsOf, takeCpuSeconds, timedArgv } from '../scripts/child-cpu.js';
+import { GNU_TIME, cpuSecondsOf, takeCpuSeconds, timedArgv } from '../src/util/child-cpu.js';
 
 t.test('the argv under GNU time, or unchanged without it', async (t) => {
   t.same(timedArgv(['npx', 'tap', 'a.test.ts'], '/tmp/x.cpu', true).slice(-3), ['npx', 'tap', 'a.test.ts'], 'the command runs as given, after time\'s options');
