@@ -182,6 +182,7 @@ pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools buildah skopeo mmdebstra
       passt  # a second NIC for profiles that opt into outbound NAT (vm.network "outbound"), gateway unmapped
       bubblewrap  # bwrap: every parser of image data (sqlite3, sfdisk, mtools, debugfs, objcopy) runs sandboxed
       fsverity  # composefs.digest: the fs-verity digest of the guest's EROFS image, measured on the host
+      time  # CI's closing table: each test file's and the fixture builds' CPU seconds (GNU time)
       podman)  # the bootc installer's host placement: bootc runs in `podman run --privileged`
 # The rest by what apt offers here; with no (or stale) package lists, ask again after an update.
 if ! picked=$(pick_packages "${PICK_GROUPS[@]}" 2>/dev/null); then

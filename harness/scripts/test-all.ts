@@ -5,12 +5,13 @@
 // cores), those whose fixtures are ready soonest first (a test that needs a fixture still
 // being built waits on its lock). Each lane has a work root of its own (BASE/.lanes/N), so
 // each file's "nothing left behind" sees its own runs.
-// Ends with what every test file and fixture build cost, and "N passed, N failed".
+// Ends with what every test file and fixture build cost (wall and CPU seconds), and "N passed, N failed".
 import { spawn } from 'node:child_process';
 import { readdirSync, rmdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { tapCosts } from './tap-costs.js';
+import { takeCpuSeconds, timedArgv } from '../src/util/child-cpu.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const TESTS = 'harness/test';
@@ -27,18 +28,24 @@ const laneRoot = (i: number) => join(WORK, '.lanes', String(i + 1));
 const VM_ORDER = ['e2e-image', 'e2e-install', 'e2e-package', 'e2e-interrupt', 'e2e-broken', 'e2e-untrusted', 'e2e-tier3', 'e2e-tier4', 'e2e-tier2'];
 /** The fixtures in the order the VM files above first need them: the builder takes them in this
  *  order (after the longest, zfs, which starts first so that its DKMS compile ends in time). */
-const FIXTURES_BY_NEED = ['trixie', 'broken-panic', 'broken-emergency', 'broken-nossh', 'broken-unit', 'broken-nosuid', 'broken-gains-suid', 'luks-tpm2', 'bookworm', 'composefs-rhel9', 'composefs-pre-6.15', 'composefs-default', 'trixie-6.18', 'composefs-6.18', 'trixie-backports', 'zfs', 'zfs-at-boot'];
+const FIXTURES_BY_NEED = ['trixie', 'broken-panic', 'broken-emergency', 'broken-nossh', 'broken-unit', 'broken-nosuid', 'broken-gains-suid', 'luks-tpm2', 'bookworm', 'trixie-6.18', 'trixie-backports', 'zfs', 'zfs-at-boot'];
 
 interface Proc {
   code: number;
   out: string;
   ms: number;
+  /** User + system CPU seconds of the child and what it waited for; undefined without GNU time. */
+  cpuS: number | undefined;
 }
+
+let runs = 0;
 
 function run(argv: string[], opts: { env?: Record<string, string>; echo: 'stdout' | 'prefixed' | 'none'; prefix?: string }): Promise<Proc> {
   const started = Date.now();
+  const cpuFile = join(tmpdir(), `bootc-harness-test-all-${process.pid}-${++runs}.cpu`);
+  const timed = timedArgv(argv, cpuFile);
   return new Promise((done) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(timed[0]!, timed.slice(1), { cwd: REPO, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     // Prefixed output goes out whole lines at a time: two lanes' lines never splice.
     const partial = new Map<NodeJS.WriteStream, string>();
@@ -56,7 +63,7 @@ function run(argv: string[], opts: { env?: Record<string, string>; echo: 'stdout
     child.stderr.on('data', (d: Buffer) => echo(d, process.stderr));
     child.on('close', (code) => {
       for (const [to, rest] of partial) if (rest) to.write(`${opts.prefix} ${rest}\n`);
-      done({ code: code ?? 1, out, ms: Date.now() - started });
+      done({ code: code ?? 1, out, ms: Date.now() - started, cpuS: takeCpuSeconds(cpuFile) });
     });
   });
 }
@@ -95,15 +102,18 @@ async function main(): Promise<number> {
   const vmMs = Date.now() - vmStarted;
   const fx = await fixtures;
 
+  // A VM file is a tap run of its own, so its CPU is its run's; the unit files share one run.
   const costs = [unitRun, ...vmRuns].map((r) => tapCosts(r.out));
+  const cpuOf = new Map(vmRuns.map((r, i) => [costs[i + 1]!.files.length === 1 ? costs[i + 1]!.files[0]!.file : '', r.cpuS]));
   const rows = costs.flatMap((c) => c.files).sort((a, b) => b.ms - a.ms);
+  const cpu = (s: number | undefined) => (s === undefined ? '-' : s.toFixed(0));
   const pass = costs.reduce((n, c) => n + c.pass, 0);
   const fail = costs.reduce((n, c) => n + c.fail, 0);
-  const lines = ['', '## What the tests cost', '', '| test file | seconds | result |', '|---|---:|---|'];
-  for (const r of rows) lines.push(`| ${r.file} | ${(r.ms / 1000).toFixed(0)} | ${r.ok ? 'ok' : 'FAILED'} |`);
-  lines.push('', `unit files (2 at a time): ${(unitRun.ms / 1000).toFixed(0)} s wall`);
-  if (vmRuns.length) lines.push(`VM files (${LANES} at a time): ${(vmMs / 1000).toFixed(0)} s wall`);
-  if (fx) lines.push('', `## Fixture builds (in the background, from the start: ${(fx.ms / 1000).toFixed(0)} s wall)`, '', fx.out.trim());
+  const lines = ['', '## What the tests cost', '', '| test file | seconds | CPU seconds | result |', '|---|---:|---:|---|'];
+  for (const r of rows) lines.push(`| ${r.file} | ${(r.ms / 1000).toFixed(0)} | ${cpu(cpuOf.get(r.file))} | ${r.ok ? 'ok' : 'FAILED'} |`);
+  lines.push('', `unit files (2 at a time): ${(unitRun.ms / 1000).toFixed(0)} s wall, ${cpu(unitRun.cpuS)} s CPU (all unit files together)`);
+  if (vmRuns.length) lines.push(`VM files (${LANES} at a time): ${(vmMs / 1000).toFixed(0)} s wall, ${cpu(vmRuns.reduce((n, r) => n + (r.cpuS ?? 0), 0))} s CPU`);
+  if (fx) lines.push('', `## Fixture builds (in the background, from the start: ${(fx.ms / 1000).toFixed(0)} s wall, ${cpu(fx.cpuS)} s CPU, all builds together)`, '', fx.out.trim());
   process.stdout.write(lines.join('\n') + '\n\n');
   const failedRuns = [unitRun, ...vmRuns, fx].filter((r) => r && r.code !== 0).length;
   // A run that failed with no failed test (a crash, a fixture that could not be built) still fails.

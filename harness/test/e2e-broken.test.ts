@@ -2,11 +2,15 @@
 // first check that can see it, never by waiting out the SSH budget.
 //
 // Boots: one per case, none shared, and none at all for a lost SUID bit: the image's own
-// files show it, so the run stops before install. Each case is another image (a panic, an
-// emergency shell, no sshd, a failing unit, a lost SUID bit, a gained one); an image broken
-// in two ways at once would let one reason hide the other.
+// files show it, so the run stops before install (asserted: no disk stage, no console log).
+// Each case is another image (a panic, an emergency shell, no sshd, a failing unit, a lost
+// SUID bit, a gained one); an image broken in two ways at once would let one reason hide the
+// other. The others stay booted on purpose: each proves a runtime path that no file of the
+// image decides (the console watch naming a panic, an emergency shell, a login prompt with
+// no sshd (its profile leaves ssh.service out of enabledUnits so the pre checks do not
+// answer first); a unit failing at run time; a bit gained at boot).
 import t, { type Test } from 'tap';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findLeftovers } from '../src/run/leftovers.js';
 import { loadProfile } from '../src/profile/profile.js';
@@ -68,6 +72,9 @@ for (const c of CASES) {
     const session = summary.stages.find((s) => s.name === 'session');
     if (c.beforeInstall) {
       t.same(summary.stages.map((s) => s.name), ['fixture', 'image', 'pre'], 'stopped by the pre checks: no disk written, no VM booted');
+      // No VM was started at all: QEMU writes the console log from its first instruction.
+      t.notOk(existsSync(join(runDir!, 'console.log')), 'no console log: QEMU never ran');
+      t.notOk(summary.kernel?.release, 'no kernel booted');
       t.match(r.stderr, c.reason, 'stderr says why');
       t.same(await findLeftovers(), [], 'nothing left behind');
       return;

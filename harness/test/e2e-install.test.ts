@@ -22,6 +22,9 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { findLeftovers } from '../src/run/leftovers.js';
+import { readRecord } from '../src/run/registry.js';
+import { isAlive } from '../src/util/process-id.js';
+import { workDir } from '../src/util/paths.js';
 import { BIN, cli, inPty, REPO, VM_TESTS, type CliResult } from './helpers/cli.js';
 import type { Summary } from '../src/report/summary.js';
 
@@ -203,9 +206,13 @@ t.test('two runs at once: the default fixture and a rootfs directory', { skip: !
   });
 
   t.test('stop RUN powers it off and leaves nothing', async (t) => {
+    const kept = readRecord(join(workDir(), runId))?.kept;
+    t.ok(kept?.qemu && kept.swtpm, 'run.json names the kept QEMU and swtpm');
     const stop = await cli(['stop', runId]);
+    // The moment stop returns: QEMU and swtpm reaped (a zombie would still hold its pid), not merely signalled.
+    t.same({ qemu: isAlive(kept?.qemu), swtpm: isAlive(kept?.swtpm) }, { qemu: false, swtpm: false }, 'no process of the run is left when stop returns');
     t.equal(stop.code, 0, stop.stderr);
-    t.match(stop.stdout, new RegExp(`^${runId}: (powered off|killed);`, 'm'));
+    t.match(stop.stdout, new RegExp(`^${runId}: (powered off|killed);.*; no process of it is left$`, 'm'));
     t.notMatch((await cli(['list'])).stdout, runId, 'no longer listed');
     t.same(await findLeftovers(runId), [], 'no qemu, swtpm, container, mount or work directory of the kept run');
   });

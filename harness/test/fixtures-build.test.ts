@@ -88,13 +88,13 @@ t.test('default concurrency follows cores and memory, within bounds', async (t) 
 
 t.test('the build table names every fixture and how it ended', async (t) => {
   const table = fixtureTable([
-    { name: 'trixie', ms: 88_000, cached: false },
+    { name: 'trixie', ms: 88_000, cached: false, cpuS: 61.4 },
     { name: 'zfs', ms: 0, cached: false, error: 'fixture zfs: build exceeded its budget of 45 min and was stopped' },
     { name: 'bookworm', ms: 3, cached: true },
   ]);
-  t.match(table, /\| trixie \| 88 \| built \|/);
-  t.match(table, /\| zfs \| 0 \| failed: fixture zfs: build exceeded its budget/);
-  t.match(table, /\| bookworm \| 0 \| cached \|/);
+  t.match(table, /\| trixie \| 88 \| 61 \| built \|/, 'wall and CPU seconds');
+  t.match(table, /\| zfs \| 0 \| - \| failed: fixture zfs: build exceeded its budget/);
+  t.match(table, /\| bookworm \| 0 \| - \| cached \|/, 'nothing measured: no figure made up');
 });
 
 t.test('withLock: a second holder waits for the first, then works; nothing overlaps', async (t) => {

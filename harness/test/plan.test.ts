@@ -41,6 +41,15 @@ t.test('root layout from the image\'s label; bootc backend asked by flag, else p
   t.equal(planInstall({ installer: 'auto', bootcBackend: 'ostree' }, forced, bootc).bootcBackend, 'ostree', 'the flag beats the profile');
 });
 
+t.test('root layout from the profile, else the image\'s label (one kernel rootfs serves a plain and a composefs row)', async (t) => {
+  t.equal(planInstall({ installer: 'auto' }, profile(), { ...image, rootLabel: 'composefs' }).rootLayout, 'composefs', 'a user image labelled composefs gets that layout');
+  t.equal(planInstall({ installer: 'auto' }, profile(), image).rootLayout, 'plain');
+  const layout = (rootLayout: string) => validateProfile({ description: 'x', source: { fixture: 'trixie' }, kernel: {}, installer: 'direct', rootLayout }, 'p');
+  t.equal(planInstall({ installer: 'auto' }, layout('composefs'), image).rootLayout, 'composefs', 'one rootfs, the composefs row: the profile chooses');
+  t.equal(planInstall({ installer: 'auto' }, layout('plain'), { ...image, rootLabel: 'composefs' }).rootLayout, 'plain', 'the profile outranks the label');
+  t.throws(() => layout('zfs'), /rootLayout must be one of plain, composefs/);
+});
+
 t.test('the verdict and exit code from the tests and how the run ended', async (t) => {
   const passed = [{ id: 'a', tier: 'tier0', status: 'passed' as const }];
   t.match(judgeRun(passed, [0], false), { verdict: 'passed', exitCode: 0, tiers: { tier0: 'passed' } });

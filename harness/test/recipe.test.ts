@@ -18,11 +18,11 @@ t.test('loadRecipe(trixie) reads the real recipe', async (t) => {
   t.same(r.components, ['main']);
   t.equal(r.variant, 'apt');
   for (const p of ['linux-image-amd64', 'systemd', 'openssh-server', 'sudo', 'iputils-ping']) t.ok(r.include.includes(p), `includes ${p}`);
-  t.same(r.hooks, [join(FIXTURES_DIR, 'common/base.sh')], 'hooks resolved against the recipe directory');
+  t.same(r.hooks, [join(FIXTURES_DIR, 'common/base.sh'), join(FIXTURES_DIR, 'common/composefs-root.sh')], 'hooks resolved against the recipe directory');
   t.ok(existsSync(r.hooks[0]!), 'the hook exists');
   t.same(r.files['/usr/bin/ping'], { caps: 'cap_net_raw=ep' });
   t.same(r.files['/usr/bin/sudo'], { mode: '4755' });
-  t.same(r.extraSuites, []);
+  t.same(r.extraSuites, ['sid'], 'sid for composefs alone (its composefs row shares this rootfs)');
   t.ok(listFixtures().includes('trixie'));
   t.notOk(listFixtures().includes('common'), 'a directory without recipe.json is not a fixture');
 });
@@ -44,9 +44,9 @@ t.test('mmdebstrapArgs builds the bootstrap command line', async (t) => {
     hooks.indexOf(`--customize-hook=${join(FIXTURES_DIR, 'common/base.sh')}`) < hooks.indexOf('--customize-hook=setcap cap_net_raw=ep "$1/usr/bin/ping"'),
     'file bits are set after the recipe hooks',
   );
-  // Positionals come last: suite, target, then the apt source.
-  t.same(a.slice(-3), ['trixie', '/var/cache/bootc-harness/fixtures/trixie.tmp', `deb ${MIRROR} trixie main`]);
-  t.notOk(a.slice(0, -3).some((x) => !x.startsWith('-') && x !== 'mmdebstrap'), 'everything before the positionals is an option');
+  // Positionals come last: suite, target, then the apt sources.
+  t.same(a.slice(-4), ['trixie', '/var/cache/bootc-harness/fixtures/trixie.tmp', `deb ${MIRROR} trixie main`, `deb [check-valid-until=no] ${MIRROR} sid main`]);
+  t.notOk(a.slice(0, -4).some((x) => !x.startsWith('-') && x !== 'mmdebstrap'), 'everything before the positionals is an option');
 
   const withExtra: Recipe = { ...r, components: ['main', 'contrib'], extraSuites: ['trixie-backports'], include: [], hooks: [], files: {} };
   const b = mmdebstrapArgs(withExtra, MIRROR, '/t', { keyring: null });

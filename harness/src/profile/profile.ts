@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { PROFILES_DIR } from '../util/paths.js';
-import { INSTALLERS, KERNEL_TIERS, NAME, NETWORKS, VERITY, profileSchema } from './schema.js';
+import { INSTALLERS, KERNEL_TIERS, NAME, NETWORKS, ROOT_LAYOUTS, VERITY, profileSchema } from './schema.js';
 import { describeIssues, found } from './schema-issue.js';
 import { isProfilePath, profileNameOf, resolveExtends } from './extends.js';
 
@@ -15,6 +15,7 @@ export { KERNEL_TIERS };
 export type KernelTier = (typeof KERNEL_TIERS)[number];
 export type Installer = (typeof INSTALLERS)[number];
 export type Verity = (typeof VERITY)[number];
+export type RootLayout = (typeof ROOT_LAYOUTS)[number];
 
 export interface Profile {
   name: string;
@@ -24,6 +25,8 @@ export interface Profile {
   installer: Installer;
   /** bootc's install backend: auto (the image decides: install/bootc-backend.ts) or forced. */
   bootcBackend: 'auto' | 'ostree' | 'composefs';
+  /** The root layout the installer writes; absent: the image's label decides. One kernel's rootfs serves a plain and a composefs row. */
+  rootLayout?: RootLayout;
   /** release: the expected version prefix, e.g. "6.12". */
   /** The kernel compat tier (and release prefix) the image must boot; none: any (the generic profile). */
   kernel: { tier?: KernelTier; release?: string };

@@ -14,6 +14,7 @@ export const INSTALLERS = ['auto', 'bootc', 'direct'] as const;
 export const BOOTC_BACKENDS = ['auto', 'ostree', 'composefs'] as const;
 export const VERITY = ['required', 'optional', 'none'] as const;
 export const NETWORKS = ['isolated', 'outbound'] as const;
+export const ROOT_LAYOUTS = ['plain', 'composefs'] as const;
 
 /** A profile's name, and a fixture's: a file stem that is safe on a command line. */
 export const NAME = /^[a-z0-9][a-z0-9._-]*$/;
@@ -152,6 +153,9 @@ export const profileSchema = strict(
     bootcBackend: oneOf(BOOTC_BACKENDS)
       .default('auto')
       .meta({ description: "bootc's install backend: auto follows the image (composefs for an image whose kernel is a UKI, else ostree, as bootc decides), or forced (bootc install --composefs-backend for composefs). --bootc-backend overrides it." }),
+    rootLayout: oneOf(ROOT_LAYOUTS)
+      .optional()
+      .meta({ description: 'How the direct installer lays out the root: the image\'s tree (plain) or a bootc-style composefs repository. Left out: the image\'s org.bootc-harness.root label decides (plain without it).' }),
     kernel: strict({
       tier: oneOf(KERNEL_TIERS).optional(),
       release: text(RELEASE, 'a version prefix like "6.12"').optional().meta({ description: 'The expected version prefix, e.g. "6.12"; needs the tier it is in.' }),

@@ -62,8 +62,84 @@ export interface Summary {
   finishedAt: string;
 }
 
+/** What a run is before any stage ran: its source, profile and clock. */
+export interface RunStart {
+  source: string;
+  profile: string;
+  profileReason: string;
+  installer: string;
+  stages: StageRecord[];
+  startedAt: string;
+}
+
+/**
+ * What each stage found, as its result carries it; a stage that never ran leaves its part out.
+ * The summary is built from these once, at the end (buildSummary), so which fields exist
+ * when is read here, not by following the run.
+ */
+export interface RunParts {
+  /** The source, when a path turned out to be something other than a rootfs. */
+  source?: { detected: string };
+  /** image stage: the image under test. */
+  image?: { ref: string; digest?: string; id?: string };
+  /** The install plan (run/plan.ts). */
+  plan?: { installer: string; rootLayout: 'plain' | 'composefs'; luks: 'tpm2' | 'none'; placement: 'host' | 'vm' };
+  /** disk stage: the cache entry booted from and the kernel installed on it. */
+  disk?: { key: string; kernel: { release: string; tier: string } };
+  /** vm stage: the accelerator and the vCPUs chosen. */
+  vm?: { accel: string; accelReason: string; vcpus: { count: number; why: string } };
+  /** Boots retried after an infrastructure failure. */
+  retries?: { stage: string; reason: string }[];
+  /** session stage: the kernel the guest runs (uname -r). */
+  session?: { kernel: { release: string; tier: string } };
+  /** The journal's boot profile. */
+  boot?: BootProfile;
+  /** --keep: where the VM still runs. */
+  kept?: { runId: string; ssh: string };
+}
+
+/** How the run ended: the tests and the verdict judged from them. */
+export interface RunEnd {
+  tests: TestRecord[];
+  tiers: Record<string, TierStatus>;
+  verdict: Verdict;
+  exitCode: number;
+  error?: { stage: string; message: string; consoleTail?: string };
+  finishedAt: string;
+}
+
+/** Pure: the run's summary from its start, what its stages found and how it ended (keys in the order summary.json has always had). */
+export function buildSummary(start: RunStart, parts: RunParts, end: RunEnd): Summary {
+  const p = parts;
+  return {
+    verdict: end.verdict,
+    exitCode: end.exitCode,
+    source: start.source,
+    profile: start.profile,
+    profileReason: start.profileReason,
+    installer: p.plan?.installer ?? start.installer,
+    stages: start.stages,
+    startedAt: start.startedAt,
+    image: p.image ?? { ref: '' },
+    accel: p.vm?.accel ?? '',
+    accelReason: p.vm?.accelReason ?? '',
+    kernel: p.session?.kernel ?? p.disk?.kernel ?? { release: '', tier: '' },
+    tests: end.tests,
+    finishedAt: end.finishedAt,
+    ...(p.source ? { sourceDetected: p.source.detected } : {}),
+    ...(p.plan ? { rootLayout: p.plan.rootLayout, luks: p.plan.luks, placement: p.plan.placement } : {}),
+    ...(p.disk ? { diskKey: p.disk.key } : {}),
+    ...(p.vm ? { vcpus: p.vm.vcpus } : {}),
+    ...(p.retries?.length ? { retries: p.retries } : {}),
+    ...(p.boot ? { boot: p.boot } : {}),
+    ...(p.kept ? { kept: p.kept } : {}),
+    tiers: end.tiers,
+    ...(end.error ? { error: end.error } : {}),
+  };
+}
+
 /** A run's summary before anything ran: an error until the run says otherwise. */
-export function newSummary(o: { source: string; profile: string; profileReason: string; installer: string; stages: StageRecord[]; startedAt: string }): Summary {
+export function newSummary(o: RunStart): Summary {
   return { verdict: 'error', exitCode: 3, ...o, image: { ref: '' }, accel: '', accelReason: '', kernel: { release: '', tier: '' }, tests: [], finishedAt: o.startedAt };
 }
 

@@ -10,7 +10,7 @@ import { Qmp } from '../vm/qmp.js';
 import { withDeadline } from '../util/deadline.js';
 import { runInherit } from '../util/exec.js';
 import { requireTools } from '../util/tools.js';
-import { cleanupRun } from './reap.js';
+import { cleanupRun, endingStep, stopProcess } from './reap.js';
 import type { OpenRun } from './run-dir.js';
 import type { StageClock } from './stages.js';
 import { findKeptRun, findRun, listRuns, type RunEntry } from './registry.js';
@@ -37,7 +37,9 @@ export async function sshToKept(name: string, command: readonly string[], signal
 /**
  * Powers a kept VM off (ACPI through its monitor; the guest's disk is a throwaway overlay,
  * so a guest that ignores the button is killed after `budgetMs`), then removes everything
- * of its run. Works whether or not the run's own process is still around.
+ * of its run. Returns only once every process of the run is gone (QEMU, swtpm, virtiofsd:
+ * each waited for until reaped, stopped if it does not go by itself), saying how each ended.
+ * Works whether or not the run's own process is still around.
  */
 export async function stopKept(entry: RunEntry, budgetMs = 20_000): Promise<{ how: 'powered off' | 'killed' | 'already gone'; steps: string[] }> {
   const kept = entry.record?.kept;
@@ -53,23 +55,35 @@ export async function stopKept(entry: RunEntry, budgetMs = 20_000): Promise<{ ho
         await withDeadline(closed, budgetMs, 'guest power-off');
         how = 'powered off';
       } catch {
-        /* cleanupRun stops it */
+        /* stopped below */
       } finally {
         qmp.close();
       }
     }
   }
-  return { how, steps: await cleanupRun(entry) };
+  const steps: string[] = [];
+  if (kept) {
+    // The monitor closes before QEMU has exited; swtpm (--terminate) exits once QEMU lets go
+    // of it. Each is waited for until gone, and stopped if it does not go by itself.
+    const own = [['qemu-system-x86_64', kept.qemu, how === 'powered off' ? 10_000 : 0], ['swtpm', kept.swtpm, 5_000]] as const;
+    for (const [name, p, ownExitMs] of own) if (p) steps.push(endingStep(await stopProcess(p, { ownExitMs }), name, p.pid));
+  }
+  return { how, steps: [...steps, ...(await cleanupRun(entry))] };
+}
+
+/** Pure: `stop`'s line for one run: how the VM went, the steps, and any process it had to kill. */
+export function stopLine(runId: string, r: { how: string; steps: readonly string[] }): string {
+  const by = (verb: string) => r.steps.filter((s) => s.startsWith(`${verb} `)).map((s) => s.slice(verb.length + 1).split(/:| with /)[0]);
+  const killed = by('killed');
+  const stopped = by('stopped');
+  return `${runId}: ${r.how}; ${r.steps.length} cleanup steps${stopped.length ? `; had to stop ${stopped.join(', ')} (SIGTERM)` : ''}${killed.length ? `; had to kill ${killed.join(', ')} (SIGKILL)` : ''}; no process of it is left`;
 }
 
 /** `stop RUN` (or every kept run): one line each. A kept run whose VM has died is stopped too (cleaned up). */
 export async function stopRuns(name: string | 'all'): Promise<string[]> {
   const targets = name === 'all' ? listRuns().filter((e) => e.state === 'kept' || (e.state === 'abandoned' && e.record?.kept)) : [findRun(name, ['kept', 'abandoned'])];
   const out: string[] = [];
-  for (const e of targets) {
-    const r = await stopKept(e);
-    out.push(`${e.runId}: ${r.how}; ${r.steps.length} cleanup steps`);
-  }
+  for (const e of targets) out.push(stopLine(e.runId, await stopKept(e)));
   return out;
 }
 

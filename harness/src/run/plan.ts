@@ -9,7 +9,7 @@ export type Luks = 'tpm2' | 'none';
 
 export interface InstallPlan {
   installer: 'bootc' | 'direct';
-  /** How the installer lays out the root: the image's tree, or a composefs repository (the image's label says). */
+  /** How the installer lays out the root: the image's tree, or a composefs repository (the profile says, else the image's label). */
   rootLayout: 'plain' | 'composefs';
   luks: Luks;
   /** Where the installer's image-run step runs. bootc: always the image's own binary, so the VM
@@ -35,7 +35,7 @@ export function planInstall(opts: PlanOptions, profile: Profile, image: { ref: s
   const luks = luksOf(opts, profile);
   return {
     installer,
-    rootLayout: image.rootLabel === 'composefs' ? 'composefs' : 'plain',
+    rootLayout: profile.rootLayout ?? (image.rootLabel === 'composefs' ? 'composefs' : 'plain'),
     luks,
     // The image under test is untrusted: its own installer runs in a VM booted from it, as
     // bcvk's to-disk does (bootc-dev/bcvk crates/kit/src/to_disk.rs), unless --placement host.

@@ -12,7 +12,7 @@ import { describeSource } from '../image/source.js';
 import { probeImage } from '../image/probe.js';
 import { checkBeforeBoot } from './pre-checks.js';
 import { kernelTierOf } from '../profile/profile.js';
-import { newSummary, readTests, type TestRecord } from '../report/summary.js';
+import { buildSummary, readTests, type RunParts, type RunStart, type TestRecord } from '../report/summary.js';
 import { withRunExpectations } from '../report/tiers.js';
 import { emitter } from '../report/events.js';
 import { writeReport } from '../report/run-page.js';
@@ -43,8 +43,9 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
   run.log(`profile: ${profile.name} (${profileReason})`);
   if ('detected' in source && source.detected) run.log(`source: ${source.path} is ${source.detected}`);
   const clock = new StageClock({ signal: opts.signal, log: run.log, teardown: run.td, events: run.events });
-  const summary = newSummary({ source: sourceName, profile: profile.name, profileReason, installer: opts.installer, stages: clock.records, startedAt: run.startedAt });
-  if ('detected' in source && source.detected) summary.sourceDetected = source.detected;
+  const start: RunStart = { source: sourceName, profile: profile.name, profileReason, installer: opts.installer, stages: clock.records, startedAt: run.startedAt };
+  // Each stage's result, kept for the summary, which is built from them once at the end.
+  const parts: RunParts = 'detected' in source && source.detected ? { source: { detected: source.detected } } : {};
   let vm: Vm | undefined;
   let failure: Error | undefined;
   // Results the harness itself records: the pre checks, a boot that never reached SSH.
@@ -64,24 +65,23 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       },
       { cached: (v) => v.image.cached },
     );
-    summary.image = { ref: image.ref, digest: image.digest, id: image.id };
+    parts.image = { ref: image.ref, digest: image.digest, id: image.id };
     const manifestPath = join(run.runDir, 'manifest.json');
     writeFileSync(manifestPath, JSON.stringify(image.manifest));
 
     // pre: what the image's files answer, before anything is installed (a failure stops the run here).
     if (opts.pre !== false) await clock.run('pre', 60_000, async () => checkBeforeBoot(profile, image.manifest, probe, (t) => ownTests.push(...t)));
     const plan = planInstall(opts, profile, { ref: image.ref, hasBootc: probe.hasBootc, rootLabel: (await imageLabels(image.id))[ROOT_LABEL] });
-    Object.assign(summary, { installer: plan.installer, rootLayout: plan.rootLayout, luks: plan.luks, placement: plan.placement });
+    parts.plan = plan;
     // The installer VM (bootc's default placement) needs virtiofsd: said before the disk stage starts.
     if (plan.placement === 'vm') findVirtiofsd();
     run.log(`disk: installer ${plan.installer}`);
     const got = await clock.run('disk', profile.budgets.diskMs, (ctx) => installDisk({ run, image, plan, profile, opts, ctx }), { cached: (v) => v.cached });
     const disk = got.disk;
-    summary.diskKey = got.key;
-    summary.kernel = { release: disk.kernel.release, tier: kernelTierOf(disk.kernel.release) };
+    parts.disk = { key: got.key, kernel: { release: disk.kernel.release, tier: kernelTierOf(disk.kernel.release) } };
     const accel = await chooseAccel(opts.accel, disk.kernel.vmlinuz);
     const vcpus = vcpusFor({ accel: accel.accel, profileCpus: profile.vm.cpus, hostCores: availableParallelism(), vmsAtOnce: opts.vmsAtOnce ?? 1 });
-    Object.assign(summary, { accel: accel.accel, accelReason: accel.reason, vcpus });
+    parts.vm = { accel: accel.accel, accelReason: accel.reason, vcpus };
     run.log(`vm: ${accel.accel} (${accel.reason}), ${vcpus.count} vCPU${vcpus.count === 1 ? '' : 's'} (${vcpus.why})`);
     const scratch = createScratchDisks(run.work, profile.vm.scratchDisks);
     const privateKeyPath = join(run.work, 'id_ed25519');
@@ -98,7 +98,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       privateKeyPath,
       signal: opts.signal,
       log: run.log,
-      onRetry: (r) => (summary.retries = [...(summary.retries ?? []), r]),
+      onRetry: (r) => (parts.retries = [...(parts.retries ?? []), r]),
       onVm: (v) => (vm = v),
     }).catch((e) => {
       // A boot that dies on the console is the image's fault: record it as the failed tier0 check.
@@ -107,8 +107,9 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     });
     const { machine, port } = booted;
     const release = (await machine.succeed('uname -r')).trim();
-    summary.kernel = { release, tier: kernelTierOf(release) };
-    run.log(`session: ready, kernel ${release} (${summary.kernel.tier} tier)`);
+    const kernel = { release, tier: kernelTierOf(release) };
+    parts.session = { kernel };
+    run.log(`session: ready, kernel ${release} (${kernel.tier} tier)`);
     // What the suites expect: the profile's, plus what this run did (an encrypted root, a composefs layout).
     const context: RunContext = {
       runId: run.runId,
@@ -119,7 +120,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       ssh: { port, privateKeyPath, hostKey: machine.hostKey },
       manifestPath,
       consoleLog: run.consoleLog,
-      kernel: summary.kernel,
+      kernel,
       installedKernel: disk.kernel.release,
       scratchDisks: scratch.guest,
       vsock: booted.vsock,
@@ -136,8 +137,8 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     const suitesExit = await clock.run('suites', profile.budgets.testMs * 40, (ctx) => runSuites(contextPath, run.runDir, { tiers: opts.tiers, userSuites: opts.userSuites ?? [] }, profile.budgets.testMs, ctx.signal, opts.json ?? false));
 
     // The journal for the report; then a clean power-off, or (--keep) the VM handed over.
-    summary.boot = bootProfile(booted.timeline, await saveJournal(machine, run.runDir, booted.criticalChain));
-    if (opts.keep) summary.kept = await keepVm(run, clock, booted, { privateKeyPath, contextPath });
+    parts.boot = bootProfile(booted.timeline, await saveJournal(machine, run.runDir, booted.criticalChain));
+    if (opts.keep) parts.kept = await keepVm(run, clock, booted, { privateKeyPath, contextPath });
     else {
       await clock.run('shutdown', profile.budgets.shutdownMs + 5_000, async () => {
         const how = await booted.vm.shutdown(profile.budgets.shutdownMs, () => machine.exec('systemctl poweroff --no-block', 10_000));
@@ -155,10 +156,10 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
     else for (const x of errors) run.log(`teardown: ${x.message}`);
   }
 
-  summary.tests = [...ownTests, ...readTests(join(run.runDir, 'tests.json'))];
-  for (const t of summary.tests) emitter(run.events)({ event: 'test', id: t.id, tier: t.tier, status: t.status, ...(t.error ? { error: t.error } : {}) });
-  const j = judgeRun(summary.tests, opts.tiers, opts.tiersExplicit ?? false, failure, (opts.userSuites ?? []).length > 0);
-  Object.assign(summary, { tiers: j.tiers, verdict: j.verdict, exitCode: j.exitCode, finishedAt: new Date().toISOString() }, j.error ? { error: j.error } : {});
+  const tests = [...ownTests, ...readTests(join(run.runDir, 'tests.json'))];
+  for (const t of tests) emitter(run.events)({ event: 'test', id: t.id, tier: t.tier, status: t.status, ...(t.error ? { error: t.error } : {}) });
+  const j = judgeRun(tests, opts.tiers, opts.tiersExplicit ?? false, failure, (opts.userSuites ?? []).length > 0);
+  const summary = buildSummary(start, parts, { tests, tiers: j.tiers, verdict: j.verdict, exitCode: j.exitCode, finishedAt: new Date().toISOString(), ...(j.error ? { error: j.error } : {}) });
   writeReport(run.reports, run.runId, summary);
   const why = j.failure && j.exitCode !== 0 ? { failure: Object.assign(j.failure, { runDir: run.runDir }) } : {};
   return { exitCode: j.exitCode, runDir: run.runDir, summary, ...why };
