@@ -3,7 +3,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
-import { matchLine, stripAnsi, excerpt, type ConsoleHit } from './console-patterns.js';
+import { CONSOLE_PATTERNS, matchLine, PROMPT_SETTLE_MS, promptGaveWay, stripAnsi, excerpt, type ConsoleHit } from './console-patterns.js';
+import { DeadlineExceeded, withDeadline } from '../util/deadline.js';
 
 export class ConsoleWatch extends EventEmitter {
   readonly lines: string[] = [];
@@ -14,7 +15,10 @@ export class ConsoleWatch extends EventEmitter {
   /** The pending partial line already produced a hit; its completed line must not count twice. */
   private partialHit = false;
 
-  constructor(readonly logPath: string, private warnOnly: ReadonlySet<string> = new Set()) {
+  /** A blocking prompt seen and not yet given way to: it becomes fatal when the settle deadline passes first. */
+  private pendingPrompt: { hit: ConsoleHit; gaveWay: () => void } | undefined;
+
+  constructor(readonly logPath: string, private warnOnly: ReadonlySet<string> = new Set(), private promptSettleMs = PROMPT_SETTLE_MS) {
     super();
     this.out = createWriteStream(logPath, { flags: 'a', mode: 0o644 });
   }
@@ -53,14 +57,44 @@ export class ConsoleWatch extends EventEmitter {
   }
 
   private record(hit: ConsoleHit): void {
+    if (hit.fatal && CONSOLE_PATTERNS.find((p) => p.id === hit.id)?.givesWay) return this.holdPrompt(hit);
     this.hits.push(hit);
     this.emit('hit', hit);
     if (hit.fatal) this.emit('fatal', hit);
   }
 
+  /**
+   * A prompt that blocks the boot until someone answers: fatal once the boot has stayed at it for
+   * the settle deadline (a prompt waiting for a key may end without a newline: the partial line
+   * counts), unless a line first shows the boot moved on (promptGaveWay).
+   */
+  private holdPrompt(hit: ConsoleHit): void {
+    if (this.pendingPrompt) return;
+    const gaveWay = new Promise<void>((resolve) => (this.pendingPrompt = { hit, gaveWay: resolve }));
+    withDeadline(gaveWay, this.promptSettleMs, `console: ${hit.id}`).then(
+      () => undefined,
+      (e) => {
+        if (!(e instanceof DeadlineExceeded) || this.pendingPrompt?.hit !== hit) return;
+        this.pendingPrompt = undefined;
+        this.hits.push(hit);
+        this.emit('hit', hit);
+        this.emit('fatal', hit);
+      },
+    );
+  }
+
   private onLine(raw: string): void {
     const line = stripAnsi(raw);
     this.lines.push(line);
+    const pending = this.pendingPrompt;
+    if (pending && promptGaveWay(CONSOLE_PATTERNS.find((p) => p.id === pending.hit.id)!, line)) {
+      // Answered (or switched off): the boot went on, so the prompt is no failure; kept as a warning.
+      this.pendingPrompt = undefined;
+      pending.gaveWay();
+      const answered = { ...pending.hit, fatal: false };
+      this.hits.push(answered);
+      this.emit('hit', answered);
+    }
     if (this.kernelAt === undefined && /^\[\s*\d+\.\d+\] /.test(line)) this.kernelAt = Date.now();
     const judged = this.partialHit;
     this.partialHit = false;
