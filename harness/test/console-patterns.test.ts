@@ -148,6 +148,9 @@ t.test('stripAnsi removes colour codes, charset switches and carriage returns', 
   t.equal(stripAnsi('line\r'), 'line');
   t.equal(stripAnsi('a\rb\r\n'), 'ab\n', 'every CR goes, LF stays');
   t.equal(stripAnsi('no escapes here'), 'no escapes here');
+  // What systemd-firstboot writes before its welcome on a trixie guest's serial console.
+  t.equal(stripAnsi('\x1b[!p\x1b]104\x07\x1b[?7h\r'), '', 'a soft reset, an OSC colour reset, a mode set');
+  t.equal(stripAnsi('a\x1b]0;title\x1b\\b'), 'ab', 'an OSC ended by ST');
 });
 
 t.test('excerpt marks the hit line with >', async (t) => {

@@ -105,10 +105,13 @@ export function scanConsole(text: string, warnOnly: ReadonlySet<string> = new Se
   return hits;
 }
 
-/** Serial consoles carry colour codes and carriage returns. */
+/**
+ * Serial consoles carry colour codes and carriage returns. CSI sequences with intermediate bytes
+ * too (systemd-firstboot opens with a soft reset, ESC [ ! p) and OSC strings (ESC ] 104 BEL).
+ */
 export function stripAnsi(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\r/g, '');
+  return s.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]|\r/g, '');
 }
 
 /** Lines around a hit, quoted in failures. */
