@@ -204,7 +204,12 @@ if [ -n "$qemu_release" ]; then
   v=$(dpkg-query -W -f='${Version}' qemu-system-x86 2>/dev/null || true)
   case "$v" in 1:7.*|1:8.*|"") qemu_ok=0 ;; esac
 fi
-if [ ${#missing[@]} -eq 0 ] && [ $qemu_ok -eq 1 ]; then
+# mkosi builds the snosi-like fixture (fixtures/snow-mkosi) the way snosi does. bookworm's 14
+# predates what its mkosi.conf says (LocalMirror=, ImageId= in os-release): on bookworm it comes
+# from backports (24.x; that needs systemd >= 254 from backports too), elsewhere from the release.
+mkosi_ok=1
+case "$(dpkg-query -W -f='${Version}' mkosi 2>/dev/null || true)" in ""|[0-9]|[0-9][-.~+]*|1[0-9]*|2[0-3][-.~+]*) mkosi_ok=0 ;; esac
+if [ ${#missing[@]} -eq 0 ] && [ $qemu_ok -eq 1 ] && [ $mkosi_ok -eq 1 ]; then
   setup_tools
   install_swtpm_rule
   echo "setup: host tools present"; exit 0
@@ -217,6 +222,8 @@ if [ -n "$qemu_release" ]; then
   apt-get install -y -qq --no-install-recommends $qemu_release qemu-system-x86 qemu-utils qemu-system-data qemu-system-common
 fi
 apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
+# shellcheck disable=SC2086
+[ $mkosi_ok -eq 1 ] || apt-get install -y -qq --no-install-recommends $qemu_release mkosi
 setup_tools
 install_swtpm_rule
 echo "setup: installed ${missing[*]:-qemu from backports}"

@@ -25,10 +25,10 @@ const WORK = resolve(process.env.BOOTC_HARNESS_WORK ?? '/var/tmp/bootc-harness')
 const laneRoot = (i: number) => join(WORK, '.lanes', String(i + 1));
 
 /** VM test files, cheapest fixtures first (trixie and what derives from it), zfs (DKMS) last. */
-const VM_ORDER = ['e2e-image', 'e2e-install', 'e2e-package', 'e2e-interrupt', 'e2e-broken', 'e2e-untrusted', 'e2e-tier3', 'e2e-tier4', 'e2e-tier2'];
+const VM_ORDER = ['e2e-image', 'e2e-install', 'e2e-package', 'e2e-interrupt', 'e2e-broken', 'e2e-snow', 'e2e-untrusted', 'e2e-tier3', 'e2e-tier4', 'e2e-tier2'];
 /** The fixtures in the order the VM files above first need them: the builder takes them in this
  *  order (after the longest, zfs, which starts first so that its DKMS compile ends in time). */
-const FIXTURES_BY_NEED = ['trixie', 'broken-panic', 'broken-emergency', 'broken-nossh', 'broken-unit', 'broken-nosuid', 'broken-gains-suid', 'luks-tpm2', 'bookworm', 'trixie-6.18', 'trixie-backports', 'zfs', 'zfs-at-boot'];
+const FIXTURES_BY_NEED = ['trixie', 'broken-panic', 'broken-emergency', 'broken-nossh', 'broken-unit', 'broken-nosuid', 'broken-gains-suid', 'snow-mkosi', 'broken-firstboot', 'luks-tpm2', 'bookworm', 'trixie-6.18', 'trixie-backports', 'zfs', 'zfs-at-boot'];
 
 interface Proc {
   code: number;

@@ -4,6 +4,7 @@
 import { AssertionFailure } from './errors.js';
 import { poll, withDeadline } from './util/deadline.js';
 import { openSshSocket } from './ssh/banner.js';
+import { isAuthRefusal, type SshRefusals } from './ssh/refusals.js';
 import { Session, HostKeyMismatch } from './ssh/session.js';
 import type { ExecResult } from './util/exec.js';
 
@@ -19,6 +20,8 @@ export interface MachineOptions {
    *  hang, and user-mode networking keeps retrying a hung one's SYN after it was given up, which
    *  the guest answers once sshd listens, with an sshd-session started for nothing. */
   notBefore?: () => Promise<unknown>;
+  /** Where refused authentications and dropped connections are noted, for the boot's silence watch. */
+  refusals?: SshRefusals;
 }
 
 export type { ExecResult };
@@ -53,7 +56,10 @@ export class Machine {
       // timeout (20 s), long after sshd has come up. The handshake then runs on the same
       // connection: a second one would make the guest start a second sshd-session.
       const hello = await openSshSocket(opts.port, 3_000);
-      if (!('banner' in hello)) return { done: false as const, diagnostic: hello.closed };
+      if (!('banner' in hello)) {
+        if (hello.refused) opts.refusals?.noteNotAllowed();
+        return { done: false as const, diagnostic: hello.closed };
+      }
       try {
         session = await Session.connect({ port: opts.port, privateKeyPath: opts.privateKeyPath, hostKey: opts.hostKey, timeoutMs: 20_000, signal: stop.signal, sock: hello.sock });
         const r = await session.exec('cat /proc/sys/kernel/random/boot_id', 20_000);
@@ -72,6 +78,7 @@ export class Machine {
         session?.close();
         hello.sock.destroy();
         if (e instanceof HostKeyMismatch || stop.signal.aborted) throw e;
+        if (isAuthRefusal(e)) opts.refusals?.noteAuthRefused(e);
         return { done: false as const, diagnostic: (e as Error).message };
       }
     };

@@ -56,7 +56,7 @@ t.test('a guest with no console output and no SSH identification is named as sil
   t.type(err, InfraError, 'the infrastructure, not the image');
   t.equal((err as InfraError).stage, 'session');
   t.match(err.message, /fell silent: no console output for \d+ s/);
-  t.match(err.message, /last line: "Debian GNU\/Linux 13 vm ttyS0"/, 'names the last thing the guest said');
+  t.match(err.message, /last words: "Debian GNU\/Linux 13 vm ttyS0"/, 'names the last thing the guest said');
   t.match(err.message, /no SSH identification on 127\.0\.0\.1:\d+/);
   t.match(err.message, /QEMU status "running"/, "and QEMU's own status");
   t.ok(Date.now() - started < 3_000, 'within the silence window (plus one banner probe), not a budget');

@@ -34,6 +34,11 @@ const BAD: [id: string, line: string][] = [
   ['segfault', 'traps: bar[77] general protection fault ip:7f00 sp:7ffe error:0 in libfoo.so'],
   ['core-dump', 'systemd-coredump[901]: Process 900 (myd) of user 0 dumped core.'],
   ['passphrase-prompt', 'Please enter passphrase for disk root (luks-0b1c2d3e-aaaa-bbbb-cccc-123456789abc):'],
+  // systemd's src/firstboot/firstboot.c print_welcome() and press_any_key()/any_key_to_proceed().
+  ['firstboot-prompt', 'Please configure your system!'],
+  ['firstboot-prompt', '-- Press any key to proceed --'],
+  // util-linux sulogin, for a root account with no password.
+  ['emergency-shell', 'Press Enter for maintenance'],
   ['tpm2-unlock-failed', 'systemd-cryptsetup[400]: Failed to unseal secret using TPM2: State not recoverable'],
   ['tpm2-unlock-failed', 'systemd-cryptsetup[400]: tpm2: PCR mismatch for bank sha256'],
   ['root-setup-failed', 'composefs-root: FAILED: no composefs image 0123abcd on the root filesystem'],
@@ -91,7 +96,7 @@ t.test('ordinary boot lines match nothing', async (t) => {
 
 t.test('fatal patterns are the ones that must stop a boot at once', async (t) => {
   const fatal = CONSOLE_PATTERNS.filter((p) => p.fatal).map((p) => p.id);
-  for (const id of ['kernel-panic', 'emergency-shell', 'rescue-shell', 'passphrase-prompt', 'tpm2-unlock-failed', 'root-setup-failed', 'dracut-refused', 'initramfs-shell']) {
+  for (const id of ['kernel-panic', 'emergency-shell', 'rescue-shell', 'passphrase-prompt', 'firstboot-prompt', 'tpm2-unlock-failed', 'root-setup-failed', 'dracut-refused', 'initramfs-shell']) {
     t.ok(fatal.includes(id), `${id} is fatal`);
   }
   for (const id of ['kernel-warning', 'unit-failed', 'ordering-cycle', 'segfault', 'oom-killer']) {
@@ -143,6 +148,9 @@ t.test('stripAnsi removes colour codes, charset switches and carriage returns', 
   t.equal(stripAnsi('line\r'), 'line');
   t.equal(stripAnsi('a\rb\r\n'), 'ab\n', 'every CR goes, LF stays');
   t.equal(stripAnsi('no escapes here'), 'no escapes here');
+  // What systemd-firstboot writes before its welcome on a trixie guest's serial console.
+  t.equal(stripAnsi('\x1b[!p\x1b]104\x07\x1b[?7h\r'), '', 'a soft reset, an OSC colour reset, a mode set');
+  t.equal(stripAnsi('a\x1b]0;title\x1b\\b'), 'ab', 'an OSC ended by ST');
 });
 
 t.test('excerpt marks the hit line with >', async (t) => {
@@ -167,7 +175,7 @@ t.test('describeHit names the pattern, id, line number and line', async (t) => {
 const dir = mkdtempSync(join(tmpdir(), 'bootc-harness-console-test-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
-const newWatch = (warnOnly?: Set<string>) => new ConsoleWatch(join(dir, `console-${n++}.log`), warnOnly);
+const newWatch = (warnOnly?: Set<string>, promptSettleMs?: number) => new ConsoleWatch(join(dir, `console-${n++}.log`), warnOnly, promptSettleMs === undefined ? {} : { promptSettleMs });
 
 /** Rejects when `p` has not settled within `ms`, so a broken wait fails instead of hanging. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -233,14 +241,15 @@ t.test('ConsoleWatch: prompts that are already pending', async (t) => {
   await t.resolveMatch(within(w.waitFor(/login: $/), 200, 'prompt already there'), 'vm login: ');
 
   // systemd's ask-password prints its prompt with no newline and waits for input.
-  const v = newWatch();
+  const v = newWatch(undefined, 100);
   const f = v.fatal().then(
     () => undefined,
     (h: ConsoleHit) => h,
   );
   v.feed('\x1b[0;1;39m\u{1f510} Please enter passphrase for disk root (luks-0b1c2d3e):\x1b[0m ');
-  const hit = await within(f, 200, 'fatal on a pending prompt').catch(() => undefined);
-  t.equal(hit?.id, 'passphrase-prompt', 'a passphrase prompt ends the boot at once');
+  const hit = await within(f, 1000, 'fatal on a pending prompt').catch(() => undefined);
+  t.equal(hit?.id, 'passphrase-prompt', 'a passphrase prompt the boot stays at ends it after the short settle');
+  t.equal(hit?.unit, 'systemd-cryptsetup@.service');
   await w.close();
   await v.close();
 });
@@ -352,4 +361,65 @@ t.test("a VM without vsock makes a stock systemd-ssh-generator fail: the harness
   const withoutReason = [lines[0]!, lines[2]!];
   const h = scanConsole(withoutReason.join('\n'))[0]!;
   t.equal(harnessCause(h, withoutReason, { vsock: false }), undefined, 'the ssh generator failing for another reason is the image\'s');
+});
+
+// The first boot of a tree that leaves locale, timezone and root password unset, as a trixie guest
+// writes it: systemd-firstboot's welcome, then the key prompt with NO trailing newline, then only
+// kernel lines (the issue's run quoted one of these as the guest's "last line").
+const FIRSTBOOT = [
+  '[  OK  ] Finished systemd-remount-fs.service - Remount Root and Kernel File Systems.\r\n',
+  '         Starting systemd-firstboot.service - First Boot Wizard...\r\n',
+  '\r\nWelcome to your new installation of \x1b[1;31mDebian GNU/Linux 13 (trixie)\x1b[0m!\r\n',
+  '\r\nPlease configure your system!\r\n\r\n',
+  '-- Press any key to proceed --',
+];
+
+t.test('ConsoleWatch: a first-boot prompt with no newline ends the boot once it has stayed, naming systemd-firstboot', async (t) => {
+  const w = newWatch(undefined, 150);
+  const f = w.fatal().then(
+    () => undefined,
+    (h: ConsoleHit) => h,
+  );
+  // Only the key prompt itself, unterminated: it alone must be enough.
+  w.feed(FIRSTBOOT[0]! + FIRSTBOOT[1]!);
+  w.feed('-- Press any key to proceed --');
+  t.same(w.hits, [], 'not yet: the prompt must stay unanswered for the settle deadline');
+  // An unrelated unit's status line and a kernel line do not mean the prompt was answered.
+  w.feed('\r\n[  OK  ] Finished systemd-random-seed.service - Load/Save OS Random Seed.\r\n[   19.640000] kvm_amd: PMU virtualization is disabled\r\n');
+  const hit = await within(f, 2000, 'fatal after the settle deadline');
+  t.equal(hit?.id, 'firstboot-prompt');
+  t.equal(hit?.unit, 'systemd-firstboot.service', 'the unit behind the prompt');
+  t.equal(hit?.fatal, true);
+  t.equal(hit?.line, '-- Press any key to proceed --', 'the prompt quoted, not the kernel line after it');
+  const { describeHit } = await import('../src/vm/console-patterns.js');
+  t.match(describeHit(hit!), /systemd-firstboot is waiting at its interactive prompt .*\[firstboot-prompt, systemd-firstboot\.service\].*Press any key to proceed/);
+  t.equal(w.hits.filter((h) => h.fatal).length, 1, 'one verdict, however many prompt lines');
+  await w.close();
+});
+
+t.test('ConsoleWatch: the whole first-boot welcome, the prompt last and unterminated, is one fatal hit', async (t) => {
+  const w = newWatch(undefined, 100);
+  const f = w.fatal().then(
+    () => undefined,
+    (h: ConsoleHit) => h,
+  );
+  for (const c of FIRSTBOOT) w.feed(c);
+  const hit = await within(f, 2000, 'fatal');
+  t.equal(hit?.unit, 'systemd-firstboot.service');
+  t.equal(hit?.line, 'Please configure your system!', 'the first prompt line is the one held');
+  t.equal(w.lastLine(), '-- Press any key to proceed --', 'the unterminated prompt is the last line');
+  await w.close();
+});
+
+t.test('ConsoleWatch: a first-boot prompt that gives way (firstboot finishes) is a warning, not a failure', async (t) => {
+  const w = newWatch(undefined, 300);
+  let fatal: ConsoleHit | undefined;
+  w.fatal().catch((h: ConsoleHit) => (fatal = h));
+  for (const c of FIRSTBOOT) w.feed(c);
+  w.feed('\r\n[  OK  ] Finished systemd-firstboot.service - First Boot Wizard.\r\n');
+  // Wait past the settle deadline: the held hit must not fire any more.
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(fatal, undefined, 'no fatal hit once the prompt was answered');
+  t.same(w.hits.map((h) => [h.id, h.fatal]), [['firstboot-prompt', false]], 'kept as a non-fatal hit for the report');
+  await w.close();
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleWatch, CUT_LINE_MARK, MAX_LINE, PROMPT_WINDOW } from '../src/vm/console-watch.js';
 
-function watchIn(t: Test, limits: { maxLogBytes?: number; maxKeptChars?: number } = {}): ConsoleWatch {
+function watchIn(t: Test, limits: { maxLogBytes?: number; maxKeptChars?: number; promptSettleMs?: number } = {}): ConsoleWatch {
   const dir = mkdtempSync(join(tmpdir(), 'bh-console-watch-'));
   const w = new ConsoleWatch(join(dir, 'console.log'), new Set(), limits);
   t.teardown(async () => {
@@ -53,9 +53,17 @@ t.test('a line longer than MAX_LINE is cut there, marked, and goes on as the nex
 });
 
 t.test('a prompt at the end of a very long pending line is still seen', async (t) => {
-  const w = watchIn(t);
+  // A passphrase prompt is fatal once the boot stays at it for the settle time (a short one here).
+  const w = watchIn(t, { promptSettleMs: 20 });
+  // (the watch's settle timer does not hold the process open; this one does, and bounds the wait)
+  let guard: NodeJS.Timeout | undefined;
+  const fatal = new Promise((resolve, reject) => {
+    guard = setTimeout(() => reject(new Error('no fatal hit within 5 s')), 5_000);
+    w.once('fatal', resolve);
+  }).finally(() => clearTimeout(guard));
   w.feed('y'.repeat(3 * MAX_LINE + 77));
   w.feed('Please enter passphrase for disk root:');
+  await fatal;
   t.equal(w.hits.length, 1, 'judged by its last characters, though the line holds far more');
   t.equal(w.hits[0]?.id, 'passphrase-prompt');
   t.equal(w.hits[0]?.lineNo, 4, 'numbered as the line it is on (after three cut pieces)');

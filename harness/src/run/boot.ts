@@ -9,6 +9,7 @@ import { AssertionFailure, InfraError } from '../errors.js';
 import type { CachedInstall } from '../install/disk-cache.js';
 import { Machine } from '../machine.js';
 import type { Profile } from '../profile/profile.js';
+import { SshRefusals } from '../ssh/refusals.js';
 import { clockRanAway, guestFallsSilent, sshSilentAfterLogin, SILENCE_MS, SSH_GRACE_AFTER_LOGIN_MS } from '../ssh/boot-watch.js';
 import { rejectOnAbort, withDeadline } from '../util/deadline.js';
 import { milestoneOf } from '../vm/boot-milestones.js';
@@ -112,6 +113,8 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
     i.log(`session: waiting for ssh on 127.0.0.1:${port} (budget ${profile.budgets.bootMs / 1000} s)`);
     // Background watches of the boot end with the session stage, however it ends.
     const bootWatch = new AbortController();
+    // What sshd refused while this boot was waited for: a quiet guest that refuses is the image's, not silent.
+    const refusals = new SshRefusals();
     const race = () =>
       Promise.race([
         theVm.exited.then((e) => Promise.reject(theVm.exitError(e))),
@@ -119,10 +122,10 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
           Promise.reject(new AssertionFailure('session', `${whyFatal(hit, i.luks)}\n${theVm.console.context(hit)}`, { consoleTail: theVm.console.tail() })),
         ),
         sshSilentAfterLogin(theVm, port, SSH_GRACE_AFTER_LOGIN_MS, bootWatch.signal),
-        guestFallsSilent(theVm, port, SILENCE_MS, bootWatch.signal),
+        guestFallsSilent(theVm, port, SILENCE_MS, bootWatch.signal, refusals),
       ]);
     const machine = await clock
-      .run('session', profile.budgets.bootMs + 5_000, (ctx) => Machine.waitReady({ port, privateKeyPath: i.privateKeyPath, bootMs: profile.budgets.bootMs, race: () => Promise.race([race(), rejectOnAbort(ctx.signal)]), notBefore: () => nicUpOrLogin(theVm, bootWatch.signal) }), {
+      .run('session', profile.budgets.bootMs + 5_000, (ctx) => Machine.waitReady({ port, privateKeyPath: i.privateKeyPath, bootMs: profile.budgets.bootMs, refusals, race: () => Promise.race([race(), rejectOnAbort(ctx.signal)]), notBefore: () => nicUpOrLogin(theVm, bootWatch.signal) }), {
         consoleTail: () => theVm.console.tail(),
       })
       .finally(() => bootWatch.abort());

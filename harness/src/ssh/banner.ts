@@ -4,18 +4,30 @@
 // costs the guest an sshd-session process, and under TCG starting one costs it a second.
 import { connect, type Socket } from 'node:net';
 
-export type BannerResult = { banner: string } | { closed: string };
+/** `refused`: the server answered, but with OpenSSH's refusal instead of an identification. */
+export type BannerResult = { banner: string } | { closed: string; refused?: true };
+
+/**
+ * What OpenSSH's sshd writes, instead of its identification, to a connection it drops: from a
+ * source it penalises (PerSourcePenalties: repeated failed authentications, crashes, no auth
+ * within the grace time) or beyond MaxStartups (openssh-portable sshd.c, drop_connection():
+ * `const char msg[] = "Not allowed at this time\r\n";`).
+ */
+export const OPENSSH_NOT_ALLOWED = /^Not allowed at this time\r?$/;
+
+export const NOT_ALLOWED_REASON =
+  'the SSH server answered "Not allowed at this time" instead of an identification (OpenSSH drops connections from a source it penalises after repeated failed attempts, PerSourcePenalties, or beyond MaxStartups)';
 
 /** Connects and waits for the identification line; on success the socket is handed back
  *  paused, with the line still unread, for an SSH client to take over. */
-export function openSshSocket(port: number, timeoutMs: number): Promise<{ banner: string; sock: Socket } | { closed: string }> {
+export function openSshSocket(port: number, timeoutMs: number): Promise<{ banner: string; sock: Socket } | { closed: string; refused?: true }> {
   return new Promise((resolve) => {
     const sock = connect({ host: '127.0.0.1', port });
     let buf = Buffer.alloc(0);
-    const fail = (closed: string) => {
+    const fail = (closed: string, refused?: true) => {
       clearTimeout(timer);
       sock.destroy();
-      resolve({ closed });
+      resolve(refused ? { closed, refused } : { closed });
     };
     const timer = setTimeout(() => fail(`no SSH identification within ${timeoutMs} ms`), timeoutMs);
     const onData = (d: Buffer) => {
@@ -23,6 +35,7 @@ export function openSshSocket(port: number, timeoutMs: number): Promise<{ banner
       const text = buf.toString('latin1');
       if (!text.includes('\n') && buf.length <= 255) return;
       const line = text.split('\n')[0]!;
+      if (OPENSSH_NOT_ALLOWED.test(line)) return fail(NOT_ALLOWED_REASON, true);
       if (!line.startsWith('SSH-')) return fail(`not SSH: ${JSON.stringify(line.slice(0, 40))}`);
       clearTimeout(timer);
       sock.pause();

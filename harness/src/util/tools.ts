@@ -12,6 +12,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   buildah: 'buildah',
   skopeo: 'skopeo',
   mmdebstrap: 'mmdebstrap',
+  mkosi: 'mkosi',
   sfdisk: 'fdisk',
   'mkfs.vfat': 'dosfstools',
   'mke2fs': 'e2fsprogs',

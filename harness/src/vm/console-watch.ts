@@ -8,7 +8,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
-import { matchLine, stripAnsi, excerpt, type ConsoleHit } from './console-patterns.js';
+import { CONSOLE_PATTERNS, matchLine, PROMPT_SETTLE_MS, promptGaveWay, stripAnsi, excerpt, type ConsoleHit } from './console-patterns.js';
+import { DeadlineExceeded, withDeadline } from '../util/deadline.js';
 
 /** A console line longer than this is cut: the rest goes on as the next line. */
 export const MAX_LINE = 8192;
@@ -38,12 +39,16 @@ export class ConsoleWatch extends EventEmitter {
 
   private maxLogBytes: number;
   private maxKeptChars: number;
+  private promptSettleMs: number;
+  /** A blocking prompt seen and not yet given way to: it becomes fatal when the settle deadline passes first. */
+  private pendingPrompt: { hit: ConsoleHit; gaveWay: () => void } | undefined;
 
-  /** `limits`: smaller bounds than the defaults (tests). */
-  constructor(readonly logPath: string, private warnOnly: ReadonlySet<string> = new Set(), limits: { maxLogBytes?: number; maxKeptChars?: number } = {}) {
+  /** `limits`: smaller bounds and a shorter prompt settle than the defaults (tests). */
+  constructor(readonly logPath: string, private warnOnly: ReadonlySet<string> = new Set(), limits: { maxLogBytes?: number; maxKeptChars?: number; promptSettleMs?: number } = {}) {
     super();
     this.maxLogBytes = limits.maxLogBytes ?? MAX_LOG_BYTES;
     this.maxKeptChars = limits.maxKeptChars ?? MAX_KEPT_CHARS;
+    this.promptSettleMs = limits.promptSettleMs ?? PROMPT_SETTLE_MS;
     this.out = createWriteStream(logPath, { flags: 'a', mode: 0o644 });
   }
 
@@ -116,9 +121,30 @@ export class ConsoleWatch extends EventEmitter {
   }
 
   private record(hit: ConsoleHit): void {
+    if (hit.fatal && CONSOLE_PATTERNS.find((p) => p.id === hit.id)?.givesWay) return this.holdPrompt(hit);
     this.hits.push(hit);
     this.emit('hit', hit);
     if (hit.fatal) this.emit('fatal', hit);
+  }
+
+  /**
+   * A prompt that blocks the boot until someone answers: fatal once the boot has stayed at it for
+   * the settle deadline (a prompt waiting for a key may end without a newline: the partial line
+   * counts), unless a line first shows the boot moved on (promptGaveWay).
+   */
+  private holdPrompt(hit: ConsoleHit): void {
+    if (this.pendingPrompt) return;
+    const gaveWay = new Promise<void>((resolve) => (this.pendingPrompt = { hit, gaveWay: resolve }));
+    withDeadline(gaveWay, this.promptSettleMs, `console: ${hit.id}`).then(
+      () => undefined,
+      (e) => {
+        if (!(e instanceof DeadlineExceeded) || this.pendingPrompt?.hit !== hit) return;
+        this.pendingPrompt = undefined;
+        this.hits.push(hit);
+        this.emit('hit', hit);
+        this.emit('fatal', hit);
+      },
+    );
   }
 
   private onLine(raw: string): void {
@@ -129,6 +155,15 @@ export class ConsoleWatch extends EventEmitter {
     if (this.keptChars + line.length <= this.maxKeptChars && this.lines.length === this.lineCount - 1) {
       this.keptChars += line.length;
       this.lines.push(line);
+    }
+    const pending = this.pendingPrompt;
+    if (pending && promptGaveWay(CONSOLE_PATTERNS.find((p) => p.id === pending.hit.id)!, line)) {
+      // Answered (or switched off): the boot went on, so the prompt is no failure; kept as a warning.
+      this.pendingPrompt = undefined;
+      pending.gaveWay();
+      const answered = { ...pending.hit, fatal: false };
+      this.hits.push(answered);
+      this.emit('hit', answered);
     }
     if (this.kernelAt === undefined && /^\[\s*\d+\.\d+\] /.test(line)) this.kernelAt = Date.now();
     const judged = this.partialHit;
