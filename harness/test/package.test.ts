@@ -3,7 +3,7 @@
 // package is run for real, outside the checkout, by e2e-package.test.ts.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { type Dirent, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { SETUP_SCRIPT } from '../src/cli/setup.js';
 import { DEB_CACHE_HOOK, DKMS_CACHE_HOOK } from '../src/rootfs-builder/recipe.js';
@@ -44,7 +44,8 @@ t.test('npm pack carries what the CLI reaches at run time, and nothing else of t
     ...readdirSync(join(REPO, 'suites')).map((f) => `suites/${f}`),
     'vm-images/profile.schema.json',
     ...readdirSync(join(REPO, 'vm-images')).map((f) => `vm-images/${f}`),
-    ...readdirSync(join(REPO, 'fixtures')).flatMap((d) => readdirSync(join(REPO, 'fixtures', d)).map((f) => `fixtures/${d}/${f}`)),
+    // every file of every recipe (an mkosi recipe has a tree: mkosi.extra/...)
+    ...(readdirSync(join(REPO, 'fixtures'), { recursive: true, withFileTypes: true }) as Dirent[]).filter((e) => e.isFile()).map((e) => relative(REPO, join(e.parentPath, e.name))),
     ...[SETUP_SCRIPT, DEB_CACHE_HOOK, DKMS_CACHE_HOOK].map((p) => relative(REPO, p)),
     'LICENSE',
     'README.md',
