@@ -31,8 +31,11 @@ interface Proc {
 function run(argv: string[], cwd: string, env: Record<string, string> = {}): Promise<Proc> {
   const started = Date.now();
   return new Promise((done) => {
-    // Reports go where the caller's cwd puts them, whatever this test's environment says.
-    const { BOOTC_HARNESS_REPORTS: _, ...inherited } = process.env;
+    // Reports go where the caller's cwd puts them, whatever this test's environment says. A
+    // caller's shell has none of tap's environment either: its NODE_OPTIONS imports modules from
+    // this checkout's node_modules, which the sandbox hides.
+    const { BOOTC_HARNESS_REPORTS: _, NODE_OPTIONS: __, ...rest } = process.env;
+    const inherited = Object.fromEntries(Object.entries(rest).filter(([k]) => !/^(TAP|_TAPJS)/.test(k)));
     const child = spawn(argv[0]!, argv.slice(1), { cwd, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
