@@ -35,7 +35,7 @@ interface Case {
 
 const CASES: Case[] = [
   { profile: 'broken-panic', exit: 1, tier: 'tier0', test: 'boot.reached-ssh', reason: /kernel panic \[kernel-panic\].*Attempted to kill init/, duringBoot: true },
-  { profile: 'broken-emergency', exit: 1, tier: 'tier0', test: 'boot.reached-ssh', reason: /emergency shell \[emergency-shell\]/, duringBoot: true },
+  { profile: 'broken-emergency', exit: 1, tier: 'tier0', test: 'boot.reached-ssh', reason: /emergency shell \[emergency-shell, emergency\.service\]/, duringBoot: true },
   { profile: 'broken-nossh', exit: 1, tier: 'tier0', test: 'boot.reached-ssh', reason: /login prompt .* SSH did not answer within 30 s/, duringBoot: true },
   { profile: 'broken-unit', exit: 1, tier: 'tier0', test: 'boot.no-failed-units', reason: /bootc-harness-broken\.service/, duringBoot: false, json: true },
   { profile: 'broken-nosuid', exit: 1, tier: 'pre', test: 'pre.setid', reason: /\/usr\/bin\/sudo: not SUID\/SGID in the image/, duringBoot: false, beforeInstall: true },
