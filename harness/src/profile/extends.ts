@@ -7,7 +7,7 @@ import { basename, dirname, extname, resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { UsageError } from '../errors.js';
 import { PROFILES_DIR } from '../util/paths.js';
-import { listProfiles } from './profile.js';
+import { listProfiles } from './list.js';
 import { NAME } from './schema.js';
 
 /** How many profiles one may stand on: deeper than this is a mistake, not a design. */

@@ -3,13 +3,15 @@
 // every key its check and, when optional, its default; unknown keys are refused at every
 // level. A bad profile is bad input: one UsageError line that names the profile, the key
 // path and what was found.
-import { readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { PROFILES_DIR } from '../util/paths.js';
 import { INSTALLERS, KERNEL_TIERS, NAME, NETWORKS, ROOT_LAYOUTS, VERITY, profileSchema } from './schema.js';
 import { describeIssues, found } from './schema-issue.js';
 import { isProfilePath, profileNameOf, resolveExtends } from './extends.js';
+import { listProfiles } from './list.js';
+
+export { listProfiles };
 
 export { KERNEL_TIERS };
 export type KernelTier = (typeof KERNEL_TIERS)[number];
@@ -97,24 +99,6 @@ export function validateProfile(raw: unknown, name: string): Profile {
   return { name, ...rest };
 }
 
-/** The JSON Schema beside the profiles (profile.schema.json): not a profile itself. */
-const SCHEMA_FILE = /\.schema\.json$/;
-
-/** Profile names (file stems of vm-images/*.json), sorted. */
-export async function listProfiles(dir: string = PROFILES_DIR): Promise<string[]> {
-  let entries: string[];
-  try {
-    entries = await readdir(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
-  return entries
-    .filter((f) => f.endsWith('.json') && !SCHEMA_FILE.test(f))
-    .map((f) => f.slice(0, -'.json'.length))
-    .filter((n) => NAME.test(n))
-    .sort();
-}
 
 /**
  * Reads and validates a profile: a shipped one by name (vm-images/<name>.json; an unknown
