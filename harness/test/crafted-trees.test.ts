@@ -19,7 +19,7 @@ import { enabledUnits } from '../src/image/probe.js';
 import { checkSource } from '../src/image/source.js';
 import { readInstallConfigs } from '../src/install/bootc-install.js';
 import { copyTreesOut } from '../src/install/composefs-layout.js';
-import { rootfsImageId } from '../src/profile/choose.js';
+import { rootfsImageId } from '../src/run/choose-profile.js';
 import { mountedContainer } from '../src/image/buildah.js';
 import { Teardown } from '../src/util/teardown.js';
 import { which } from '../src/util/tools.js';

@@ -10,10 +10,10 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { accessOf, denialsIn, expandIncludes, globToRegExp, loadedProfiles, parseProfiles, profileFor, variablesOf } from '../src/host/apparmor.js';
+import { accessOf, expandIncludes, globToRegExp, loadedProfiles, parseProfiles, profileFor, variablesOf } from '../src/host/apparmor.js';
 import { apparmorFinding, pathsUsed, SWTPM_SELINUX_ENTRY } from '../src/host/doctor.js';
 import { domainsEntering, selinuxMode, typeOfContext } from '../src/host/selinux.js';
-import { denialClause } from '../src/host/denials.js';
+import { denialClause, denialsIn } from '../src/vm/denials.js';
 import { REPO } from './helpers/cli.js';
 
 const text = (name: string) => readFileSync(join(REPO, 'harness/test/host-texts', name), 'utf8');

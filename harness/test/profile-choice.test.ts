@@ -4,7 +4,7 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chooseProfile, GENERIC_PROFILE, osReleaseImageId, PROFILE_LABEL, rootfsImageId, sourceName } from '../src/profile/choose.js';
+import { chooseProfile, GENERIC_PROFILE, osReleaseImageId, PROFILE_LABEL, rootfsImageId, sourceName } from '../src/run/choose-profile.js';
 import { parseSource } from '../src/image/source.js';
 import { listProfiles, loadProfile } from '../src/profile/profile.js';
 

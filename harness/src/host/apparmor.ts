@@ -182,8 +182,3 @@ export function loadedProfiles(text: string): Map<string, string> {
   }
   return out;
 }
-
-/** Pure: kernel log lines of AppArmor denials (`apparmor="DENIED"`) for `comm`, the newest last. */
-export function denialsIn(log: string, comm: string): string[] {
-  return log.split('\n').filter((l) => l.includes('apparmor="DENIED"') && (l.includes(`comm="${comm}"`) || l.includes(`profile="${comm}"`)));
-}

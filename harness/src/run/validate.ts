@@ -6,7 +6,7 @@ import { checkSource, parseSource, type Source } from '../image/source.js';
 import { isFileInRoot } from '../image/in-root.js';
 import { findVirtiofsd } from '../vm/virtiofsd.js';
 import { listProfiles, loadProfile, DEFAULT_PROFILE, type Profile } from '../profile/profile.js';
-import { chooseProfile, rootfsImageId, type ProfileChoice, type SourceFacts } from '../profile/choose.js';
+import { chooseProfile, rootfsImageId, type ProfileChoice, type SourceFacts } from './choose-profile.js';
 import { cacheDir, ensureWorkRoot, workDir as workRoot } from '../util/paths.js';
 import { requireTools } from '../util/tools.js';
 import { kvmRefusal } from '../vm/accel.js';

@@ -6,7 +6,7 @@ import { InfraError, type Stage } from '../errors.js';
 import { spawn } from '../util/exec.js';
 import { withDeadline } from '../util/deadline.js';
 import { killGroup } from '../util/process-group.js';
-import { denialClause, kernelDenials } from '../host/denials.js';
+import { denialClause, kernelDenials } from './denials.js';
 
 /**
  * Resolves when `path` exists: an fs.watch event on its directory, no polling. Pass a signal

@@ -11,7 +11,7 @@ import { Qmp } from './qmp.js';
 import { qemuArgs, type KernelBootProfile, type QemuProfile } from './qemu-args.js';
 import { killGroup } from '../util/process-group.js';
 import { listening } from './daemon.js';
-import { denialClause, kernelDenials } from '../host/denials.js';
+import { denialClause, kernelDenials } from './denials.js';
 
 export interface VmExit {
   code: number | null;

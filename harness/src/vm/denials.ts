@@ -1,8 +1,7 @@
-// The kernel's word on a tool that failed to start: its AppArmor denials (`apparmor="DENIED"`),
+// The kernel's word on a daemon or QEMU that failed to start: its AppArmor denials (`apparmor="DENIED"`),
 // from dmesg, else the kernel journal; bounded, and nothing when neither can be read.
 import { basename } from 'node:path';
 import { run } from '../util/exec.js';
-import { denialsIn } from './apparmor.js';
 
 /** The newest denials for the program `binary` (its comm: 15 bytes of its name) that name `needle`. */
 export async function kernelDenials(binary: string, needle: string): Promise<string[]> {
@@ -20,4 +19,9 @@ export async function kernelDenials(binary: string, needle: string): Promise<str
 /** Pure: the clause a failure gets for its denials ("" for none). */
 export function denialClause(denials: readonly string[]): string {
   return denials.length ? `; the kernel denied it: ${denials.map((d) => d.replace(/^.*?(apparmor="DENIED")/, '$1')).join(' | ')}` : '';
+}
+
+/** Pure: kernel log lines of AppArmor denials (`apparmor="DENIED"`) for `comm`, the newest last. */
+export function denialsIn(log: string, comm: string): string[] {
+  return log.split('\n').filter((l) => l.includes('apparmor="DENIED"') && (l.includes(`comm="${comm}"`) || l.includes(`profile="${comm}"`)));
 }
