@@ -45,8 +45,10 @@ function run(argv: string[], cwd: string, env: Record<string, string> = {}): Pro
   });
 }
 
-/** argv run with the checkout out of reach: an empty tmpfs over it (bwrap keeps root's capabilities with --cap-add ALL). */
-const hidden = (argv: string[]) => ['bwrap', '--dev-bind', '/', '/', '--tmpfs', REPO, '--cap-add', 'ALL', '--die-with-parent', '--', ...argv];
+/** argv run with the checkout out of reach: an empty tmpfs over it (bwrap keeps root's capabilities with --cap-add ALL).
+ *  NODE_OPTIONS is unset inside: tap's process-info hook puts one naming this checkout's node_modules
+ *  into every child it sees spawned, which a caller's shell would not have. */
+const hidden = (argv: string[]) => ['bwrap', '--dev-bind', '/', '/', '--tmpfs', REPO, '--cap-add', 'ALL', '--die-with-parent', '--unsetenv', 'NODE_OPTIONS', '--', ...argv];
 
 // The example consumer (examples/custom-image: its profile extending trixie, its
 // bootc-harness.toml, its check that writes a scratch disk and reboots), plus one check that
