@@ -48,16 +48,32 @@ const at = (fh: FileHandle, name?: string) => `/proc/self/fd/${fh.fd}${name === 
 const parts = (p: string) => p.split('/').filter((c) => c !== '' && c !== '.');
 const code = (e: unknown) => (e as NodeJS.ErrnoException).code;
 
+/** Pure: what a stat or directory entry is (both answer the same is*() questions). */
+function typeOf(x: Pick<Stats, 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isCharacterDevice' | 'isBlockDevice' | 'isSocket'>): RootEntry['type'] {
+  if (x.isFile()) return 'file';
+  if (x.isDirectory()) return 'dir';
+  if (x.isSymbolicLink()) return 'symlink';
+  if (x.isFIFO()) return 'fifo';
+  if (x.isCharacterDevice()) return 'char';
+  if (x.isBlockDevice()) return 'block';
+  if (x.isSocket()) return 'socket';
+  return 'unknown';
+}
+
+const KIND_WORDS: Record<RootEntry['type'], string> = {
+  file: 'a regular file',
+  dir: 'a directory',
+  symlink: 'a symlink',
+  fifo: 'a FIFO',
+  char: 'a character device',
+  block: 'a block device',
+  socket: 'a socket',
+  unknown: 'a special file',
+};
+
 /** Pure: what an lstat-like mode is, in words for a refusal. */
 export function kindOf(st: Stats): string {
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  if (st.isSymbolicLink()) return 'a symlink';
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFile()) return 'a regular file';
-  return 'a special file';
+  return KIND_WORDS[typeOf(st)];
 }
 
 interface Found {
@@ -236,17 +252,6 @@ export interface RootEntry {
   link?: string;
 }
 
-function entryType(d: import('node:fs').Dirent): RootEntry['type'] {
-  if (d.isFile()) return 'file';
-  if (d.isDirectory()) return 'dir';
-  if (d.isSymbolicLink()) return 'symlink';
-  if (d.isFIFO()) return 'fifo';
-  if (d.isCharacterDevice()) return 'char';
-  if (d.isBlockDevice()) return 'block';
-  if (d.isSocket()) return 'socket';
-  return 'unknown';
-}
-
 /**
  * A directory's entries (name order), or undefined when it does not exist. The directory is
  * reached through links inside the root; a non-directory there is refused (ImageError).
@@ -261,7 +266,7 @@ export async function listDirInRoot(root: string, path: string): Promise<RootEnt
     if (f.st && !f.st.isDirectory()) throw new ImageError(`${path} in the image is ${kindOf(f.st)}, expected a directory`);
     const out: RootEntry[] = [];
     for (const d of (await readdir(at(dir), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      const e: RootEntry = { name: d.name, type: entryType(d) };
+      const e: RootEntry = { name: d.name, type: typeOf(d) };
       if (e.type === 'symlink') e.link = await readlink(at(dir, d.name)).catch(() => undefined);
       out.push(e);
     }
