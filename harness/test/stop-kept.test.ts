@@ -10,6 +10,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { socketAppears } from '../src/vm/daemon.js';
+import { Qmp } from '../src/vm/qmp.js';
+import { listensOn } from '../src/vm/unix-listen.js';
 import { Swtpm } from '../src/vm/swtpm.js';
 import { isAlive, processId } from '../src/util/process-id.js';
 import { withDeadline } from '../src/util/deadline.js';
@@ -40,7 +42,19 @@ t.test('stop of a kept run: ten times, no process, socket or directory of it the
     // Paused (-S), no disk: QEMU with a monitor and a TPM, as a kept VM has them, and no guest to answer the button.
     const qemu = spawn('qemu-system-x86_64', ['-name', `bootc-harness-${runId}`, '-machine', 'q35,accel=tcg', '-m', '64', '-nodefaults', '-display', 'none', '-S',
       '-qmp', `unix:${qmpSocket},server=on,wait=off`, '-chardev', `socket,id=chrtpm,path=${tpm.socket}`, '-tpmdev', 'emulator,id=tpm0,chardev=chrtpm', '-device', 'tpm-tis,tpmdev=tpm0'], { detached: true, stdio: 'ignore' });
-    await withDeadline(socketAppears(qmpSocket), 15_000, 'QEMU monitor socket');
+    // A cycle that fails before stop must not leave its processes behind.
+    const ours = [qemu.pid, tpm.pid].flatMap((pid) => (pid ? [processId(pid)] : [])).filter((p) => p !== undefined);
+    t.teardown(() => {
+      // By identity (pid and start time): a pid reused since is not ours.
+      for (const p of ours) if (isAlive(p)) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+    });
+    await withDeadline(socketAppears(qmpSocket).then(() => listensOn(qmpSocket, 15_000)), 15_000, 'QEMU monitor socket');
+    // The socket is there before the machine is built; QEMU answers its monitor only once it
+    // is, its TPM backend connected to swtpm (a kept VM's QEMU has long been so). Killed
+    // before that, swtpm never had a control connection to lose and --terminate cannot fire.
+    const qmp = await withDeadline(Qmp.connect(qmpSocket), 15_000, 'QEMU monitor');
+    t.match(await qmp.execute('query-tpm'), [{ id: 'tpm0' }], `cycle ${i}: QEMU holds the TPM`);
+    qmp.close();
     // Handed over as keepVm does: nothing of ours holds them.
     qemu.unref();
     tpm.release();

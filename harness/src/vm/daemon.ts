@@ -1,5 +1,5 @@
 // Daemons that serve unix sockets (swtpm, virtiofsd, QEMU's monitor): started in their own
-// process group, ready once their sockets exist, stopped for sure.
+// process group, ready once their sockets exist and listen, stopped for sure.
 import { existsSync, rmSync, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { InfraError, type Stage } from '../errors.js';
@@ -7,6 +7,7 @@ import { spawn } from '../util/exec.js';
 import { withDeadline } from '../util/deadline.js';
 import { killGroup } from '../util/process-group.js';
 import { denialClause, kernelDenials } from './denials.js';
+import { listensOn } from './unix-listen.js';
 
 /**
  * Resolves when `path` exists: an fs.watch event on its directory, no polling. Pass a signal
@@ -29,13 +30,13 @@ export function socketAppears(path: string, signal?: AbortSignal): Promise<void>
   });
 }
 
-/** Waits for a daemon's sockets, failing at once if the daemon exits first; never leaves a watcher behind. */
+/** Waits for a daemon's sockets to exist and listen, failing at once if the daemon exits first; never leaves a watcher behind. */
 export async function listening<T>(socket: string | string[], exited: Promise<T>, onExit: (how: T) => Error, budgetMs: number, what: string, signal?: AbortSignal): Promise<void> {
   const stop = new AbortController();
   try {
     await withDeadline(
       Promise.race([
-        Promise.all((Array.isArray(socket) ? socket : [socket]).map((s) => socketAppears(s, stop.signal))),
+        Promise.all((Array.isArray(socket) ? socket : [socket]).map((s) => socketAppears(s, stop.signal).then(() => listensOn(s, budgetMs, stop.signal)))),
         exited.then((how) => Promise.reject(onExit(how))),
       ]),
       budgetMs,
