@@ -9,7 +9,7 @@ export type { Manifest, SpecialEntry } from './image/manifest.js';
 // The judgements the suites make, as pure functions over guest outputs (unit-tested with real ones).
 export { gainedPrivileges, getcapFailures, localPersistentMounts, parseGetcap, parseSetidFind, parseStatIds, NOT_LOCAL_PERSISTENT } from './verdict/privileges.js';
 export { bootcStatusMismatch } from './verdict/bootc-status.js';
-export { zfsVermagicMismatch, vermagicRelease } from './verdict/zfs.js';
+export { zfsVermagicMismatch, vermagicRelease, zfsVersionMismatch } from './verdict/zfs.js';
 export { verityObjectsVerdict, fsSupportsVerity, ext4Features } from './verdict/verity-objects.js';
 export { fsverityDigest, parseFsverityDigest } from './verdict/fsverity.js';
 export {

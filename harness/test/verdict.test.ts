@@ -32,8 +32,10 @@ import {
   parseTreeComparison,
   verityObjectsVerdict,
   zfsVermagicMismatch,
+  zfsVersionMismatch,
 } from '../src/index.js';
 import { findMkcomposefs } from '../src/install/composefs-layout.js';
+import { modinfoFields } from '../src/image/probe.js';
 import { run } from '../src/util/exec.js';
 import type { SpecialEntry } from '../src/image/manifest.js';
 
@@ -155,6 +157,38 @@ t.test('zfs: the guest\'s module vermagic is the one the host read from the imag
   t.match(zfsVermagicMismatch('6.12.57+deb13-amd64 SMP preempt mod_unload\n', image, '6.12.57+deb13-amd64'), /the image's \(read on the host\)/, 'a module rebuilt in the guest is not the image\'s');
   t.match(zfsVermagicMismatch(image, image, '6.12.58+deb13-amd64'), /built for 6\.12\.57\+deb13-amd64, the guest runs 6\.12\.58/);
   t.match(zfsVermagicMismatch(image, undefined, '6.12.57+deb13-amd64'), /read no zfs module vermagic from the image/, 'no reading, no pass');
+});
+
+t.test('zfs: the guest\'s userland and loaded module are the version the host read from the image\'s module', async (t) => {
+  // `zfs version` as the zfs fixture's zfsutils-linux prints it (userland line, then the loaded module's).
+  const out = 'zfs-2.3.2-2\nzfs-kmod-2.3.2-2\n';
+  t.equal(zfsVersionMismatch(out, '2.3.2-2\n', '2.3.2-2'), undefined);
+  t.equal(zfsVersionMismatch('zfs-2.3.9-0+deb13u1\nzfs-kmod-2.3.9-0+deb13u1\n', '2.3.9-0+deb13u1\n', '2.3.9-0+deb13u1'), undefined, 'a Debian stable update\'s version');
+  t.match(zfsVersionMismatch('zfs-2.3.1-1\nzfs-kmod-2.3.2-2\n', '2.3.2-2', '2.3.2-2'), /userland zfs-2\.3\.1-1 does not match the loaded module 2\.3\.2-2/);
+  t.match(zfsVersionMismatch(out, '2.3.2-2', '2.3.3-1'), /the loaded zfs module is 2\.3\.2-2, the image's module \(read on the host\) 2\.3\.3-1/, 'a module that agrees with its userland but is not the image\'s fails');
+  t.match(zfsVersionMismatch(out, '2.3.2-2', undefined), /read no zfs module version from the image/, 'no reading, no pass');
+  t.match(zfsVersionMismatch(out, '', '2.3.2-2'), /not loaded/);
+  t.match(zfsVersionMismatch('zfs-kmod-2.3.2-2\n', '2.3.2-2', '2.3.2-2'), /cannot read the userland version/, 'the kmod line is not the userland');
+});
+
+t.test('modinfo\'s listing read as fields: the zfs fixture\'s module as the host reads it', async (t) => {
+  // modinfo(8) on the zfs fixture's updates/dkms/zfs.ko.xz (trixie, zfs-dkms 2.3.9-0+deb13u1), abridged.
+  const listing = [
+    'filename:       /tmp/bh-module-x/zfs.ko.xz',
+    'version:        2.3.9-0+deb13u1',
+    'license:        CDDL',
+    'license:        Dual BSD/GPL',
+    'author:         OpenZFS',
+    'description:    ZFS',
+    'depends:        spl',
+    'vermagic:       6.12.117+deb13-amd64 SMP preempt mod_unload modversions ',
+    'parm:           zfs_arc_min:Minimum ARC size limit, in bytes (ulong)',
+  ].join('\n');
+  const f = modinfoFields(listing);
+  t.equal(f.get('version'), '2.3.9-0+deb13u1');
+  t.equal(f.get('vermagic'), '6.12.117+deb13-amd64 SMP preempt mod_unload modversions', 'its trailing space dropped');
+  t.equal(f.get('license'), 'CDDL', 'the first of a repeated field');
+  t.equal(modinfoFields('').get('version'), undefined);
 });
 
 t.test('luks: an unattended TPM2 unlock is read off this boot\'s journal; a prompt or a fallback fails', async (t) => {

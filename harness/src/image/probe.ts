@@ -1,6 +1,6 @@
 // What the image's files say of it, read from a mounted working container (every path
 // resolved inside the image; nothing of it runs): bootc present and its version (from the
-// package database), its kernel, the units it enables, the vermagic of a zfs module for its kernel.
+// package database), its kernel, the units it enables, the vermagic and version of a zfs module for its kernel.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -18,6 +18,8 @@ export interface ImageProbe {
   kernelRelease?: string;
   enabledUnits: Set<string>;
   zfsVermagic?: string;
+  /** The zfs module's own version (modinfo's `version:`, "2.3.2-2"), read the same way. */
+  zfsModuleVersion?: string;
 }
 
 const UNIT_DIRS = ['/etc/systemd/system', '/usr/lib/systemd/system'];
@@ -69,16 +71,26 @@ async function findZfsModule(root: string, release: string): Promise<string | un
   return undefined;
 }
 
-/** A kernel module's vermagic: the host's modinfo parses a copy taken out of the image (ELF, maybe
- *  compressed) as data, sandboxed, under the stage's signal: nothing of the image runs, and a
- *  crafted module ends in one line, not a hang. */
-async function moduleVermagic(root: string, path: string, signal?: AbortSignal): Promise<string | undefined> {
+/** Pure: modinfo(8)'s listing as fields (`name:  value`, the first of each). */
+export function modinfoFields(listing: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const m of listing.matchAll(/^([a-z_]+):[ \t]+(.*?)\s*$/gm)) if (!fields.has(m[1]!)) fields.set(m[1]!, m[2]!);
+  return fields;
+}
+
+/** A kernel module's vermagic and version: the host's modinfo parses a copy taken out of the image
+ *  (ELF, maybe compressed) as data, sandboxed, under the stage's signal: nothing of the image runs,
+ *  and a crafted module ends in one line, not a hang. */
+async function moduleInfo(root: string, path: string, signal?: AbortSignal): Promise<{ vermagic?: string; version?: string }> {
   const tmp = mkdtempSync(join(tmpdir(), 'bh-module-'));
   try {
     const copy = join(tmp, basename(path));
-    if (!(await copyFileOutOfRoot(root, path, copy, 256 * 2 ** 20))) return undefined;
-    const bounds = { stage: 'image' as const, what: `modinfo on ${path}`, timeoutMs: 20_000, maxOutputBytes: 64 * 1024, ...(signal ? { signal } : {}) };
-    return (await runSandboxed(['modinfo', '-F', 'vermagic', copy], { inputs: [copy], user: 'root-in-userns' }, bounds)).stdout.trim() || undefined;
+    if (!(await copyFileOutOfRoot(root, path, copy, 256 * 2 ** 20))) return {};
+    const bounds = { stage: 'image' as const, what: `modinfo on ${path}`, timeoutMs: 20_000, maxOutputBytes: 256 * 1024, ...(signal ? { signal } : {}) };
+    const fields = modinfoFields((await runSandboxed(['modinfo', copy], { inputs: [copy], user: 'root-in-userns' }, bounds)).stdout);
+    const vermagic = fields.get('vermagic');
+    const version = fields.get('version');
+    return { ...(vermagic ? { vermagic } : {}), ...(version ? { version } : {}) };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -91,7 +103,7 @@ export async function probeImage(imageId: string, runId: string, ctx: { signal?:
     const root = (await mountedContainer(imageId, `bh-${runId}-probe`, td)).mountpoint;
     const kernel = await findKernel(root);
     const zfs = kernel ? await findZfsModule(root, kernel.release) : undefined;
-    const vermagic = zfs ? await moduleVermagic(root, zfs, ctx.signal) : undefined;
+    const zfsInfo = zfs ? await moduleInfo(root, zfs, ctx.signal) : {};
     const hasBootc = await isFileInRoot(root, '/usr/bin/bootc');
     const bootc = hasBootc ? await readBootcVersion(root, 'image', ctx.signal ? { signal: ctx.signal } : {}) : undefined;
     return {
@@ -99,7 +111,8 @@ export async function probeImage(imageId: string, runId: string, ctx: { signal?:
       ...(bootc?.version ? { bootcVersion: bootc.version } : {}),
       ...(kernel ? { kernelRelease: kernel.release } : {}),
       enabledUnits: await enabledUnits(root),
-      ...(vermagic ? { zfsVermagic: vermagic } : {}),
+      ...(zfsInfo.vermagic ? { zfsVermagic: zfsInfo.vermagic } : {}),
+      ...(zfsInfo.version ? { zfsModuleVersion: zfsInfo.version } : {}),
     };
   } finally {
     await td.runOrThrow();

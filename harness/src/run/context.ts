@@ -31,6 +31,8 @@ export interface RunContext {
   imageDigest?: string;
   /** The zfs module's vermagic the host read from the image (pre stage's probe), when it has one. */
   zfsVermagic?: string;
+  /** That module's version as the host read it (modinfo's `version:`). */
+  zfsModuleVersion?: string;
   /** The VM had a vsock device (false: the host has no /dev/vhost-vsock, and what that causes is the harness's). */
   vsock: boolean;
   /** The caller's spec directories (--suites): `bootc-harness suites RUN` runs them again too. */

@@ -131,6 +131,7 @@ export async function testInstall(opts: TestInstallOptions): Promise<TestInstall
       // What the host read from the image, for the suites to hold the guest against.
       ...(image.digest ? { imageDigest: image.digest } : {}),
       ...(probe.zfsVermagic ? { zfsVermagic: probe.zfsVermagic } : {}),
+      ...(probe.zfsModuleVersion ? { zfsModuleVersion: probe.zfsModuleVersion } : {}),
     };
     const contextPath = join(run.work, 'context.json');
     writeFileSync(contextPath, JSON.stringify(context, null, 2), { mode: 0o600 });
