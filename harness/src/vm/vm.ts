@@ -5,7 +5,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraError } from '../errors.js';
 import { spawn, type Child } from '../util/exec.js';
-import { poll, withDeadline } from '../util/deadline.js';
+import { withDeadline } from '../util/deadline.js';
 import { ConsoleWatch } from './console-watch.js';
 import { Qmp } from './qmp.js';
 import { qemuArgs, type KernelBootProfile, type QemuProfile } from './qemu-args.js';
@@ -60,20 +60,8 @@ export class Vm {
     const vm = new Vm(watch, child, stage);
     try {
       await listening(qmpSocket, vm.exited, (e) => vm.exitError(e), 15_000, 'QEMU monitor socket');
-      // The socket file exists a moment before QEMU listens on it: retry refused connects.
-      vm.qmp = await Promise.race([
-        poll(
-          async () => {
-            try {
-              return { done: true as const, value: await Qmp.connect(qmpSocket) };
-            } catch (e) {
-              return { done: false as const, diagnostic: (e as Error).message };
-            }
-          },
-          { what: 'QEMU monitor connect', budgetMs: 15_000, initialDelayMs: 20, maxDelayMs: 500 },
-        ),
-        vm.exited.then((e) => Promise.reject(vm.exitError(e))),
-      ]);
+      // listening() waited until the socket listens (not merely exists): one connect, no retries.
+      vm.qmp = await Promise.race([withDeadline(Qmp.connect(qmpSocket), 15_000, 'QEMU monitor connect'), vm.exited.then((e) => Promise.reject(vm.exitError(e)))]);
     } catch (e) {
       await vm.dispose();
       // Where the kernel refused it (AppArmor), its denial says why.
