@@ -1,7 +1,7 @@
 // A running QEMU, booted from its disk (the test VM) or from the image's kernel (the installer
 // VM): owns its process group, its console watch and its QMP socket. `exited` settles when
 // QEMU is gone; everything that waits on the guest races it.
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraError } from '../errors.js';
 import { spawn, type Child } from '../util/exec.js';
@@ -40,7 +40,7 @@ export class Vm {
   private disposed = false;
   private stderr = '';
 
-  private constructor(readonly console: ConsoleWatch, private child: Child, private stage: 'vm' | 'disk') {
+  private constructor(readonly console: ConsoleWatch, private child: Child, private stage: 'vm' | 'disk', private qmpSocket: string) {
     // Only its tail is ever shown (exitError): keep the last 64 KiB, whatever QEMU writes.
     child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-65_536)));
     this.exited = child.then((r) => ({ code: r.exitCode ?? null, signal: r.signal ?? null, stderr: this.stderr.trim() }));
@@ -52,12 +52,15 @@ export class Vm {
     const ovmfVars = join(opts.dir, `${prefix}OVMF_VARS.fd`);
     copyFileSync(opts.ovmfVarsTemplate, ovmfVars);
     const qmpSocket = join(opts.dir, `${prefix}qmp.sock`);
+    // A socket file left by an earlier QEMU of this run (the first boot attempt's, killed) would
+    // look ready at once to listening(), and the one connect below would be refused.
+    rmSync(qmpSocket, { force: true });
     const args = qemuArgs({ ...opts, ovmfVars, qmpSocket });
     const stage = opts.stage ?? 'vm';
     const watch = new ConsoleWatch(opts.consoleLog, opts.warnOnly);
     const child = spawn(args, { stage, cwd: opts.dir });
     if (child.stdout) watch.attach(child.stdout);
-    const vm = new Vm(watch, child, stage);
+    const vm = new Vm(watch, child, stage, qmpSocket);
     try {
       await listening(qmpSocket, vm.exited, (e) => vm.exitError(e), 15_000, 'QEMU monitor socket');
       // listening() waited until the socket listens (not merely exists): one connect, no retries.
@@ -157,6 +160,8 @@ export class Vm {
     this.disposed = true;
     this.qmp?.close();
     await killGroup(this.child, this.exited, 3000);
+    // QEMU killed (SIGKILL after 3 s) leaves its socket file; a gone VM has no monitor.
+    rmSync(this.qmpSocket, { force: true });
     await this.console.close();
   }
 }
