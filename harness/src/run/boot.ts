@@ -64,6 +64,7 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
   const { run, clock, profile } = i;
   let vm: Vm | undefined;
   let tpm: Swtpm | undefined;
+  let passt: Passt | undefined;
   const vsock = hostHasVsock(existsSync);
   const boot = async (attempt: number): Promise<Booted> => {
     const port = await getPort({ host: '127.0.0.1' });
@@ -76,6 +77,7 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
       run.deferUnlessKept('stop swtpm', () => thisTpm.dispose());
       // Isolated unless the profile opts into outbound NAT (qemu-args.ts: GuestNetwork).
       const net = profile.vm.network === 'outbound' ? await Passt.start(run.runId, ctx.signal) : undefined;
+      passt = net;
       if (net) run.deferUnlessKept('stop passt', () => net.dispose());
       const fw = firmware();
       const v = await Vm.start({
@@ -144,6 +146,8 @@ export async function bootGuest(i: BootInput): Promise<Booted> {
       i.onRetry(r);
       await vm?.dispose();
       await tpm?.dispose();
+      // The second attempt starts its own passt (a directory of its own): the first's goes now, not at teardown.
+      await passt?.dispose();
       appendFileSync(run.consoleLog, `\n=== bootc-harness: boot attempt 2 (the first failed: ${r.reason}) ===\n`);
     },
   });
