@@ -107,7 +107,8 @@ async function prepareWith(t: Test, cache: string, pkg: (rootfs: string) => void
   // No real buildah may run here: PATH holds only the manifest's tools, so a mock that did not take fails loudly.
   const bin = mkdtempSync(join(tmpdir(), 'bh-dirkey-bin-'));
   t.teardown(() => rmSync(bin, { recursive: true, force: true }));
-  for (const tool of ['getfattr', 'getcap']) symlinkSync(which(tool)!, join(bin, tool));
+  // getfattr and getcap run sandboxed: bwrap, setpriv and prlimit too.
+  for (const tool of ['getfattr', 'getcap', 'bwrap', 'setpriv', 'prlimit']) symlinkSync(which(tool)!, join(bin, tool));
   const path = process.env.PATH;
   process.env.PATH = bin;
   let image;

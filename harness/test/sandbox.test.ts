@@ -117,3 +117,48 @@ t.test('a file the tool writes stops at the size limit', { skip: HAVE_BWRAP }, a
   t.not(r.exitCode, 0, 'dd fails (SIGXFSZ / EFBIG) at the limit');
   t.ok(statSync(join(dir, 'big')).size <= 1024 * 1024, 'no more than the limit was written');
 });
+
+t.test('root-reader: reads a tree of any owner as it is, and can do nothing else a root could', { skip: HAVE_BWRAP }, async (t) => {
+  const a = sandboxArgv(['/usr/sbin/mke2fs'], { inputs: ['/tmp/tree'], outputs: ['/tmp/out.img'], user: 'root-reader' });
+  t.notOk(a.includes('--unshare-all') || a.includes('--uid'), 'no user namespace: the owners in the tree stay what they are');
+  for (const f of ['--unshare-net', '--unshare-pid', '--unshare-ipc', '--new-session', '--die-with-parent']) t.ok(a.includes(f), f);
+  t.same([a[a.indexOf('--cap-drop') + 1], a[a.indexOf('--cap-add') + 1]], ['ALL', 'CAP_DAC_READ_SEARCH'], 'one capability kept: reading');
+
+  const dir = tempDir(t);
+  const tree = join(dir, 'tree');
+  const secret = join(tree, 'private', 'file');
+  spawnSync('mkdir', ['-p', join(tree, 'private')]);
+  writeFileSync(secret, 'only its owner may read this\n', { mode: 0o600 });
+  chownSync(secret, 1234, 1234);
+  chownSync(join(tree, 'private'), 1234, 1234);
+  spawnSync('chmod', ['0700', join(tree, 'private')]);
+  const out = join(dir, 'out');
+  spawnSync('mkdir', [out]);
+  const box = { inputs: [tree], outputs: [out], user: 'root-reader' as const };
+  const bounds = { stage: 'disk' as const, what: 'a reader on the tree', timeoutMs: 20_000, maxOutputBytes: 64 * 1024 };
+  t.equal((await runSandboxed(['cat', secret], box, bounds)).stdout, 'only its owner may read this\n', "a 0600 file of another owner in a 0700 directory is read");
+  t.equal((await runSandboxed(['stat', '-c', '%u:%g', secret], box, bounds)).stdout.trim(), '1234:1234', 'and its owner is seen as it is');
+  t.equal((await runSandboxed(['cp', secret, join(out, 'copy')], box, bounds)).exitCode, 0, 'the output directory is writable');
+  const status = (await runSandboxed(['cat', '/proc/self/status'], box, bounds)).stdout;
+  t.match(status, /^CapEff:\s+0+4$/m, 'effective: CAP_DAC_READ_SEARCH alone (bit 2)');
+  t.match(status, /^CapPrm:\s+0+4$/m, 'permitted: the same one');
+  // Root's uid would regain every capability on execve; no_new_privs (bwrap sets it) caps an exec at what it had.
+  t.match(status, /^NoNewPrivs:\s+1$/m, 'and no exec can gain more');
+  const chown = await runSandboxed(['chown', '1234:1234', join(out, 'copy')], box, bounds);
+  t.not(chown.exitCode, 0, 'no chown (CAP_CHOWN dropped)');
+  t.equal(statSync(join(out, 'copy')).uid, 0, "its own output is root's (the caller's), as it should be");
+  const w = await runSandboxed(['sh', '-c', `echo x > ${join(tree, 'private', 'new')}`], box, bounds);
+  t.not(w.exitCode, 0, 'the tree is read-only, even to root');
+  for (const p of ['/etc/shadow', '/root', '/var/lib/containers']) t.not((await runSandboxed(['ls', '-d', p], box, bounds)).exitCode, 0, `${p} is not there`);
+  const links = await runSandboxed(['cat', '/proc/net/dev'], box, bounds);
+  t.same(links.stdout.split('\n').slice(2).filter(Boolean).map((l) => l.trim().split(':')[0]), ['lo'], 'no network: its own loopback only');
+});
+
+t.test('a tool outside /usr (a wrapper beside its libraries) is found inside: its directory comes along, read-only', { skip: HAVE_BWRAP }, async (t) => {
+  const dir = tempDir(t);
+  const wrapper = join(dir, 'tool');
+  writeFileSync(wrapper, `#!/bin/sh\necho "from $(dirname "$0")"; echo x > "$(dirname "$0")/written" || echo read-only\n`, { mode: 0o755 });
+  const r = await runSandboxed([wrapper], { inputs: [], user: 'root-reader' }, { stage: 'disk', what: 'the wrapper', timeoutMs: 20_000, maxOutputBytes: 4096 });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.equal(r.stdout, `from ${dir}\nread-only\n`, 'it runs from where it is, and cannot write there');
+});

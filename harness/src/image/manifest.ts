@@ -4,7 +4,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
-import { run, runChecked } from '../util/exec.js';
+import { runSandboxed, runSandboxedChecked, TREE_TOOL_MS } from '../util/sandbox.js';
 
 export interface SpecialEntry {
   path: string;
@@ -133,8 +133,9 @@ async function statNode(root: string, p: string): Promise<Node> {
   }
 }
 
-/** getfattr and getcap walk the image's tree: a deadline of their own, wherever they are called from. */
-const TOOL_MS = 10 * 60_000;
+/** getfattr and getcap read the image's tree: sandboxed as readers of it (util/sandbox.ts), with
+ *  a deadline and a bound on what they print (a line per file that carries a security.* xattr). */
+const MAX_LISTING = 256 * 2 ** 20;
 
 /**
  * security.* xattrs of every node, from two getfattr runs instead of one per file: a
@@ -150,7 +151,7 @@ async function readSecurityXattrs(root: string, nodes: Map<string, Node>): Promi
   const out = new Map<string, Record<string, string>>();
   for (const argv of [[...base, ...flat], ...(recursive.length ? [[...base, '-R', ...recursive]] : [])]) {
     // latin1 keeps raw bytes; getfattr's octal escapes are decoded to bytes, then UTF-8.
-    const r = await run(argv, { stage: 'image', encoding: 'latin1', timeoutMs: TOOL_MS, what: `getfattr on ${root}` });
+    const r = await runSandboxed(argv, { inputs: [root], user: 'root-reader' }, { stage: 'image', encoding: 'latin1', timeoutMs: TREE_TOOL_MS, maxOutputBytes: MAX_LISTING, what: `getfattr on ${root}` });
     // Non-zero with nothing but "no attributes"/"not supported" just means none here.
     const errors = r.stderr.split('\n').filter((l) => l.trim() && !/No such attribute|Operation not supported/.test(l));
     if (r.exitCode !== 0 && errors.length) {
@@ -192,7 +193,7 @@ async function readCaps(root: string, paths: string[]): Promise<Map<string, stri
   const out = new Map<string, string>();
   if (paths.length === 0) return out;
   const byAbs = new Map(paths.map((p) => [absPath(root, p), p]));
-  const r = await runChecked(['getcap', ...byAbs.keys()], { stage: 'image', timeoutMs: TOOL_MS, what: `getcap on ${root}` });
+  const r = await runSandboxedChecked(['getcap', ...byAbs.keys()], { inputs: [root], user: 'root-reader' }, { stage: 'image', timeoutMs: TREE_TOOL_MS, maxOutputBytes: MAX_LISTING, what: `getcap on ${root}` });
   // Match known paths rather than splitting on a space: paths may contain spaces.
   const longestFirst = [...byAbs.keys()].sort((a, b) => b.length - a.length);
   for (const line of r.stdout.split('\n')) {

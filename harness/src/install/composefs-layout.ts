@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { chmodDirInRoot, isFileInRoot, mkdirInRoot, statInRoot, walkTreeInRoot, whereInRoot, writeFileInRoot } from '../image/in-root.js';
 import { UsageError } from '../errors.js';
 import { runChecked } from '../util/exec.js';
+import { runSandboxedChecked, TREE_TOOL_MS } from '../util/sandbox.js';
 import { which } from '../util/tools.js';
 
 export interface ComposefsStage {
@@ -18,6 +19,9 @@ export interface ComposefsStage {
   /** sha256 fs-verity digest of the EROFS image, hex. */
   digest: string;
 }
+
+/** The largest file mkcomposefs may write: an object is a copy of one file of the image. */
+const MAX_OBJECT_BYTES = 16 * 2 ** 30;
 
 /** Where `just setup` unpacks Debian's mkcomposefs on hosts whose release has no composefs. */
 export const HARNESS_MKCOMPOSEFS = '/var/cache/bootc-harness/tools/mkcomposefs/mkcomposefs';
@@ -64,8 +68,9 @@ export async function stageComposefsRoot(opts: { mnt: string; stageDir: string; 
   mkdirSync(join(cfs, 'images'), { recursive: true });
   chmodSync(cfs, 0o700);
   const tmpImage = join(cfs, 'images', '.new');
-  // mkcomposefs reads the tree as data (lstat, no link followed) and writes only where told.
-  const r = await runChecked([mkcomposefs, '--print-digest', `--digest-store=${join(cfs, 'objects')}`, mnt, tmpImage], S);
+  // mkcomposefs reads every file of the image (lstat, no link followed; contents for their
+  // fs-verity digests): sandboxed as a reader of it, writing only the object store and image.
+  const r = await runSandboxedChecked([mkcomposefs, '--print-digest', `--digest-store=${join(cfs, 'objects')}`, mnt, tmpImage], { inputs: [mnt], outputs: [join(cfs, 'objects'), join(cfs, 'images')], user: 'root-reader', maxFileBytes: MAX_OBJECT_BYTES }, { stage: 'disk', what: `mkcomposefs on ${mnt}`, timeoutMs: TREE_TOOL_MS, maxOutputBytes: 1024 * 1024, ...(opts.signal ? { signal: opts.signal } : {}) });
   const digest = r.stdout.trim().split(/\s+/).pop() ?? '';
   if (!/^[0-9a-f]{64}$/.test(digest)) throw new Error(`mkcomposefs printed no sha256 digest: ${JSON.stringify(r.stdout.trim())}`);
   renameSync(tmpImage, join(cfs, 'images', digest));

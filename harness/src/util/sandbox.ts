@@ -5,9 +5,11 @@
 // ends the run with one line naming the tool and the input, never a hang.
 // bwrap(1): --unshare-all (user, ipc, pid, net, uts, cgroup), --die-with-parent, --new-session
 // (no TIOCSTI into our terminal), --cap-drop ALL, --clearenv.
-import { UsageError, type Stage } from '../errors.js';
+import { InfraError, UsageError, type Stage } from '../errors.js';
 import { run, ToolOverrun, type ExecResult } from './exec.js';
 import { which } from './tools.js';
+import { realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 export interface SandboxSpec {
   /** Host paths the tool reads: each bound read-only at the same path. */
@@ -18,15 +20,22 @@ export interface SandboxSpec {
    * 'nobody': the tool runs as uid/gid 65534 on the host too (bwrap started through setpriv),
    * so its inputs must be readable by anyone. 'root-in-userns': for a tool whose input only root
    * can read (a run's 0600 disk file): root's uid mapped to nobody inside a user namespace of
-   * its own, with every capability dropped.
+   * its own, with every capability dropped. 'root-reader': for a tool that reads a whole image
+   * tree (files of any owner, 0700 directories) and must see its owners as they are (no user
+   * namespace would map them): host root with every capability dropped but CAP_DAC_READ_SEARCH
+   * (read any file, search any directory; write, chown, mknod or mount nothing it does not own),
+   * in namespaces of its own but the user one.
    */
-  user: 'nobody' | 'root-in-userns';
+  user: 'nobody' | 'root-in-userns' | 'root-reader';
   /** Largest file the tool may write (RLIMIT_FSIZE, through prlimit): a crafted input that makes a
    *  tool copy without end hits this, not the host's disk. Default DEFAULT_MAX_FILE. */
   maxFileBytes?: number;
 }
 
 export const DEFAULT_MAX_FILE = 256 * 1024 * 1024;
+
+/** A tool that reads a whole image tree (mke2fs -d, mkcomposefs, getfattr -R): its deadline, wherever it is called from. */
+export const TREE_TOOL_MS = 10 * 60_000;
 
 /** The host programs the sandbox is made of (absolute paths in a real run). */
 export interface SandboxTools {
@@ -51,9 +60,10 @@ export function sandboxArgv(argv: readonly string[], spec: SandboxSpec, tools: S
     ...asNobody,
     tools.prlimit, `--fsize=${fsize}`, '--',
     tools.bwrap,
-    '--unshare-all', '--die-with-parent', '--new-session',
-    '--uid', String(NOBODY), '--gid', String(NOBODY),
-    '--cap-drop', 'ALL',
+    ...(spec.user === 'root-reader'
+      ? // --unshare-all less the user namespace (bwrap(1)); as root bwrap may keep one capability.
+        ['--unshare-ipc', '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup-try', '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--cap-add', 'CAP_DAC_READ_SEARCH']
+      : ['--unshare-all', '--die-with-parent', '--new-session', '--uid', String(NOBODY), '--gid', String(NOBODY), '--cap-drop', 'ALL']),
     '--clearenv', '--setenv', 'PATH', '/usr/bin:/usr/sbin', '--setenv', 'LC_ALL', 'C.UTF-8',
     // The host's programs and libraries, read-only; Debian's merged /usr: the top-level links.
     '--ro-bind', '/usr', '/usr',
@@ -78,6 +88,16 @@ export interface SandboxedRun {
   encoding?: 'utf8' | 'latin1';
 }
 
+/**
+ * Inside, the host's /usr is all there is: a tool found elsewhere (a wrapper `just setup`
+ * unpacked beside its libraries, a link to /usr/bin on a PATH of one's own) needs its own
+ * directory too, read-only. /bin and /sbin are links into /usr already.
+ */
+function toolDirOutsideUsr(exe: string): string[] {
+  const dir = dirname(exe);
+  return realpathSync(dir).startsWith('/usr/') ? [] : [dir];
+}
+
 /** The tool's absolute path on this host, or a line saying which tool is missing. */
 function toolPath(name: string): string {
   const p = name.startsWith('/') ? name : which(name, `${process.env.PATH ?? ''}:/usr/sbin:/sbin`);
@@ -97,7 +117,8 @@ export async function runSandboxed(argv: readonly string[], spec: SandboxSpec, o
   if (!bwrap) throw new UsageError('bwrap is not installed on this host (apt-get install bubblewrap): tools that parse image data run in it');
   try {
     const tools = { bwrap, setpriv: toolPath('setpriv'), prlimit: toolPath('prlimit') };
-    return await run(sandboxArgv([toolPath(tool), ...args], spec, tools), {
+    const exe = toolPath(tool);
+    return await run(sandboxArgv([exe, ...args], { ...spec, inputs: [...spec.inputs, ...toolDirOutsideUsr(exe)] }, tools), {
       stage: opts.stage,
       what: opts.what,
       timeoutMs: opts.timeoutMs,
@@ -109,4 +130,14 @@ export async function runSandboxed(argv: readonly string[], spec: SandboxSpec, o
     if (e instanceof ToolOverrun) throw new UsageError(`${e.message.replace(/^\[\w+\] /, '')}: a hostile or broken input`);
     throw e;
   }
+}
+
+/** runSandboxed, and a non-zero exit fails the stage with the tool's last lines (as runChecked does unsandboxed). */
+export async function runSandboxedChecked(argv: readonly string[], spec: SandboxSpec, opts: SandboxedRun): Promise<ExecResult> {
+  const r = await runSandboxed(argv, spec, opts);
+  if (r.exitCode !== 0) {
+    const tail = r.stderr.trim().split('\n').slice(-6).join('\n');
+    throw new InfraError(opts.stage, `${opts.what} exited ${r.exitCode}${tail ? `: ${tail}` : ''}`);
+  }
+  return r;
 }
