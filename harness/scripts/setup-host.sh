@@ -180,7 +180,7 @@ pkgs=(qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools buildah skopeo mmdebstra
       debian-archive-keyring zstd cpio kmod
       sqlite3 binutils  # an rpm image's bootc version (sqlite3), a UKI's .cmdline read as data (objcopy)
       passt  # a second NIC for profiles that opt into outbound NAT (vm.network "outbound"), gateway unmapped
-      bubblewrap  # bwrap: every parser of image data (sqlite3, sfdisk, mtools, debugfs, objcopy) runs sandboxed
+      bubblewrap  # bwrap: every reader of the image tree and parser of its data runs sandboxed
       fsverity  # composefs.digest: the fs-verity digest of the guest's EROFS image, measured on the host
       time  # CI's closing table: each test file's and the fixture builds' CPU seconds (GNU time)
       podman)  # the bootc installer's host placement: bootc runs in `podman run --privileged`

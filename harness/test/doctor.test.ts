@@ -25,7 +25,7 @@ const rootfs = join(tmp, 'rootfs');
 mkdirSync(join(rootfs, 'usr/lib/modules/6.1.0-test'), { recursive: true });
 writeFileSync(join(rootfs, 'usr/lib/modules/6.1.0-test/vmlinuz'), '');
 
-const CHECKS = ['node', 'tool qemu', 'tool swtpm', 'tool buildah', 'tool skopeo', 'tool podman', 'tool virtiofsd', 'tool mkcomposefs', 'tool cryptsetup', 'tool mtools', 'tool bwrap', 'uefi firmware', 'kvm', 'vsock', 'loop devices', 'work root', 'space work', 'space cache', 'apparmor', 'selinux', 'swtpm socket'];
+const CHECKS = ['node', 'tool qemu', 'tool swtpm', 'tool buildah', 'tool skopeo', 'tool podman', 'tool virtiofsd', 'tool mkcomposefs', 'tool cryptsetup', 'tool mtools', 'tool bwrap', 'uefi firmware', 'kvm', 'vsock', 'loop devices', 'work root', 'space work', 'space cache', 'apparmor', 'selinux', 'sandbox tree readers', 'swtpm socket'];
 
 t.test('this host: every check with its finding, exit 0', async (t) => {
   const r = await cli(['doctor'], { BOOTC_HARNESS_WORK: work, BOOTC_HARNESS_CACHE: cache });

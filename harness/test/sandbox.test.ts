@@ -162,3 +162,29 @@ t.test('a tool outside /usr (a wrapper beside its libraries) is found inside: it
   t.equal(r.exitCode, 0, r.stderr);
   t.equal(r.stdout, `from ${dir}\nread-only\n`, 'it runs from where it is, and cannot write there');
 });
+
+t.test('tree readers: sandboxed where the host lets them keep their capability; where not (Ubuntu 25.04+ AppArmor), on the host, said once, still bounded', { skip: HAVE_BWRAP }, async (t) => {
+  const { runTreeReader, rootReaderHasCapability } = await import('../src/util/sandbox.js');
+  t.equal(await rootReaderHasCapability(), true, 'here (Debian, no AppArmor profile for bwrap) the probe reads a sealed file of nobody\'s');
+  const dir = tempDir(t);
+  const input = join(dir, 'tree');
+  spawnSync('mkdir', [input]);
+  const outside = join(tempDir(t), 'host-file');
+  writeFileSync(outside, 'outside the tree\n');
+  const bounds = { stage: 'image' as const, what: 'cat on the tree', timeoutMs: 20_000, maxOutputBytes: 4096 };
+  t.not((await runTreeReader(['cat', outside], { inputs: [input] }, bounds)).exitCode, 0, 'sandboxed: a host file beside the tree is not there');
+  const stderr: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((s: string) => (stderr.push(String(s)), true)) as typeof process.stderr.write;
+  try {
+    const denied = async () => false;
+    t.equal((await runTreeReader(['cat', outside], { inputs: [input] }, bounds, denied)).stdout, 'outside the tree\n', 'where the capability is denied: run on the host');
+    await runTreeReader(['true'], { inputs: [input] }, bounds, denied);
+    await t.rejects(runTreeReader(['sh', '-c', 'sleep 30'], { inputs: [input] }, { ...bounds, timeoutMs: 300 }, denied), /timed out .*a hostile or broken input/, 'with its deadline still');
+    const big = await runTreeReader(['sh', '-c', `head -c 8192 /dev/zero > ${join(dir, 'big')}`], { inputs: [input], maxFileBytes: 4096 }, bounds, denied);
+    t.not(big.exitCode, 0, 'and its file-size limit (prlimit)');
+  } finally {
+    process.stderr.write = write;
+  }
+  t.equal(stderr.filter((l) => /read the image tree unsandboxed/.test(l)).length, 1, 'one line says so, once per process');
+});

@@ -96,7 +96,7 @@ async function cmdPackage(args: string[]): Promise<number> {
     if (!m) throw new UsageError(`--label must be K=V, got "${l}"`);
     labels[m[1]!] = m[2]!;
   }
-  requireTools(['buildah', 'getfattr', 'getcap']);
+  requireTools(['buildah', 'getfattr', 'getcap', 'bwrap']);
   const p = await packageRootfs(src.path, image, labels, `pkg-${process.pid}`);
   process.stdout.write(`${p.ref} ${p.id}\n`);
   return EXIT.passed;
@@ -106,7 +106,7 @@ async function cmdManifest(args: string[]): Promise<number> {
   const { positionals } = parse(args, {});
   if (positionals.length !== 1) throw new UsageError('manifest needs ROOTFS or IMAGE');
   const arg = positionals[0]!;
-  requireTools(['getfattr', 'getcap']);
+  requireTools(['getfattr', 'getcap', 'bwrap']);
   let manifest;
   const byPath = arg.startsWith('/') || arg.startsWith('.') || existsSync(arg) ? parseSource(arg) : undefined;
   if (byPath && byPath.kind === 'dir') {

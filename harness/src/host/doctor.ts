@@ -13,6 +13,7 @@ import { kvmState } from '../vm/accel.js';
 import { hostHasVsock, OVMF_CODE_CANDIDATES } from '../vm/qemu-args.js';
 import { Swtpm } from '../vm/swtpm.js';
 import { findVirtiofsd } from '../vm/virtiofsd.js';
+import { READER_UNSANDBOXED, rootReaderHasCapability } from '../util/sandbox.js';
 import { accessOf, expandIncludes, loadedProfiles, parseProfiles, profileFor, variablesOf, type AaProfile } from './apparmor.js';
 import { domainsEntering, selinuxMode, typeOfContext } from './selinux.js';
 
@@ -83,6 +84,8 @@ export const TOOLS: ToolSpec[] = [
   { check: 'tool mkfs.vfat', bin: 'mkfs.vfat', find: finder('mkfs.vfat'), pkg: 'dosfstools' },
   { check: 'tool getfattr', bin: 'getfattr', find: finder('getfattr'), pkg: 'attr' },
   { check: 'tool getcap', bin: 'getcap', find: finder('getcap'), pkg: 'libcap2-bin' },
+  // Every run: the image's tree is read (getfattr, getcap, mke2fs -d) and its data parsed in bwrap.
+  { check: 'tool bwrap', bin: 'bwrap', find: finder('bwrap'), pkg: 'bubblewrap', version: { args: ['--version'], re: V } },
   { check: 'tool mmdebstrap', bin: 'mmdebstrap', find: finder('mmdebstrap'), pkg: 'mmdebstrap', neededBy: 'building the fixtures', version: { args: ['--version'], re: V } },
   { check: 'tool skopeo', bin: 'skopeo', find: finder('skopeo'), pkg: 'skopeo', neededBy: 'oci, oci-archive and registry sources', version: { args: ['--version'], re: /version (\d+\.\d+\.\d+)/ } },
   { check: 'tool podman', bin: 'podman', find: finder('podman'), pkg: 'podman', neededBy: 'the bootc installer placed on the host (--placement host)', version: { args: ['--version'], re: /version (\d+\.\d+\.\d+)/ } },
@@ -90,7 +93,6 @@ export const TOOLS: ToolSpec[] = [
   { check: 'tool mkcomposefs', bin: 'mkcomposefs', find: orUndefined(findMkcomposefs), pkg: 'composefs (where the release has none: just setup)', neededBy: 'composefs roots (tier 4) installed by the direct installer' },
   { check: 'tool cryptsetup', bin: 'cryptsetup', find: finder('cryptsetup'), pkg: 'cryptsetup-bin', neededBy: 'LUKS roots (tier 3)', version: { args: ['--version'], re: V } },
   { check: 'tool passt', bin: 'passt', find: finder('passt'), pkg: 'passt', neededBy: 'profiles that opt into outbound NAT (vm.network "outbound")' },
-  { check: 'tool bwrap', bin: 'bwrap', find: finder('bwrap'), pkg: 'bubblewrap', neededBy: 'parsing the image under test in a sandbox', version: { args: ['--version'], re: V } },
 ];
 
 async function toolFinding(t: ToolSpec, required: boolean): Promise<Finding> {
@@ -327,6 +329,18 @@ async function confinementFindings(work: string, cache: string): Promise<Finding
   return out;
 }
 
+/** Tried, not inferred: can the tools that read the whole image tree keep their one capability in bwrap? */
+async function readerSandboxFinding(): Promise<Finding> {
+  if (!which('bwrap')) return warn('sandbox tree readers', 'no bwrap: see tool bwrap');
+  try {
+    return (await rootReaderHasCapability())
+      ? ok('sandbox tree readers', 'getfattr, getcap, mke2fs -d and mkcomposefs read the image in bwrap with CAP_DAC_READ_SEARCH alone (tried)')
+      : warn('sandbox tree readers', READER_UNSANDBOXED);
+  } catch (e) {
+    return warn('sandbox tree readers', `the probe failed: ${(e as Error).message}`);
+  }
+}
+
 // ---- swtpm in the work root, tried ----------------------------------------------------------
 
 const alive = (pid: number) => {
@@ -406,6 +420,7 @@ export async function doctor(o: DoctorOptions): Promise<Finding[]> {
   out.push(spaceFinding('space work', work, need.work, `runs of ${o.profiles.map((p) => p.name).join(', ')}`));
   out.push(spaceFinding('space cache', cache, need.cache, `their disks and images`));
   out.push(...(await confinementFindings(work, cache)));
+  out.push(await readerSandboxFinding());
   out.push(await swtpmFinding());
   return out;
 }

@@ -4,7 +4,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { InfraError, UsageError } from '../errors.js';
-import { runSandboxed, runSandboxedChecked, TREE_TOOL_MS } from '../util/sandbox.js';
+import { runTreeReader, runTreeReaderChecked, TREE_TOOL_MS } from '../util/sandbox.js';
 
 export interface SpecialEntry {
   path: string;
@@ -151,7 +151,7 @@ async function readSecurityXattrs(root: string, nodes: Map<string, Node>): Promi
   const out = new Map<string, Record<string, string>>();
   for (const argv of [[...base, ...flat], ...(recursive.length ? [[...base, '-R', ...recursive]] : [])]) {
     // latin1 keeps raw bytes; getfattr's octal escapes are decoded to bytes, then UTF-8.
-    const r = await runSandboxed(argv, { inputs: [root], user: 'root-reader' }, { stage: 'image', encoding: 'latin1', timeoutMs: TREE_TOOL_MS, maxOutputBytes: MAX_LISTING, what: `getfattr on ${root}` });
+    const r = await runTreeReader(argv, { inputs: [root] }, { stage: 'image', encoding: 'latin1', timeoutMs: TREE_TOOL_MS, maxOutputBytes: MAX_LISTING, what: `getfattr on ${root}` });
     // Non-zero with nothing but "no attributes"/"not supported" just means none here.
     const errors = r.stderr.split('\n').filter((l) => l.trim() && !/No such attribute|Operation not supported/.test(l));
     if (r.exitCode !== 0 && errors.length) {
@@ -193,7 +193,7 @@ async function readCaps(root: string, paths: string[]): Promise<Map<string, stri
   const out = new Map<string, string>();
   if (paths.length === 0) return out;
   const byAbs = new Map(paths.map((p) => [absPath(root, p), p]));
-  const r = await runSandboxedChecked(['getcap', ...byAbs.keys()], { inputs: [root], user: 'root-reader' }, { stage: 'image', timeoutMs: TREE_TOOL_MS, maxOutputBytes: MAX_LISTING, what: `getcap on ${root}` });
+  const r = await runTreeReaderChecked(['getcap', ...byAbs.keys()], { inputs: [root] }, { stage: 'image', timeoutMs: TREE_TOOL_MS, maxOutputBytes: MAX_LISTING, what: `getcap on ${root}` });
   // Match known paths rather than splitting on a space: paths may contain spaces.
   const longestFirst = [...byAbs.keys()].sort((a, b) => b.length - a.length);
   for (const line of r.stdout.split('\n')) {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { chmodDirInRoot, isFileInRoot, mkdirInRoot, statInRoot, walkTreeInRoot, whereInRoot, writeFileInRoot } from '../image/in-root.js';
 import { UsageError } from '../errors.js';
 import { runChecked } from '../util/exec.js';
-import { runSandboxedChecked, TREE_TOOL_MS } from '../util/sandbox.js';
+import { runTreeReaderChecked, TREE_TOOL_MS } from '../util/sandbox.js';
 import { which } from '../util/tools.js';
 
 export interface ComposefsStage {
@@ -70,7 +70,7 @@ export async function stageComposefsRoot(opts: { mnt: string; stageDir: string; 
   const tmpImage = join(cfs, 'images', '.new');
   // mkcomposefs reads every file of the image (lstat, no link followed; contents for their
   // fs-verity digests): sandboxed as a reader of it, writing only the object store and image.
-  const r = await runSandboxedChecked([mkcomposefs, '--print-digest', `--digest-store=${join(cfs, 'objects')}`, mnt, tmpImage], { inputs: [mnt], outputs: [join(cfs, 'objects'), join(cfs, 'images')], user: 'root-reader', maxFileBytes: MAX_OBJECT_BYTES }, { stage: 'disk', what: `mkcomposefs on ${mnt}`, timeoutMs: TREE_TOOL_MS, maxOutputBytes: 1024 * 1024, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const r = await runTreeReaderChecked([mkcomposefs, '--print-digest', `--digest-store=${join(cfs, 'objects')}`, mnt, tmpImage], { inputs: [mnt], outputs: [join(cfs, 'objects'), join(cfs, 'images')], maxFileBytes: MAX_OBJECT_BYTES }, { stage: 'disk', what: `mkcomposefs on ${mnt}`, timeoutMs: TREE_TOOL_MS, maxOutputBytes: 1024 * 1024, ...(opts.signal ? { signal: opts.signal } : {}) });
   const digest = r.stdout.trim().split(/\s+/).pop() ?? '';
   if (!/^[0-9a-f]{64}$/.test(digest)) throw new Error(`mkcomposefs printed no sha256 digest: ${JSON.stringify(r.stdout.trim())}`);
   renameSync(tmpImage, join(cfs, 'images', digest));

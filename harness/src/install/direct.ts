@@ -10,7 +10,7 @@ import { mountedContainer } from '../image/buildah.js';
 import { copyKernelOut, findKernel } from '../image/kernel.js';
 import { chmodDirInRoot, copyFileOutOfRoot, mkdirInRoot, writeFileInRoot } from '../image/in-root.js';
 import { runChecked } from '../util/exec.js';
-import { runSandboxedChecked, TREE_TOOL_MS } from '../util/sandbox.js';
+import { runTreeReaderChecked, TREE_TOOL_MS } from '../util/sandbox.js';
 import { Teardown } from '../util/teardown.js';
 import { HOST_ENROLL_PCRS, LUKS_HEADER_MIB, VM_ENROLL_PCRS, encryptForTpm2, encryptWithSetupKey, enrollTpm2InVm, luksKargs } from './luks.js';
 import type { InstallOptions, InstalledDisk, InstallerVmSettings } from './types.js';
@@ -80,7 +80,7 @@ export async function installDirect(opts: DirectInstallOptions): Promise<Install
     // mke2fs -d reads every file of the image: sandboxed as a reader of it (util/sandbox.ts), the
     // only host files it sees its own config and the file system image it writes.
     const conf = existsSync(MKE2FS_CONF) ? [MKE2FS_CONF] : [];
-    await runSandboxedChecked(['mke2fs', '-q', '-F', '-t', 'ext4', '-L', 'root', '-U', rootUuid, '-d', tree, root, `${fsMiB}M`], { inputs: [tree, ...conf], outputs: [root], user: 'root-reader', maxFileBytes: plan.rootMiB * MIB }, { stage: 'disk', what: `mke2fs -d on ${tree}`, timeoutMs: TREE_TOOL_MS, maxOutputBytes: 1024 * 1024, ...(opts.signal ? { signal: opts.signal } : {}) });
+    await runTreeReaderChecked(['mke2fs', '-q', '-F', '-t', 'ext4', '-L', 'root', '-U', rootUuid, '-d', tree, root, `${fsMiB}M`], { inputs: [tree, ...conf], outputs: [root], maxFileBytes: plan.rootMiB * MIB }, { stage: 'disk', what: `mke2fs -d on ${tree}`, timeoutMs: TREE_TOOL_MS, maxOutputBytes: 1024 * 1024, ...(opts.signal ? { signal: opts.signal } : {}) });
     const inVm = opts.luks?.tpm2.inVm;
     const setupKey = join(opts.workDir, 'luks-setup.key');
     td.defer('remove the LUKS setup key', () => rmSync(setupKey, { force: true }));

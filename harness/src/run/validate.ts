@@ -14,7 +14,7 @@ import { hostReady } from '../host/doctor.js';
 import { ALL_TIERS, type TestInstallOptions } from './options.js';
 import { luksOf } from './plan.js';
 
-const BASE_TOOLS = ['buildah', 'qemu-system-x86_64', 'qemu-img', 'swtpm', 'mke2fs', 'mkfs.vfat', 'mcopy', 'mmd', 'sfdisk', 'getfattr', 'getcap'];
+const BASE_TOOLS = ['buildah', 'qemu-system-x86_64', 'qemu-img', 'swtpm', 'mke2fs', 'mkfs.vfat', 'mcopy', 'mmd', 'sfdisk', 'getfattr', 'getcap', 'bwrap'];
 
 /** Everything the user can get wrong, checked before anything starts (exit 2). */
 export async function validateInput(opts: TestInstallOptions): Promise<{ source: Source; profile: Profile; profileReason: string }> {

@@ -8,8 +8,9 @@
 import { InfraError, UsageError, type Stage } from '../errors.js';
 import { run, ToolOverrun, type ExecResult } from './exec.js';
 import { which } from './tools.js';
-import { realpathSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chownSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 
 export interface SandboxSpec {
   /** Host paths the tool reads: each bound read-only at the same path. */
@@ -134,7 +135,64 @@ export async function runSandboxed(argv: readonly string[], spec: SandboxSpec, o
 
 /** runSandboxed, and a non-zero exit fails the stage with the tool's last lines (as runChecked does unsandboxed). */
 export async function runSandboxedChecked(argv: readonly string[], spec: SandboxSpec, opts: SandboxedRun): Promise<ExecResult> {
-  const r = await runSandboxed(argv, spec, opts);
+  return failOnExit(await runSandboxed(argv, spec, opts), opts);
+}
+
+/**
+ * Can a 'root-reader' tool use its one capability on this host? Ubuntu 25.04 and later enforce
+ * AppArmor's bwrap-userns-restrict, whose `unpriv_bwrap` profile, stacked on everything bwrap
+ * runs, says `audit deny capability` (apparmor: profiles/apparmor.d/bwrap-userns-restrict):
+ * there the tool runs, but cannot read a file of another owner in a 0700 directory. Tried once
+ * per process: such a file, made for the purpose, read in the sandbox.
+ */
+let readerCapability: Promise<boolean> | undefined;
+export function rootReaderHasCapability(): Promise<boolean> {
+  return (readerCapability ??= (async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bh-reader-probe-'));
+    try {
+      const sealed = join(dir, 'sealed');
+      mkdirSync(sealed, { mode: 0o700 });
+      writeFileSync(join(sealed, 'f'), 'readable\n', { mode: 0o600 });
+      chownSync(join(sealed, 'f'), NOBODY, NOBODY);
+      chownSync(sealed, NOBODY, NOBODY);
+      const r = await runSandboxed(['/usr/bin/cat', join(sealed, 'f')], { inputs: [sealed], user: 'root-reader' }, { stage: 'image', what: 'the sandbox probe', timeoutMs: 20_000, maxOutputBytes: 4096 });
+      return r.exitCode === 0 && r.stdout === 'readable\n';
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  })());
+}
+
+/** Said once per process when the tree readers cannot be sandboxed here. */
+export const READER_UNSANDBOXED = "this host's AppArmor denies every capability to what bwrap runs (Ubuntu's bwrap-userns-restrict): getfattr, getcap, mke2fs -d and mkcomposefs read the image tree unsandboxed, as root, with their deadlines and limits";
+let warned = false;
+
+/**
+ * A reader of the whole image tree (getfattr, getcap, mke2fs -d, mkcomposefs): in the sandbox as
+ * 'root-reader' where the host lets it keep CAP_DAC_READ_SEARCH; where it cannot (above), on the
+ * host with the same deadline, output and file-size limits, and one line on stderr saying so.
+ * Never throws on a non-zero exit (runTreeReaderChecked does).
+ */
+export async function runTreeReader(argv: readonly string[], spec: Omit<SandboxSpec, 'user'>, opts: SandboxedRun, canSandbox: () => Promise<boolean> = rootReaderHasCapability): Promise<ExecResult> {
+  if (await canSandbox()) return runSandboxed(argv, { ...spec, user: 'root-reader' }, opts);
+  if (!warned) {
+    warned = true;
+    process.stderr.write(`bootc-harness: ${READER_UNSANDBOXED}\n`);
+  }
+  try {
+    return await run([toolPath('prlimit'), `--fsize=${spec.maxFileBytes ?? DEFAULT_MAX_FILE}`, '--', toolPath(argv[0]!), ...argv.slice(1)], { stage: opts.stage, what: opts.what, timeoutMs: opts.timeoutMs, maxOutputBytes: opts.maxOutputBytes, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.encoding ? { encoding: opts.encoding } : {}) });
+  } catch (e) {
+    if (e instanceof ToolOverrun) throw new UsageError(`${e.message.replace(/^\[\w+\] /, '')}: a hostile or broken input`);
+    throw e;
+  }
+}
+
+/** runTreeReader, and a non-zero exit fails the stage with the tool's last lines. */
+export async function runTreeReaderChecked(argv: readonly string[], spec: Omit<SandboxSpec, 'user'>, opts: SandboxedRun): Promise<ExecResult> {
+  return failOnExit(await runTreeReader(argv, spec, opts), opts);
+}
+
+function failOnExit(r: ExecResult, opts: SandboxedRun): ExecResult {
   if (r.exitCode !== 0) {
     const tail = r.stderr.trim().split('\n').slice(-6).join('\n');
     throw new InfraError(opts.stage, `${opts.what} exited ${r.exitCode}${tail ? `: ${tail}` : ''}`);
