@@ -139,11 +139,12 @@ export async function runSandboxedChecked(argv: readonly string[], spec: Sandbox
 }
 
 /**
- * Can a 'root-reader' tool use its one capability on this host? Ubuntu 25.04 and later enforce
- * AppArmor's bwrap-userns-restrict, whose `unpriv_bwrap` profile, stacked on everything bwrap
- * runs, says `audit deny capability` (apparmor: profiles/apparmor.d/bwrap-userns-restrict):
- * there the tool runs, but cannot read a file of another owner in a 0700 directory. Tried once
- * per process: such a file, made for the purpose, read in the sandbox.
+ * Can a 'root-reader' tool use its one capability on this host? From Ubuntu 25.04 the apparmor
+ * package ships /etc/apparmor.d/bwrap-userns-restrict (microsoft/vscode#316046; 24.04 had it in
+ * extra-profiles, not loaded), whose `unpriv_bwrap` profile, stacked on everything bwrap runs,
+ * says `audit deny capability`: there the tool runs, even as root, but cannot read a file of
+ * another owner in a 0700 directory. Tried once per process, not inferred: such a file, made
+ * for the purpose, read in the sandbox.
  */
 let readerCapability: Promise<boolean> | undefined;
 export function rootReaderHasCapability(): Promise<boolean> {
@@ -164,7 +165,7 @@ export function rootReaderHasCapability(): Promise<boolean> {
 }
 
 /** Said once per process when the tree readers cannot be sandboxed here. */
-export const READER_UNSANDBOXED = "this host's AppArmor denies every capability to what bwrap runs (Ubuntu's bwrap-userns-restrict): getfattr, getcap, mke2fs -d and mkcomposefs read the image tree unsandboxed, as root, with their deadlines and limits";
+export const READER_UNSANDBOXED = "what bwrap runs cannot use CAP_DAC_READ_SEARCH on this host (on Ubuntu 25.04+, AppArmor's bwrap-userns-restrict denies it every capability): getfattr, getcap, mke2fs -d and mkcomposefs read the image tree unsandboxed, as root, with their deadlines and limits";
 let warned = false;
 
 /**
