@@ -73,9 +73,13 @@ t.test('QEMU killed while the guest boots: the boot is retried once, in the same
       stderr += d;
       if (killed || !/session: waiting/.test(stderr)) return;
       killed = 'pending';
-      const qemu = (await findLeftovers()).find((l) => l.kind === 'process' && / qemu-system-x86_64 -name bootc-harness/.test(` ${l.what.replace(/^\d+ /, '')}`));
-      killed = qemu?.pid ? String(qemu.pid) : 'none found';
-      if (qemu?.pid) process.kill(qemu.pid, 'SIGKILL');
+      try {
+        const qemu = (await findLeftovers()).find((l) => l.kind === 'process' && / qemu-system-x86_64 -name bootc-harness/.test(` ${l.what.replace(/^\d+ /, '')}`));
+        killed = qemu?.pid ? String(qemu.pid) : 'none found';
+        if (qemu?.pid) process.kill(qemu.pid, 'SIGKILL');
+      } catch (e) {
+        killed = `could not look: ${(e as Error).message}`;
+      }
     });
     child.on('close', (code) => resolve({ code, stdout, stderr, killed }));
   });
