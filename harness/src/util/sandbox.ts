@@ -5,12 +5,12 @@
 // ends the run with one line naming the tool and the input, never a hang.
 // bwrap(1): --unshare-all (user, ipc, pid, net, uts, cgroup), --die-with-parent, --new-session
 // (no TIOCSTI into our terminal), --cap-drop ALL, --clearenv.
-import { InfraError, UsageError, type Stage } from '../errors.js';
-import { run, ToolOverrun, type ExecResult } from './exec.js';
-import { which } from './tools.js';
 import { chownSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { InfraError, UsageError, type Stage } from '../errors.js';
+import { run, ToolOverrun, type ExecResult } from './exec.js';
+import { which } from './tools.js';
 
 export interface SandboxSpec {
   /** Host paths the tool reads: each bound read-only at the same path. */
@@ -116,10 +116,15 @@ export async function runSandboxed(argv: readonly string[], spec: SandboxSpec, o
   if (!tool) throw new UsageError('empty command line');
   const bwrap = which('bwrap');
   if (!bwrap) throw new UsageError('bwrap is not installed on this host (apt-get install bubblewrap): tools that parse image data run in it');
+  const tools = { bwrap, setpriv: toolPath('setpriv'), prlimit: toolPath('prlimit') };
+  const exe = toolPath(tool);
+  return runBounded(sandboxArgv([exe, ...args], { ...spec, inputs: [...spec.inputs, ...toolDirOutsideUsr(exe)] }, tools), opts);
+}
+
+/** argv with the run's deadline and output limit; overrunning either is the input's fault: one line, exit 2. */
+async function runBounded(argv: readonly string[], opts: SandboxedRun): Promise<ExecResult> {
   try {
-    const tools = { bwrap, setpriv: toolPath('setpriv'), prlimit: toolPath('prlimit') };
-    const exe = toolPath(tool);
-    return await run(sandboxArgv([exe, ...args], { ...spec, inputs: [...spec.inputs, ...toolDirOutsideUsr(exe)] }, tools), {
+    return await run(argv, {
       stage: opts.stage,
       what: opts.what,
       timeoutMs: opts.timeoutMs,
@@ -131,11 +136,6 @@ export async function runSandboxed(argv: readonly string[], spec: SandboxSpec, o
     if (e instanceof ToolOverrun) throw new UsageError(`${e.message.replace(/^\[\w+\] /, '')}: a hostile or broken input`);
     throw e;
   }
-}
-
-/** runSandboxed, and a non-zero exit fails the stage with the tool's last lines (as runChecked does unsandboxed). */
-export async function runSandboxedChecked(argv: readonly string[], spec: SandboxSpec, opts: SandboxedRun): Promise<ExecResult> {
-  return failOnExit(await runSandboxed(argv, spec, opts), opts);
 }
 
 /**
@@ -180,12 +180,7 @@ export async function runTreeReader(argv: readonly string[], spec: Omit<SandboxS
     warned = true;
     process.stderr.write(`bootc-harness: ${READER_UNSANDBOXED}\n`);
   }
-  try {
-    return await run([toolPath('prlimit'), `--fsize=${spec.maxFileBytes ?? DEFAULT_MAX_FILE}`, '--', toolPath(argv[0]!), ...argv.slice(1)], { stage: opts.stage, what: opts.what, timeoutMs: opts.timeoutMs, maxOutputBytes: opts.maxOutputBytes, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.encoding ? { encoding: opts.encoding } : {}) });
-  } catch (e) {
-    if (e instanceof ToolOverrun) throw new UsageError(`${e.message.replace(/^\[\w+\] /, '')}: a hostile or broken input`);
-    throw e;
-  }
+  return runBounded([toolPath('prlimit'), `--fsize=${spec.maxFileBytes ?? DEFAULT_MAX_FILE}`, '--', toolPath(argv[0]!), ...argv.slice(1)], opts);
 }
 
 /** runTreeReader, and a non-zero exit fails the stage with the tool's last lines. */
